@@ -1,0 +1,1 @@
+"""Demo mode: synthetic children and training scenarios, isolated from real data."""

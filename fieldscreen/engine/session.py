@@ -1,0 +1,321 @@
+"""One screening in progress: answers, what is shown, constraint checks and the referral outcome.
+
+`ScreeningSession` is pure (the clock is injected) and fast: answering an item re-evaluates
+only the items whose relevance or calculation depends on it, in dependency order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fieldscreen.engine.answers import AnswerError, answer_to_json, normalise_answer
+from fieldscreen.engine.referral import ReferralDecision, decide
+from fieldscreen.errors import UserError
+from fieldscreen.forms.dependencies import EvaluationGraph, build_graph
+from fieldscreen.forms.expressions import Value, is_truthy
+from fieldscreen.forms.schema import Form, Item, Outcome, Role
+from fieldscreen.i18n import _
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    """The default clock: aware UTC time."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerProblem:
+    """Why an answer cannot be accepted as it stands: a required item unanswered or a constraint."""
+
+    item: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeOverride:
+    """The worker's own judgement over the computed outcome (escalation or de-escalation)."""
+
+    outcome: Outcome
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningOutcome:
+    """What a finished screening concluded: computed and final outcome, with their reasons."""
+
+    decision: ReferralDecision
+    final: Outcome
+    override_reason: str | None
+    consent_given: bool | None
+    no_consent_reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.decision.to_json()
+        data.update(
+            computed_decision=self.decision.outcome.value,
+            final_decision=self.final.value,
+            override_reason=self.override_reason,
+            consent_given=self.consent_given,
+            no_consent_reason=self.no_consent_reason,
+        )
+        return data
+
+
+_graph_cache: dict[int, tuple[Form, EvaluationGraph]] = {}
+
+
+def _graph_for(form: Form) -> EvaluationGraph:
+    # Forms are immutable and loaded once, so their graph can be shared between sessions.
+    cached = _graph_cache.get(id(form))
+    if cached is None or cached[0] is not form:
+        cached = (form, build_graph(form.items))
+        _graph_cache[id(form)] = cached
+    return cached[1]
+
+
+class ScreeningSession:
+    """The state of one screening of one child against one form.
+
+    Args:
+        form: the loaded form.
+        clock: returns the current aware datetime; used by `today()` in expressions.
+        answers: answers to restore (e.g. from a draft); validated like new ones.
+    """
+
+    def __init__(
+        self,
+        form: Form,
+        *,
+        clock: Clock = utc_now,
+        answers: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.form = form
+        self._clock = clock
+        self._graph = _graph_for(form)
+        self._answers: dict[str, Value] = {}
+        self._shown: dict[str, bool] = {}
+        self._values: dict[str, Value] = {}
+        self._decision: ReferralDecision | None = None
+        self._override: OutcomeOverride | None = None
+        self._no_consent_reason: str | None = None
+        for name, raw in (answers or {}).items():
+            self._answers[name] = self._normalise(name, raw)
+        self._evaluate(self._graph.order)
+
+    # -- answering ---------------------------------------------------------------------
+
+    def answer(self, name: str, raw: Any) -> None:
+        """Record an answer (None clears it) and update whatever depends on it.
+
+        Raises:
+            AnswerError: unknown item, an item that takes no answer, or a value that does
+                not fit the item (e.g. not one of its choices).
+        """
+        if raw is None or raw == "" or raw == [] or raw == ():
+            self.clear(name)
+            return
+        value = self._normalise(name, raw)
+        if self._answers.get(name) == value and name in self._answers:
+            return
+        self._answers[name] = value
+        self._changed(name)
+
+    def answer_all(self, answers: Mapping[str, Any]) -> None:
+        """Record several answers; nothing is recorded if any of them is wrong."""
+        normalised = {name: self._normalise(name, raw) for name, raw in answers.items()}
+        self._answers.update(normalised)
+        self._evaluate(self._graph.order)
+
+    def clear(self, name: str) -> None:
+        """Forget the answer to `name` (the child skipped it or the worker corrected it)."""
+        self._item(name)
+        if self._answers.pop(name, None) is not None:
+            self._changed(name)
+
+    def _normalise(self, name: str, raw: Any) -> Value:
+        return normalise_answer(self._item(name), raw)
+
+    def _item(self, name: str) -> Item:
+        try:
+            return self.form.item(name)
+        except KeyError:
+            raise AnswerError(name, _("'{name}' is not an item of the form '{form}'").format(
+                name=name if len(name) <= 64 else name[:61] + "...", form=self.form.id)
+            ) from None
+
+    # -- evaluation --------------------------------------------------------------------
+
+    def _changed(self, name: str) -> None:
+        self._evaluate(self._graph.affected_by(name))
+
+    def _lookup(self, name: str) -> Value:
+        return self._values.get(name)
+
+    def _today(self) -> dt.date:
+        return self._clock().date()
+
+    def _evaluate(self, names: Iterable[str]) -> None:
+        items = self.form.item
+        shown = self._shown
+        values = self._values
+        lookup = self._lookup
+        today = self._today
+        for name in names:
+            item = items(name)
+            visible = item.parent is None or shown[item.parent]
+            if visible and item.relevant is not None:
+                visible = is_truthy(item.relevant.evaluate(lookup, today=today))
+            shown[name] = visible
+            if not visible:
+                # XLSForm semantics: a hidden item has no value, so it cannot score.
+                values[name] = None
+            elif item.calculation is not None:
+                values[name] = item.calculation.evaluate(lookup, today=today)
+            else:
+                values[name] = self._answers.get(name)
+        self._decision = None
+
+    # -- reading the state -------------------------------------------------------------
+
+    def is_shown(self, name: str) -> bool:
+        """Whether `name` is relevant now (its own and every enclosing group's `relevant`)."""
+        return self._shown[name]
+
+    def value(self, name: str) -> Value:
+        """The value of a shown item: its answer or calculation; None when hidden/unanswered."""
+        return self._values.get(name)
+
+    @property
+    def answers(self) -> dict[str, Value]:
+        """Every recorded answer, including answers to items now hidden."""
+        return dict(self._answers)
+
+    def answers_json(self) -> dict[str, Any]:
+        return {name: answer_to_json(value) for name, value in self._answers.items()}
+
+    def shown_items(self) -> list[Item]:
+        """Relevant items in document order."""
+        return [item for item in self.form.items if self._shown[item.name]]
+
+    def problem_with(self, name: str) -> AnswerProblem | None:
+        """Why the answer to `name` is not acceptable now (constraint or required), if it is not."""
+        item = self.form.item(name)
+        if not self._shown[name] or not item.type.takes_answer:
+            return None
+        value = self._values.get(name)
+        if value is None:
+            if item.required:
+                return AnswerProblem(name, _("This question needs an answer."))
+            return None
+        if item.constraint is not None and not is_truthy(
+            item.constraint.evaluate(self._lookup, current=value, today=self._today)
+        ):
+            language = self.form.default_language
+            message = item.constraint_message.get(language) or _(
+                "This answer is not accepted here.")
+            return AnswerProblem(name, message)
+        return None
+
+    def problems(self) -> list[AnswerProblem]:
+        """Every shown item whose answer is missing (when required) or breaks its constraint."""
+        found = []
+        for item in self.form.items:
+            problem = self.problem_with(item.name)
+            if problem is not None:
+                found.append(problem)
+        return found
+
+    # -- the outcome -------------------------------------------------------------------
+
+    def decision(self) -> ReferralDecision:
+        """The computed referral decision for the current answers."""
+        if self._decision is None:
+            rules = self.form.rules
+            lowered = rules.lowered_when is not None and is_truthy(
+                rules.lowered_when.evaluate(self._lookup, today=self._today)
+            )
+            self._decision = decide(self.form, self.value, self.is_shown, lowered)
+        return self._decision
+
+    def escalate(self, outcome: Outcome, reason: str = "") -> None:
+        """The worker raises the outcome; a reason is welcome but not required.
+
+        Raises:
+            UserError: `outcome` is not above the computed outcome.
+        """
+        computed = self.decision().outcome
+        if outcome.rank <= computed.rank:
+            raise UserError(_("Escalating means choosing a more urgent outcome than the "
+                              "computed one."))
+        self._override = OutcomeOverride(outcome, reason.strip())
+
+    def de_escalate(self, outcome: Outcome, reason: str) -> None:
+        """The worker lowers the outcome, which needs a written reason.
+
+        Raises:
+            UserError: no reason given, or `outcome` is not below the computed outcome.
+        """
+        computed = self.decision().outcome
+        if outcome.rank >= computed.rank:
+            raise UserError(_("De-escalating means choosing a less urgent outcome than the "
+                              "computed one."))
+        if not reason.strip():
+            raise UserError(_("Write why you lower the outcome; the reason is kept with the "
+                              "record."))
+        self._override = OutcomeOverride(outcome, reason.strip())
+
+    def keep_computed_outcome(self) -> None:
+        """Withdraw an escalation or de-escalation."""
+        self._override = None
+
+    def record_no_consent_reason(self, reason: str) -> None:
+        """Why a referral goes ahead without the child's or caregiver's agreement (rule 7)."""
+        self._no_consent_reason = reason.strip() or None
+
+    @property
+    def final_outcome(self) -> Outcome:
+        return self._override.outcome if self._override else self.decision().outcome
+
+    def consent_given(self) -> bool | None:
+        """Whether the referral-consent item says yes; None when the form has no such item."""
+        item = self.form.item_with_role(Role.REFERRAL_CONSENT)
+        if item is None:
+            return None
+        return self._values.get(item.name) == "yes"
+
+    def outcome(self) -> ScreeningOutcome:
+        """The outcome to store with the record.
+
+        Raises:
+            UserError: a de-escalation that no longer has a reason, or a referral without
+                consent and without a written reason.
+        """
+        decision = self.decision()
+        final = self.final_outcome
+        override = self._override
+        if override is not None and final.rank < decision.outcome.rank and not override.reason:
+            raise UserError(_("Write why you lower the outcome; the reason is kept with the "
+                              "record."))
+        consent = self.consent_given()
+        needs_referral = final in (Outcome.REFERRAL, Outcome.URGENT)
+        if needs_referral and consent is False and not self._no_consent_reason:
+            raise UserError(
+                _("The child has not agreed to a referral."),
+                hint=_("Ask again, or write why the referral must go ahead anyway (for "
+                       "example, immediate danger)."),
+            )
+        return ScreeningOutcome(
+            decision=decision,
+            final=final,
+            override_reason=override.reason if override else None,
+            consent_given=consent,
+            no_consent_reason=self._no_consent_reason if needs_referral else None,
+        )
+
+    def is_complete_enough(self) -> bool:
+        """Whether nothing blocks saving the screening as final (required items, constraints)."""
+        return not self.problems()

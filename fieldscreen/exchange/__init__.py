@@ -1,0 +1,1 @@
+"""Field-to-coordinator exchange: deployment packs, sealed batches, transports and import."""

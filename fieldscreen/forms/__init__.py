@@ -1,0 +1,1 @@
+"""Checklist forms: the schema, the YAML loader and validator, and the expression language."""

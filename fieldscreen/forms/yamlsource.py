@@ -1,0 +1,166 @@
+"""Reads the strict YAML dialect of form files into plain data that remembers its line numbers.
+
+Plain PyYAML would turn the choice names `yes` and `no` into booleans, accept duplicate keys
+silently and honour anchors; none of that is wanted in a file people author by hand, and
+every problem must be reported as `file:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fieldscreen.errors import SourceProblem, SourceProblems
+from fieldscreen.i18n import _
+
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class LocatedMap(dict):
+    """A mapping from a source file: `line` is where it starts, `key_lines` where each key is."""
+
+    line: int
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LocatedList(list):
+    """A sequence from a source file: `line` is where it starts, `item_lines` for each entry."""
+
+    line: int
+    item_lines: list[int]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans, no duplicate keys, no anchors, aliases or tags."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.MarkedYAMLError(
+                problem=_("aliases (*name) are not allowed in form files"),
+                problem_mark=event.start_mark,
+            )
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.MarkedYAMLError(
+                problem=_("anchors (&name) are not allowed in form files"),
+                problem_mark=event.start_mark,
+            )
+        if getattr(event, "tag", None) not in (None, "!"):
+            raise yaml.MarkedYAMLError(
+                problem=_("tags (!name) are not allowed in form files"),
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> LocatedMap:
+        result = LocatedMap()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                raise yaml.MarkedYAMLError(
+                    problem=_("the key '{key}' appears twice").format(key=key),
+                    problem_mark=key_node.start_mark,
+                )
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_lines[key] = key_node.start_mark.line + 1
+        return result
+
+    def construct_sequence(self, node: Any, deep: bool = False) -> LocatedList:
+        result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        result.line = node.start_mark.line + 1
+        result.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return result
+
+
+def _yaml_12_booleans() -> None:
+    # Only `true` and `false` are booleans; `yes`, `no`, `on`, `off` stay strings.
+    resolvers = {
+        first: [(tag, regexp) for tag, regexp in entries if tag != _BOOL_TAG]
+        for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _StrictLoader.yaml_implicit_resolvers = resolvers
+    _StrictLoader.add_implicit_resolver(
+        _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    _StrictLoader.add_constructor(
+        "tag:yaml.org,2002:map", _StrictLoader.construct_mapping
+    )
+    _StrictLoader.add_constructor(
+        "tag:yaml.org,2002:seq", _StrictLoader.construct_sequence
+    )
+
+
+_yaml_12_booleans()
+
+
+def read_source_text(path: Path) -> str:
+    """The UTF-8 text of a form-like file, or SourceProblems saying why it cannot be read."""
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            raise SourceProblems(
+                [
+                    SourceProblem(
+                        shown,
+                        1,
+                        _("the file is larger than {limit} MiB; split it or remove media").format(
+                            limit=MAX_SOURCE_BYTES // (1024 * 1024)
+                        ),
+                    )
+                ]
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceProblems(
+            [SourceProblem(shown, 0, _("no such file; check the path"))]
+        ) from None
+    except IsADirectoryError:
+        raise SourceProblems(
+            [SourceProblem(shown, 0, _("this is a folder, not a form file"))]
+        ) from None
+    except OSError as error:
+        raise SourceProblems(
+            [SourceProblem(shown, 0, _("cannot read the file: {reason}").format(
+                reason=error.strerror or error))]
+        ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise SourceProblems(
+            [SourceProblem(shown, line, _("the file is not UTF-8 text; save it as UTF-8"))]
+        ) from None
+
+
+def parse_yaml(text: str, shown_path: str) -> Any:
+    """Parse `text` in the strict dialect; problems are raised as SourceProblems."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = error.problem or error.context or _("not valid YAML")
+        raise SourceProblems(
+            [SourceProblem(shown_path, line, _("YAML: {problem}").format(problem=problem))]
+        ) from None
+    except yaml.YAMLError as error:
+        raise SourceProblems(
+            [SourceProblem(shown_path, 1, _("YAML: {problem}").format(problem=error))]
+        ) from None
+    except RecursionError:
+        raise SourceProblems(
+            [SourceProblem(shown_path, 1, _("YAML: the file is nested too deeply"))]
+        ) from None

@@ -1,0 +1,1 @@
+"""The encrypted local store: key slots, records, drafts and the audit log."""

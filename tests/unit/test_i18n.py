@@ -1,0 +1,70 @@
+"""Gettext: the template catalog is current, and catalogs reach `_` and `ngettext`."""
+
+from __future__ import annotations
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po, write_po
+
+from fieldscreen import i18n
+from tests.conftest import ROOT
+
+
+def _extracted_ids() -> set[str]:
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    ids = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        ROOT, method_map, options_map
+    ):
+        ids.add(message if isinstance(message, str) else message[0])
+    return ids
+
+
+def test_template_catalog_is_current():
+    with (ROOT / "translations" / "fieldscreen.pot").open("rb") as handle:
+        template = read_po(handle)
+    committed = {message.id if isinstance(message.id, str) else message.id[0]
+                 for message in template if message.id}
+    extracted = _extracted_ids()
+    missing = extracted - committed
+    assert not missing, (
+        "translations/fieldscreen.pot is out of date; run: pybabel extract -F babel.cfg "
+        f"-o translations/fieldscreen.pot --no-wrap .  Missing: {sorted(missing)[:5]}"
+    )
+    assert len(extracted) > 100
+
+
+@pytest.fixture
+def french_catalog(tmp_path, monkeypatch):
+    catalog = Catalog(locale="fr", domain=i18n.DOMAIN)
+    catalog.add("All files are valid.", "Tous les fichiers sont valides.")
+    catalog.add(("{count} record", "{count} records"),
+                ("{count} fiche", "{count} fiches"))
+    folder = tmp_path / "fr" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (folder / "fieldscreen.po").open("wb") as handle:
+        write_po(handle, catalog)
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", tmp_path)
+    monkeypatch.setattr(i18n, "_cache", {})
+    yield
+    i18n.set_language(i18n.SOURCE_LANGUAGE)
+
+
+def test_catalog_is_compiled_in_memory_and_used(french_catalog, tmp_path):
+    assert "fr" in i18n.available_languages()
+    i18n.set_language("fr")
+    assert i18n.active_language() == "fr"
+    assert i18n._("All files are valid.") == "Tous les fichiers sont valides."
+    assert i18n.ngettext("{count} record", "{count} records", 2) == "{count} fiches"
+    assert i18n._("Not in the catalog") == "Not in the catalog"
+    # Compiled in memory: nothing is written beside the catalog.
+    assert not list(tmp_path.rglob("*.mo"))
+    i18n.set_language("en")
+    assert i18n._("All files are valid.") == "All files are valid."
+
+
+def test_n_marks_without_translating():
+    assert i18n.N_("Urgent referral (today)") == "Urgent referral (today)"
