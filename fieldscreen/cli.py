@@ -18,7 +18,7 @@ from typing import Any
 
 from fieldscreen import __version__
 from fieldscreen.errors import UserError
-from fieldscreen.i18n import _
+from fieldscreen.i18n import _, ngettext
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -37,6 +37,12 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         type=Path,
         help=_("keep every file of this run under DIR instead of the usual per-user folders"),
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        default="default",
+        help=_("the profile to use (default: %(default)s)"),
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
@@ -71,7 +77,64 @@ def _build_parser() -> argparse.ArgumentParser:
                         help=_("evaluate as if today were this date"))
     screen.add_argument("--json", action="store_true", help=_("print JSON"))
     screen.set_defaults(run=_run_screen)
+
+    profile = verbs.add_parser("profile", help=_("create and manage encrypted profiles"))
+    profile_verbs = profile.add_subparsers(dest="profile_verb", metavar="VERB")
+    profile_verbs.required = True
+    create = profile_verbs.add_parser("create", help=_("create a profile protected by a "
+                                                       "passphrase"))
+    create.add_argument("--role", choices=["field", "coordinator"], required=True)
+    create.add_argument("--name", metavar="NAME",
+                        help=_("the profile's name (default: the --profile value)"))
+    create.add_argument("--recovery-recipient", metavar="AGE1...",
+                        help=_("the coordinator's age recipient, so a forgotten passphrase "
+                               "loses nothing"))
+    _passphrase_options(create)
+    create.set_defaults(run=_run_profile_create)
+    passwd = profile_verbs.add_parser("passwd", help=_("change the profile's passphrase"))
+    _passphrase_options(passwd)
+    passwd.add_argument("--new-passphrase-file", metavar="FILE", type=Path,
+                        help=_("read the new passphrase from the first line of FILE"))
+    passwd.set_defaults(run=_run_profile_passwd)
+    recover = profile_verbs.add_parser(
+        "recover", help=_("open a profile with the coordinator's age identity and set a new "
+                          "passphrase"))
+    recover.add_argument("--identity-file", metavar="FILE", type=Path, required=True,
+                         help=_("the coordinator's exported age identity"))
+    recover.add_argument("--new-passphrase-file", metavar="FILE", type=Path,
+                         help=_("read the new passphrase from the first line of FILE"))
+    recover.set_defaults(run=_run_profile_recover)
+
+    record = verbs.add_parser("record", help=_("save and list encrypted screening records"))
+    record_verbs = record.add_subparsers(dest="record_verb", metavar="VERB")
+    record_verbs.required = True
+    add = record_verbs.add_parser("add", help=_("save a final record from a file of answers; "
+                                                "prints its id"))
+    add.add_argument("form", metavar="FORM", type=Path)
+    add.add_argument("--answers", metavar="ANSWERS.json", type=Path, required=True)
+    _passphrase_options(add)
+    add.set_defaults(run=_run_record_add)
+    listing = record_verbs.add_parser("list", help=_("list records (no answers shown)"))
+    listing.add_argument("--json", action="store_true", help=_("print JSON"))
+    _passphrase_options(listing)
+    listing.set_defaults(run=_run_record_list)
+
+    audit = verbs.add_parser("audit", help=_("check the tamper-evident audit log"))
+    audit_verbs = audit.add_subparsers(dest="audit_verb", metavar="VERB")
+    audit_verbs.required = True
+    verify = audit_verbs.add_parser("verify", help=_("exit 0 when the audit chain holds"))
+    _passphrase_options(verify)
+    verify.set_defaults(run=_run_audit_verify)
     return parser
+
+
+def _passphrase_options(parser: argparse.ArgumentParser) -> None:
+    # Never on the command line itself: it would show in the shell history and `ps`.
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--passphrase-file", metavar="FILE", type=Path,
+                       help=_("read the passphrase from the first line of FILE"))
+    group.add_argument("--passphrase-stdin", action="store_true",
+                       help=_("read the passphrase from the first line of standard input"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -274,6 +337,180 @@ def _print_decision(form: Any, decision: Any, problems: list[Any]) -> None:
         for problem in problems:
             print(f"- {problem.item}: {problem.message}")
     print(_("This is a screening for referral, not identification or proof."))
+
+
+# -- profiles, records, audit ---------------------------------------------------------------
+
+
+def _read_secret_line(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            line = handle.readline()
+    except OSError:
+        raise UserError(_("Cannot read the passphrase file {path}.").format(path=path)) from None
+    except UnicodeDecodeError:
+        raise UserError(_("The passphrase file {path} is not UTF-8 text.").format(
+            path=path)) from None
+    return line.rstrip("\r\n")
+
+
+def _ask(prompt: str, *, confirm: bool = False) -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise UserError(_("There is no terminal to ask for the passphrase."),
+                        hint=_("Use --passphrase-file FILE or --passphrase-stdin."))
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass(_("Repeat it: ")) != first:
+        raise UserError(_("The two passphrases differ; nothing was changed."))
+    return first
+
+
+def _passphrase(args: argparse.Namespace, prompt: str, *, confirm: bool = False) -> str:
+    if args.passphrase_file is not None:
+        return _read_secret_line(args.passphrase_file)
+    if args.passphrase_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return _ask(prompt, confirm=confirm)
+
+
+def _new_passphrase(args: argparse.Namespace) -> str:
+    if args.new_passphrase_file is not None:
+        return _read_secret_line(args.new_passphrase_file)
+    return _ask(_("New passphrase: "), confirm=True)
+
+
+def _profile_store(args: argparse.Namespace) -> Any:
+    from fieldscreen.paths import AppDirectories
+    from fieldscreen.store.profile import ProfileStore
+
+    directories = (AppDirectories.under(args.basedir) if args.basedir
+                   else AppDirectories.platform_default())
+    return ProfileStore(directories.ensure().data)
+
+
+def _unlock(args: argparse.Namespace) -> Any:
+    locked = _profile_store(args).open(args.profile)
+    try:
+        return locked.unlock(_passphrase(args, _("Passphrase for {name}: ").format(
+            name=args.profile)))
+    except BaseException:
+        locked.close()
+        raise
+
+
+def _run_profile_create(args: argparse.Namespace) -> int:
+    from fieldscreen.store.profile import ProfileRole
+
+    name = args.name or args.profile
+    store = _profile_store(args)
+    store.path(name)  # refuse a bad name before asking for a passphrase
+    passphrase = _passphrase(args, _("New passphrase: "), confirm=True)
+    profile = store.create(name, ProfileRole(args.role), passphrase,
+                           recovery_recipient=args.recovery_recipient)
+    info = profile.info
+    profile.lock()
+    print(_("Created the {role} profile '{name}'.").format(role=info.role.value, name=name),
+          file=sys.stderr)
+    if not info.has_recovery:
+        print(_("It has no recovery slot: if the passphrase is forgotten, its records are "
+                "lost. Creating it from a deployment pack adds one."), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_profile_passwd(args: argparse.Namespace) -> int:
+    profile = _unlock(args)
+    try:
+        profile.change_passphrase(_new_passphrase(args))
+    finally:
+        profile.lock()
+    print(_("The passphrase was changed."), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_profile_recover(args: argparse.Namespace) -> int:
+    from fieldscreen.store.crypto import AgeIdentity, CryptoError
+
+    try:
+        text = args.identity_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise UserError(_("Cannot read the identity file {path}.").format(
+            path=args.identity_file)) from None
+    lines = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-")]
+    try:
+        identity = AgeIdentity(lines[0] if lines else text)
+    except CryptoError:
+        raise UserError(_("{path} holds no age identity (AGE-SECRET-KEY-1...).").format(
+            path=args.identity_file)) from None
+    locked = _profile_store(args).open(args.profile)
+    try:
+        profile = locked.recover(identity, _new_passphrase(args))
+    except BaseException:
+        locked.close()
+        raise
+    profile.lock()
+    print(_("The profile was recovered and has a new passphrase."), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_record_add(args: argparse.Namespace) -> int:
+    from fieldscreen.engine.session import ScreeningSession
+    from fieldscreen.forms.loader import load_form
+
+    form = load_form(args.form)
+    answers = _read_answers(args.answers)
+    session = ScreeningSession(form)
+    session.answer_all(answers)
+    problems = session.problems()
+    if problems:
+        raise UserError(
+            _("The answers are not complete: {problems}").format(
+                problems="; ".join(f"{p.item}: {p.message}" for p in problems)),
+            hint=_("Fix the answers file and run the command again; nothing was saved."),
+        )
+    outcome = session.outcome()
+    profile = _unlock(args)
+    try:
+        summary = profile.records.save_final(form.id, form.version, session.answers_json(),
+                                             outcome.to_json())
+    finally:
+        profile.lock()
+    print(summary.id)
+    return EXIT_OK
+
+
+def _run_record_list(args: argparse.Namespace) -> int:
+    profile = _unlock(args)
+    try:
+        summaries = profile.records.list()
+    finally:
+        profile.lock()
+    if args.json:
+        json.dump([summary.to_json() for summary in summaries], sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    for summary in summaries:
+        print(f"{summary.id}  {summary.status.value:<8}  {summary.updated_at}  "
+              f"{summary.form_id} {summary.form_version}  {summary.decision or '-'}")
+    print(ngettext("{count} record", "{count} records", len(summaries)).format(
+        count=len(summaries)), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_audit_verify(args: argparse.Namespace) -> int:
+    profile = _unlock(args)
+    try:
+        result = profile.verify_audit()
+    finally:
+        profile.lock()
+    if result.holds:
+        print(ngettext("The audit chain holds ({count} entry).",
+                       "The audit chain holds ({count} entries).", result.entries).format(
+            count=result.entries))
+        return EXIT_OK
+    print(_("The audit chain is broken at entry {seq}: {reason}.").format(
+        seq=result.first_broken, reason=result.reason))
+    return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,208 @@
+"""The profile database: one writer connection, crash-safe settings, checks on open, migrations.
+
+WAL with `synchronous=FULL` means a transaction that returned from COMMIT survives a crash
+or power cut; `BEGIN IMMEDIATE` takes the write lock up front so a save never fails half-way
+on a busy database; `temp_store=MEMORY` keeps SQLite's own temporary files off the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import _
+
+
+class StorageFull(UserError):
+    """The disk (or the database's size limit) is full; nothing of the failed save was kept."""
+
+
+class StorageDamaged(UserError):
+    """The database failed its integrity check or is not a FieldScreen database."""
+
+
+class StorageUnavailable(UserError):
+    """The database cannot be opened or written (read-only folder, removed drive...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One recorded schema change. `apply` runs inside the migration's transaction."""
+
+    number: int
+    name: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+def _full_disk_error() -> StorageFull:
+    return StorageFull(
+        _("The disk is full, so this was not saved."),
+        hint=_("Your answers are still on screen. Free some space (or plug the laptop into "
+               "its usual storage) and save again."),
+    )
+
+
+def storage_error(error: BaseException) -> UserError | None:
+    """The person-facing error for a storage failure, or None if it is not one."""
+    if isinstance(error, sqlite3.OperationalError | OSError):
+        message = str(error).lower()
+        code = getattr(error, "errno", None)
+        if code == errno.ENOSPC or "disk is full" in message or "database or disk is full" in (
+            message
+        ):
+            return _full_disk_error()
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in message or (
+            "read-only" in message
+        ):
+            return StorageUnavailable(
+                _("FieldScreen cannot write to its data folder."),
+                hint=_("Check that the folder is writable and the drive is not read-only."),
+            )
+        if "disk i/o error" in message or code == errno.EIO:
+            return StorageUnavailable(
+                _("The disk reported an error while saving."),
+                hint=_("Your answers are still on screen. Check the drive, then save again."),
+            )
+    if isinstance(error, sqlite3.DatabaseError) and (
+        "malformed" in str(error) or "not a database" in str(error)
+    ):
+        return StorageDamaged(
+            _("The profile database is damaged."),
+            hint=_("Do not delete it. Ask your coordinator to restore from the last sync."),
+        )
+    return None
+
+
+class ProfileDatabase:
+    """The single connection to one profile's SQLite database.
+
+    All writes go through `write()`, serialised by a lock, so there is exactly one writer.
+    """
+
+    def __init__(self, path: Path, migrations: list[Migration],
+                 max_page_count: int | None = None) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+        except sqlite3.Error as error:
+            raise storage_error(error) or StorageUnavailable(
+                _("Cannot open the profile database: {reason}").format(reason=error)
+            ) from None
+        self.connection = connection
+        try:
+            self._configure(max_page_count)
+            self._quick_check()
+            self.db = sqlite_utils.Database(connection)
+            self._migrate(migrations)
+        except BaseException:
+            connection.close()
+            raise
+
+    def _configure(self, max_page_count: int | None) -> None:
+        try:
+            execute = self.connection.execute
+            mode = execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StorageUnavailable(_("The data folder does not support safe saving "
+                                           "(write-ahead log)."),
+                                         hint=_("Keep the profile on the laptop's own disk, "
+                                                "not on a USB stick or network folder."))
+            execute("PRAGMA synchronous=FULL")
+            execute("PRAGMA foreign_keys=ON")
+            execute("PRAGMA temp_store=MEMORY")
+            # The WAL is checkpointed back regularly; cap its size after a checkpoint.
+            execute("PRAGMA journal_size_limit=4194304")
+            if max_page_count is not None:
+                execute(f"PRAGMA max_page_count={int(max_page_count)}")
+        except sqlite3.DatabaseError as error:
+            raise storage_error(error) or StorageDamaged(
+                _("The profile database cannot be read: {reason}").format(reason=error)
+            ) from None
+
+    def _quick_check(self) -> None:
+        try:
+            rows = self.connection.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as error:
+            raise storage_error(error) or StorageDamaged(
+                _("The profile database is damaged."),
+                hint=_("Do not delete it. Ask your coordinator to restore from the last sync."),
+            ) from None
+        if rows != [("ok",)]:
+            raise StorageDamaged(
+                _("The profile database failed its integrity check."),
+                hint=_("Do not delete it. Ask your coordinator to restore from the last sync."),
+            )
+
+    def _migrate(self, migrations: list[Migration]) -> None:
+        with self.write() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        applied = {row[0] for row in self.connection.execute(
+            "SELECT number FROM schema_migrations")}
+        for migration in sorted(migrations, key=lambda m: m.number):
+            if migration.number in applied:
+                continue
+            with self.write() as db:
+                migration.apply(db)
+                db.execute(
+                    "INSERT INTO schema_migrations (number, name, applied_at) "
+                    "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                    [migration.number, migration.name],
+                )
+
+    @property
+    def schema_version(self) -> int:
+        row = self.connection.execute("SELECT MAX(number) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error.
+
+        Storage failures are raised as UserErrors (StorageFull, StorageUnavailable...).
+        When the block returns, the COMMIT has returned: the data is durable.
+        """
+        with self._lock:
+            try:
+                self.connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise storage_error(error) or error from None
+            try:
+                yield self.db
+                self.connection.execute("COMMIT")
+            except BaseException as error:
+                with contextlib.suppress(sqlite3.Error):
+                    self.connection.execute("ROLLBACK")
+                mapped = storage_error(error)
+                if mapped is not None:
+                    raise mapped from None
+                raise
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (one snapshot) on the same connection."""
+        with self._lock:
+            yield self.connection
+
+    def integrity_check(self) -> bool:
+        with self._lock:
+            return self.connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.connection.close()

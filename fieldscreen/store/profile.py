@@ -1,0 +1,438 @@
+"""Profiles: create, unlock (passphrase or the coordinator's recovery identity), change, lock.
+
+A profile is one SQLite database under `<data>/profiles/<name>/`. Everything that could
+describe a child, and every private key, is encrypted with the profile's random data key
+(DEK); the DEK itself exists on disk only inside key slots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import _, ngettext
+from fieldscreen.store.audit import AuditAction, AuditLog, AuditVerification
+from fieldscreen.store.crypto import (
+    AgeIdentity,
+    CryptoError,
+    FieldCipher,
+    KdfParameters,
+    SigningKey,
+    calibrate_kdf,
+    check_age_recipient,
+    derive_subkey,
+    random_key,
+)
+from fieldscreen.store.database import ProfileDatabase, StorageDamaged
+from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
+from fieldscreen.store.records import RecordRepository
+from fieldscreen.store.schema import MIGRATIONS
+
+Clock = Callable[[], dt.datetime]
+DATABASE_FILE = "profile.db"
+MIN_PASSPHRASE_LENGTH = 8
+MAX_UNLOCK_DELAY = 300.0
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+# Names of the secrets a profile may hold (each encrypted with the DEK).
+DEVICE_SIGNING_KEY = "device_signing_key"
+COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
+COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ProfileRole(StrEnum):
+    FIELD = "field"
+    COORDINATOR = "coordinator"
+
+
+class ProfileNotFound(UserError):
+    pass
+
+
+class ProfileExists(UserError):
+    pass
+
+
+class WeakPassphrase(UserError):
+    pass
+
+
+class WrongPassphrase(UserError):
+    """The passphrase did not open the profile. `delay` is the wait before the next try."""
+
+    def __init__(self, message: str, *, hint: str | None = None, delay: float = 0.0) -> None:
+        super().__init__(message, hint=hint)
+        self.delay = delay
+
+
+class UnlockDelayed(UserError):
+    """Too many wrong passphrases: the next try must wait `delay` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        seconds = max(1, int(delay + 0.999))
+        super().__init__(
+            ngettext("Too many wrong passphrases. Wait {seconds} second before trying again.",
+                     "Too many wrong passphrases. Wait {seconds} seconds before trying again.",
+                     seconds).format(seconds=seconds),
+            hint=_("If you forgot the passphrase, your coordinator can recover the profile."),
+        )
+        self.delay = delay
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInfo:
+    """What is known about a profile without unlocking it (technical metadata only)."""
+
+    profile_id: str
+    name: str
+    role: ProfileRole
+    created_at: str
+    demo: bool
+    has_recovery: bool
+
+
+def unlock_delay(failures: int) -> float:
+    """Seconds to wait after `failures` wrong passphrases in a row: 0, 1, 2, 4 ... up to 5 min."""
+    if failures <= 0:
+        return 0.0
+    return min(2.0 ** (failures - 1), MAX_UNLOCK_DELAY)
+
+
+def check_passphrase_strength(passphrase: str) -> None:
+    """Refuse passphrases too short to resist guessing (the UI adds strength feedback)."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise WeakPassphrase(
+            _("The passphrase is too short."),
+            hint=_("Use at least {count} characters; a few unrelated words are easy to "
+                   "remember and hard to guess.").format(count=MIN_PASSPHRASE_LENGTH),
+        )
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ProfileStore:
+    """The profiles kept in one data folder.
+
+    Args:
+        data_dir: the app's data folder (profiles live in `profiles/` below it).
+        clock: the current aware time.
+        kdf: Argon2id parameters for new passphrase slots; None calibrates to ~0.5 s here.
+    """
+
+    def __init__(self, data_dir: Path, *, clock: Clock = utc_now,
+                 kdf: KdfParameters | None = None) -> None:
+        self.root = data_dir / "profiles"
+        self._clock = clock
+        self._kdf = kdf
+
+    def path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise UserError(
+                _("'{name}' is not a usable profile name.").format(name=name[:64]),
+                hint=_("Use letters, digits, '.', '_' or '-' (up to 64)."),
+            )
+        return self.root / name
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / DATABASE_FILE).is_file())
+
+    def create(self, name: str, role: ProfileRole, passphrase: str, *,
+               recovery_recipient: str | None = None, demo: bool = False) -> UnlockedProfile:
+        """Create a profile with its keys and slots, and return it unlocked."""
+        check_passphrase_strength(passphrase)
+        if recovery_recipient is not None:
+            try:
+                recovery_recipient = check_age_recipient(recovery_recipient)
+            except CryptoError:
+                raise UserError(_("The recovery key is not an age recipient (age1...)."),
+                                hint=_("Copy it again from the coordinator's deployment pack.")
+                                ) from None
+        folder = self.path(name)
+        if (folder / DATABASE_FILE).exists():
+            raise ProfileExists(_("A profile called '{name}' already exists.").format(name=name),
+                                hint=_("Choose another name, or unlock the existing profile."))
+        kdf = self._kdf
+        calibrated = None
+        if kdf is None:
+            kdf, calibrated = calibrate_kdf()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        database = ProfileDatabase(folder / DATABASE_FILE, MIGRATIONS)
+        try:
+            profile_id = str(uuid.uuid4())
+            dek = random_key()
+            slot = PassphraseSlot.create(dek, passphrase, kdf, profile_id)
+            now = self._clock()
+            info = ProfileInfo(profile_id, name, role, _stamp(now), demo,
+                               recovery_recipient is not None)
+            unlocked = UnlockedProfile(database, dek, info, self._clock)
+            with database.write() as db:
+                metadata = {"profile_id": profile_id, "name": name, "role": role.value,
+                            "created_at": info.created_at, "demo": "1" if demo else "0"}
+                if calibrated is not None:
+                    metadata["kdf_calibrated_seconds"] = f"{calibrated:.3f}"
+                for key, value in metadata.items():
+                    db.execute("INSERT INTO profile (key, value) VALUES (?, ?)", [key, value])
+                db.execute("INSERT INTO key_slots (slot, data, updated_at) VALUES (?, ?, ?)",
+                           [PASSPHRASE_SLOT, slot.to_json(), _stamp(now)])
+                db.execute("INSERT INTO unlock_attempts (id, failures) VALUES (1, 0)")
+                if recovery_recipient is not None:
+                    recovery = RecoverySlot.create(dek, recovery_recipient, profile_id)
+                    db.execute(
+                        "INSERT INTO key_slots (slot, data, updated_at) VALUES (?, ?, ?)",
+                        [RECOVERY_SLOT, recovery.to_json(), _stamp(now)])
+                if role is ProfileRole.FIELD:
+                    unlocked._put_secret(db, DEVICE_SIGNING_KEY,
+                                         SigningKey.generate().to_bytes())
+                else:
+                    unlocked._put_secret(db, COORDINATOR_AGE_IDENTITY,
+                                         AgeIdentity.generate().secret.encode("ascii"))
+                    unlocked._put_secret(db, COORDINATOR_SIGNING_KEY,
+                                         SigningKey.generate().to_bytes())
+                unlocked._audit.append(db, AuditAction.PROFILE_CREATED, at=now,
+                                       details={"role": role.value})
+            return unlocked
+        except BaseException:
+            database.close()
+            raise
+
+    def open(self, name: str) -> LockedProfile:
+        """The profile called `name`, still locked."""
+        path = self.path(name) / DATABASE_FILE
+        if not path.is_file():
+            known = self.names()
+            raise ProfileNotFound(
+                _("There is no profile called '{name}'.").format(name=name),
+                hint=(_("Profiles here: {names}.").format(names=", ".join(known)) if known
+                      else _("Create one first: fieldscreen profile create --role field")),
+            )
+        return LockedProfile(ProfileDatabase(path, MIGRATIONS), self._clock)
+
+
+def _read_info(database: ProfileDatabase) -> ProfileInfo:
+    with database.read() as connection:
+        values = dict(connection.execute("SELECT key, value FROM profile").fetchall())
+        has_recovery = connection.execute(
+            "SELECT 1 FROM key_slots WHERE slot = ?", [RECOVERY_SLOT]).fetchone() is not None
+    try:
+        return ProfileInfo(values["profile_id"], values["name"], ProfileRole(values["role"]),
+                           values["created_at"], values.get("demo") == "1", has_recovery)
+    except (KeyError, ValueError):
+        raise StorageDamaged(_("This folder does not hold a complete FieldScreen profile."),
+                             hint=_("Check the --basedir and profile name.")) from None
+
+
+class LockedProfile:
+    """A profile whose keys are not available; unlock it to read or write records."""
+
+    def __init__(self, database: ProfileDatabase, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+        self.info = _read_info(database)
+
+    def remaining_delay(self) -> float:
+        """Seconds before another passphrase may be tried (survives restarts)."""
+        with self._database.read() as connection:
+            failures, last = connection.execute(
+                "SELECT failures, last_failure FROM unlock_attempts WHERE id = 1").fetchone()
+        if not failures or not last:
+            return 0.0
+        elapsed = (self._clock() - dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
+                   ).total_seconds()
+        # A clock set back must not lock a worker out for long: cap at the full delay.
+        return max(0.0, min(unlock_delay(failures), unlock_delay(failures) - elapsed))
+
+    def unlock(self, passphrase: str) -> UnlockedProfile:
+        """Open the profile with its passphrase.
+
+        Raises:
+            UnlockDelayed: too soon after wrong passphrases.
+            WrongPassphrase: the passphrase (or an altered key slot) did not open it.
+        """
+        delay = self.remaining_delay()
+        if delay > 0:
+            raise UnlockDelayed(delay)
+        slot = self._passphrase_slot()
+        try:
+            dek = slot.open(passphrase, self.info.profile_id)
+        except CryptoError:
+            failures = self._record_failure()
+            raise WrongPassphrase(
+                _("That passphrase does not open this profile."),
+                hint=_("Check Caps Lock and the keyboard language. If you forgot it, your "
+                       "coordinator can recover the profile."),
+                delay=unlock_delay(failures),
+            ) from None
+        return self._opened(dek, AuditAction.UNLOCKED)
+
+    def recover(self, identity: AgeIdentity, new_passphrase: str) -> UnlockedProfile:
+        """Open the profile with the coordinator's age identity and set a new passphrase."""
+        check_passphrase_strength(new_passphrase)
+        with self._database.read() as connection:
+            row = connection.execute("SELECT data FROM key_slots WHERE slot = ?",
+                                     [RECOVERY_SLOT]).fetchone()
+        if row is None:
+            raise UserError(_("This profile has no recovery slot."),
+                            hint=_("It was created without a coordinator's recovery key."))
+        try:
+            dek = RecoverySlot.from_json(row[0]).open(identity, self.info.profile_id)
+        except CryptoError:
+            raise UserError(_("This identity does not open the profile's recovery slot."),
+                            hint=_("Use the identity of the coordinator whose deployment pack "
+                                   "this profile was created from.")) from None
+        unlocked = self._opened(dek, AuditAction.RECOVERED)
+        unlocked.change_passphrase(new_passphrase)
+        return unlocked
+
+    def _passphrase_slot(self) -> PassphraseSlot:
+        with self._database.read() as connection:
+            row = connection.execute("SELECT data FROM key_slots WHERE slot = ?",
+                                     [PASSPHRASE_SLOT]).fetchone()
+        try:
+            if row is None:
+                raise CryptoError("no passphrase slot")
+            return PassphraseSlot.from_json(row[0])
+        except CryptoError:
+            raise StorageDamaged(
+                _("The profile's passphrase slot is damaged or was altered, so it is refused."),
+                hint=_("Your coordinator can still recover the profile with the recovery "
+                       "slot."),
+            ) from None
+
+    def _record_failure(self) -> int:
+        with self._database.write() as db:
+            db.execute("UPDATE unlock_attempts SET failures = failures + 1, last_failure = ? "
+                       "WHERE id = 1", [_stamp(self._clock())])
+            return db.execute("SELECT failures FROM unlock_attempts WHERE id = 1").fetchone()[0]
+
+    def _opened(self, dek: bytes, action: AuditAction) -> UnlockedProfile:
+        unlocked = UnlockedProfile(self._database, dek, self.info, self._clock)
+        with self._database.write() as db:
+            db.execute("UPDATE unlock_attempts SET failures = 0, last_failure = NULL "
+                       "WHERE id = 1")
+            unlocked._audit.append(db, action, at=self._clock())
+        return unlocked
+
+    def close(self) -> None:
+        self._database.close()
+
+
+class UnlockedProfile:
+    """A profile with its DEK in memory: records, secrets, audit log, passphrase change.
+
+    `lock()` drops the key and closes the database; the object is unusable afterwards.
+    """
+
+    def __init__(self, database: ProfileDatabase, dek: bytes, info: ProfileInfo,
+                 clock: Clock) -> None:
+        self._database = database
+        self._dek = dek
+        self._clock = clock
+        self.info = info
+        self.profile_id = info.profile_id
+        schema = database.schema_version
+        self._audit = AuditLog(dek, info.profile_id, schema)
+        self._secrets = FieldCipher(derive_subkey(dek, "secrets"))
+        self._schema = schema
+        self.records = RecordRepository(
+            database, FieldCipher(derive_subkey(dek, "records")), self._audit, clock,
+            demo=self.info.demo)
+
+    @property
+    def database_path(self) -> Path:
+        return self._database.path
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def _secret_context(self, name: str) -> bytes:
+        return FieldCipher.context("secrets", "value", name, self._schema)
+
+    def _put_secret(self, db: object, name: str, value: bytes) -> None:
+        db.execute(  # type: ignore[attr-defined]
+            "INSERT OR REPLACE INTO secrets (name, value) VALUES (?, ?)",
+            [name, self._secrets.seal(value, self._secret_context(name))])
+
+    def secret(self, name: str) -> bytes:
+        with self._database.read() as connection:
+            row = connection.execute("SELECT value FROM secrets WHERE name = ?",
+                                     [name]).fetchone()
+        if row is None:
+            raise KeyError(name)
+        try:
+            return self._secrets.open(row[0], self._secret_context(name))
+        except CryptoError:
+            raise StorageDamaged(_("A key stored in this profile is damaged or was altered."),
+                                 hint=_("Ask your coordinator for help.")) from None
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        with self._database.write() as db:
+            self._put_secret(db, name, value)
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def change_passphrase(self, new_passphrase: str) -> None:
+        """Rewrite the passphrase slot (one row, one transaction: the old or the new opens)."""
+        check_passphrase_strength(new_passphrase)
+        with self._database.read() as connection:
+            current = PassphraseSlot.from_json(connection.execute(
+                "SELECT data FROM key_slots WHERE slot = ?", [PASSPHRASE_SLOT]).fetchone()[0])
+        # Slow part (Argon2id) before the transaction, so the write lock is held briefly.
+        slot = PassphraseSlot.create(self._dek, new_passphrase, current.kdf, self.profile_id)
+        with self._database.write() as db:
+            db.execute("UPDATE key_slots SET data = ?, updated_at = ? WHERE slot = ?",
+                       [slot.to_json(), _stamp(self._clock()), PASSPHRASE_SLOT])
+            self._audit.append(db, AuditAction.PASSPHRASE_CHANGED, at=self._clock())
+
+    def set_recovery_recipient(self, recipient: str) -> None:
+        """Seal the DEK to a coordinator's age recipient (replacing any earlier one)."""
+        try:
+            recipient = check_age_recipient(recipient)
+        except CryptoError:
+            raise UserError(_("The recovery key is not an age recipient (age1...).")) from None
+        slot = RecoverySlot.create(self._dek, recipient, self.profile_id)
+        with self._database.write() as db:
+            db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
+                       "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
+                                            _stamp(self._clock())])
+            self._audit.append(db, AuditAction.RECOVERY_SET, at=self._clock())
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def verify_audit(self) -> AuditVerification:
+        with self._database.read() as connection:
+            return self._audit.verify(connection)
+
+    def audit_entries(self) -> list:
+        with self._database.read() as connection:
+            return self._audit.entries(connection)
+
+    def audit_head(self) -> tuple[int, str]:
+        with self._database.read() as connection:
+            return AuditLog.head(connection)
+
+    # -- locking -----------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Drop the keys and close the database.
+
+        Python cannot wipe memory reliably; dropping every reference lets the key's bytes be
+        freed (see docs/security.md, "Limits").
+        """
+        self._dek = b""
+        self.records = None  # type: ignore[assignment]
+        self._audit = None  # type: ignore[assignment]
+        self._secrets = None  # type: ignore[assignment]
+        self._database.close()
