@@ -145,9 +145,14 @@ def read_source_text(path: Path) -> str:
         ) from None
 
 
+MAX_NESTING = 64
+
+
 def parse_yaml(text: str, shown_path: str) -> Any:
     """Parse `text` in the strict dialect; problems are raised as SourceProblems."""
     try:
+        if yaml.__with_libyaml__:
+            return _build_from_events(text)
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -164,3 +169,105 @@ def parse_yaml(text: str, shown_path: str) -> Any:
         raise SourceProblems(
             [SourceProblem(shown_path, 1, _("YAML: the file is nested too deeply"))]
         ) from None
+
+
+class _FastLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+    """libyaml's C parser with the strict dialect's resolvers; only its events are used."""
+
+
+if yaml.__with_libyaml__:
+    _FastLoader.yaml_implicit_resolvers = _StrictLoader.yaml_implicit_resolvers
+
+
+def _refuse(problem: str, event: Any) -> yaml.MarkedYAMLError:
+    return yaml.MarkedYAMLError(problem=problem, problem_mark=event.start_mark)
+
+
+def _build_from_events(text: str) -> Any:
+    """Build located data from libyaml's event stream, iteratively.
+
+    libyaml parses in C (the pure-Python scanner is ten times slower on large forms), but its
+    composer recurses in C and crashes the process on deeply nested input, so the tree is
+    built here, with the strict dialect's checks and a nesting limit.
+    """
+    loader = _FastLoader(text)
+    try:
+        stack: list[Any] = []  # containers being filled
+        pending_keys: list[Any] = []  # per mapping: the key waiting for its value, or _NO_KEY
+        root: Any = None
+        documents = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise _refuse(_("aliases (*name) are not allowed in form files"), event)
+            if getattr(event, "anchor", None) is not None:
+                raise _refuse(_("anchors (&name) are not allowed in form files"), event)
+            tag = getattr(event, "tag", None)
+            if isinstance(event, yaml.ScalarEvent):
+                if tag not in (None, "!"):
+                    raise _refuse(_("tags (!name) are not allowed in form files"), event)
+                node = yaml.ScalarNode(
+                    loader.resolve(yaml.ScalarNode, event.value, event.implicit),
+                    event.value, event.start_mark, event.end_mark, event.style)
+                value = loader.construct_object(node)
+                line = event.start_mark.line + 1
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                if tag not in (None, "!"):
+                    raise _refuse(_("tags (!name) are not allowed in form files"), event)
+                if len(stack) >= MAX_NESTING:
+                    raise _refuse(_("the file is nested too deeply"), event)
+                line = event.start_mark.line + 1
+                if isinstance(event, yaml.MappingStartEvent):
+                    value = LocatedMap()
+                    value.line = line
+                    value.key_lines = {}
+                else:
+                    value = LocatedList()
+                    value.line = line
+                    value.item_lines = []
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                finished = stack.pop()
+                pending_keys.pop()
+                if not stack:
+                    root = finished
+                continue
+            elif isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _refuse(_("a form file holds one YAML document"), event)
+                continue
+            else:  # stream start/end, document end
+                continue
+
+            if stack:
+                _attach(stack[-1], pending_keys, value, line, event)
+            elif not isinstance(value, LocatedMap | LocatedList):
+                root = value
+            if isinstance(value, LocatedMap | LocatedList):
+                stack.append(value)
+                pending_keys.append(_NO_KEY)
+        return root
+    finally:
+        loader.dispose()
+
+
+_NO_KEY = object()
+
+
+def _attach(parent: Any, pending_keys: list[Any], value: Any, line: int, event: Any) -> None:
+    if isinstance(parent, LocatedList):
+        parent.append(value)
+        parent.item_lines.append(line)
+        return
+    key = pending_keys[-1]
+    if key is _NO_KEY:
+        if isinstance(value, LocatedMap | LocatedList):
+            raise _refuse(_("a key must be plain text, not a list or mapping"), event)
+        key = value if isinstance(value, str) else str(value)
+        if key in parent:
+            raise _refuse(_("the key '{key}' appears twice").format(key=key), event)
+        parent.key_lines[key] = line
+        pending_keys[-1] = key
+    else:
+        parent[key] = value
+        pending_keys[-1] = _NO_KEY

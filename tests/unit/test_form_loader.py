@@ -203,3 +203,28 @@ def test_shipped_services_cover_every_type():
 
 def test_check_paths_on_shipped_folder():
     assert check_paths([SHIPPED_FORM.parent]) == []
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+def test_both_yaml_parsers_agree_and_refuse_the_same(monkeypatch, libyaml):
+    import yaml
+
+    from fieldscreen.forms.yamlsource import parse_yaml
+
+    if libyaml and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml here")
+    monkeypatch.setattr(yaml, "__with_libyaml__", libyaml)
+    data = parse_yaml(SHIPPED_FORM.read_text(encoding="utf-8"), "f.yaml")
+    monkeypatch.undo()
+    assert data == parse_yaml(SHIPPED_FORM.read_text(encoding="utf-8"), "f.yaml")
+    assert data["items"].item_lines[0] == line_of(SHIPPED_FORM.read_text(encoding="utf-8"),
+                                                  "  - name: consent\n")
+    monkeypatch.setattr(yaml, "__with_libyaml__", libyaml)
+    for text, words in [("a: &x 1\nb: *x", "&name"), ("a: !foo 1", "tags"),
+                        ("a: 1\na: 2", "twice"), ("a: yes", None)]:
+        if words is None:
+            assert parse_yaml(text, "f.yaml") == {"a": "yes"}
+            continue
+        with pytest.raises(SourceProblems) as raised:
+            parse_yaml(text, "f.yaml")
+        assert words in str(raised.value)
