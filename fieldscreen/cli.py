@@ -89,6 +89,8 @@ def _build_parser() -> argparse.ArgumentParser:
     create.add_argument("--recovery-recipient", metavar="AGE1...",
                         help=_("the coordinator's age recipient, so a forgotten passphrase "
                                "loses nothing"))
+    create.add_argument("--pack", metavar="FILE", type=Path,
+                        help=_("install the coordinator's deployment pack (field profiles)"))
     _passphrase_options(create)
     create.set_defaults(run=_run_profile_create)
     passwd = profile_verbs.add_parser("passwd", help=_("change the profile's passphrase"))
@@ -104,6 +106,15 @@ def _build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--new-passphrase-file", metavar="FILE", type=Path,
                          help=_("read the new passphrase from the first line of FILE"))
     recover.set_defaults(run=_run_profile_recover)
+    update_pack = profile_verbs.add_parser(
+        "update-pack", help=_("install a newer deployment pack from the same coordinator"))
+    update_pack.add_argument("pack", metavar="FILE", type=Path)
+    _passphrase_options(update_pack)
+    update_pack.set_defaults(run=_run_profile_update_pack)
+    code = profile_verbs.add_parser(
+        "enrolment-code", help=_("print this device's enrolment code and fingerprint"))
+    _passphrase_options(code)
+    code.set_defaults(run=_run_profile_enrolment_code)
 
     record = verbs.add_parser("record", help=_("save and list encrypted screening records"))
     record_verbs = record.add_subparsers(dest="record_verb", metavar="VERB")
@@ -119,6 +130,65 @@ def _build_parser() -> argparse.ArgumentParser:
     _passphrase_options(listing)
     listing.set_defaults(run=_run_record_list)
 
+    sync_verb = verbs.add_parser(
+        "sync", help=_("seal final records into batches, deliver them, read receipts"))
+    sync_verb.add_argument("--to", metavar="DIR_OR_URL",
+                           help=_("a folder or WebDAV URL (default: the pack's target)"))
+    sync_verb.add_argument("--json", action="store_true", help=_("print JSON"))
+    _passphrase_options(sync_verb)
+    sync_verb.set_defaults(run=_run_sync)
+
+    import_verb = verbs.add_parser(
+        "import", help=_("import batches from files, folders or a WebDAV URL (coordinator)"))
+    import_verb.add_argument("sources", nargs="+", metavar="SOURCE")
+    import_verb.add_argument("--json", action="store_true", help=_("print JSON"))
+    _webdav_options(import_verb)
+    _passphrase_options(import_verb)
+    import_verb.set_defaults(run=_run_import)
+
+    coordinator = verbs.add_parser("coordinator", help=_("coordinator keys, packs and devices"))
+    coordinator_verbs = coordinator.add_subparsers(dest="coordinator_verb", metavar="VERB")
+    coordinator_verbs.required = True
+    identity = coordinator_verbs.add_parser(
+        "identity", help=_("export the age identity for escrow and disaster recovery"))
+    identity.add_argument("--export", metavar="FILE", type=Path, required=True)
+    _passphrase_options(identity)
+    identity.set_defaults(run=_run_coordinator_identity)
+    pack = coordinator_verbs.add_parser("pack", help=_("write a signed deployment pack"))
+    pack.add_argument("-o", "--output", metavar="FILE", type=Path, required=True)
+    pack.add_argument("--form", metavar="PATH", type=Path, action="append",
+                      help=_("a checklist form (repeatable; default: the shipped checklist)"))
+    pack.add_argument("--services", metavar="PATH", type=Path,
+                      help=_("the services directory (default: the shipped example)"))
+    pack.add_argument("--sync-target", metavar="DIR_OR_URL",
+                      help=_("where field laptops deliver batches"))
+    _webdav_options(pack)
+    pack.add_argument("--ca-certificate", metavar="PEM", type=Path,
+                      help=_("a private certificate authority for a self-hosted HTTPS server"))
+    pack.add_argument("--retention-days", metavar="N", type=int, default=30,
+                      help=_("days a received record stays on a laptop (default: %(default)s)"))
+    _passphrase_options(pack)
+    pack.set_defaults(run=_run_coordinator_pack)
+    enroll = coordinator_verbs.add_parser("enroll", help=_("accept batches from a device"))
+    enroll.add_argument("code", metavar="CODE")
+    enroll.add_argument("--name", metavar="NAME", help=_("a name for the device"))
+    _passphrase_options(enroll)
+    enroll.set_defaults(run=_run_coordinator_enroll)
+    revoke = coordinator_verbs.add_parser("revoke", help=_("refuse further batches from a "
+                                                           "device"))
+    revoke.add_argument("device", metavar="DEVICE", help=_("device id or name"))
+    _passphrase_options(revoke)
+    revoke.set_defaults(run=_run_coordinator_revoke)
+    devices = coordinator_verbs.add_parser("devices", help=_("list enrolled devices"))
+    devices.add_argument("--json", action="store_true", help=_("print JSON"))
+    _passphrase_options(devices)
+    devices.set_defaults(run=_run_coordinator_devices)
+    quarantine = coordinator_verbs.add_parser(
+        "quarantine", help=_("list refused batches and why"))
+    quarantine.add_argument("--json", action="store_true", help=_("print JSON"))
+    _passphrase_options(quarantine)
+    quarantine.set_defaults(run=_run_coordinator_quarantine)
+
     audit = verbs.add_parser("audit", help=_("check the tamper-evident audit log"))
     audit_verbs = audit.add_subparsers(dest="audit_verb", metavar="VERB")
     audit_verbs.required = True
@@ -126,6 +196,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _passphrase_options(verify)
     verify.set_defaults(run=_run_audit_verify)
     return parser
+
+
+def _webdav_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--webdav-user", metavar="USER", help=_("WebDAV user name"))
+    parser.add_argument("--webdav-password-file", metavar="FILE", type=Path,
+                        help=_("read the WebDAV password from the first line of FILE"))
 
 
 def _passphrase_options(parser: argparse.ArgumentParser) -> None:
@@ -405,14 +481,31 @@ def _run_profile_create(args: argparse.Namespace) -> int:
     name = args.name or args.profile
     store = _profile_store(args)
     store.path(name)  # refuse a bad name before asking for a passphrase
+    pack_raw = pack = None
+    if args.pack is not None:
+        from fieldscreen.exchange.pack import read_pack
+
+        if args.role != "field":
+            raise UserError(_("A deployment pack is installed on field profiles."))
+        pack_raw = _read_bytes(args.pack)
+        pack = read_pack(pack_raw)
     passphrase = _passphrase(args, _("New passphrase: "), confirm=True)
     profile = store.create(name, ProfileRole(args.role), passphrase,
-                           recovery_recipient=args.recovery_recipient)
-    info = profile.info
-    profile.lock()
+                           recovery_recipient=pack.recipient if pack else args.recovery_recipient,
+                           demo=pack.demo if pack else False)
+    try:
+        if pack is not None and pack_raw is not None:
+            profile.install_pack(pack_raw, pack.recipient)
+            print(_("Installed the deployment pack of {name} (key {fingerprint}).").format(
+                name=pack.coordinator_name or _("the coordinator"),
+                fingerprint=pack.signing_key.fingerprint()), file=sys.stderr)
+        info = profile.info
+        has_recovery = pack is not None or info.has_recovery
+    finally:
+        profile.lock()
     print(_("Created the {role} profile '{name}'.").format(role=info.role.value, name=name),
           file=sys.stderr)
-    if not info.has_recovery:
+    if not has_recovery:
         print(_("It has no recovery slot: if the passphrase is forgotten, its records are "
                 "lost. Creating it from a deployment pack adds one."), file=sys.stderr)
     return EXIT_OK
@@ -511,6 +604,245 @@ def _run_audit_verify(args: argparse.Namespace) -> int:
     print(_("The audit chain is broken at entry {seq}: {reason}.").format(
         seq=result.first_broken, reason=result.reason))
     return EXIT_USER_ERROR
+
+
+# -- exchange -----------------------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise UserError(_("Cannot read {path}: {reason}").format(
+            path=path, reason=error.strerror or error)) from None
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+def _run_profile_update_pack(args: argparse.Namespace) -> int:
+    from fieldscreen.exchange.pack import read_pack
+
+    raw = _read_bytes(args.pack)
+    profile = _unlock(args)
+    try:
+        current = profile.installed_pack()
+        pinned = read_pack(current).signing_key if current else None
+        pack = read_pack(raw, pinned=pinned)
+        profile.install_pack(raw, pack.recipient)
+    finally:
+        profile.lock()
+    print(_("Installed the deployment pack ({forms}).").format(
+        forms=", ".join(f"{form.id} {form.version}" for form in pack.forms)), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_profile_enrolment_code(args: argparse.Namespace) -> int:
+    from fieldscreen.exchange.enrolment import enrolment_code
+
+    profile = _unlock(args)
+    try:
+        key = profile.device_key().public
+    finally:
+        profile.lock()
+    print(enrolment_code(key))
+    print(_("Fingerprint: {fingerprint}").format(fingerprint=key.fingerprint()))
+    return EXIT_OK
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from fieldscreen.exchange.sync import sync
+
+    profile = _unlock(args)
+    try:
+        report = sync(profile, target=args.to, now=_now)
+    finally:
+        profile.lock()
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print(_("Sealed {records} records into {batches} batches; delivered {delivered}; "
+                "{pending} waiting; {received} records confirmed received; {purged} purged."
+                ).format(records=report.sealed_records, batches=report.sealed_batches,
+                         delivered=report.delivered_batches, pending=report.pending_batches,
+                         received=report.received_records, purged=report.purged_records))
+        for warning in report.warnings:
+            print(warning, file=sys.stderr)
+    if report.error:
+        print(_("Error: {message}").format(message=report.error), file=sys.stderr)
+        return EXIT_USER_ERROR
+    return EXIT_OK
+
+
+def _webdav_password(args: argparse.Namespace) -> str | None:
+    if args.webdav_password_file is None:
+        return None
+    return _read_secret_line(args.webdav_password_file)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from fieldscreen.exchange.importer import BatchImporter
+    from fieldscreen.exchange.transports import transport_for
+
+    password = _webdav_password(args)
+    profile = _unlock(args)
+    try:
+        importer = BatchImporter(profile, profile.database_path.parent / "quarantine", _now)
+        report = importer.run(
+            args.sources,
+            lambda url: transport_for(url, username=args.webdav_user, password=password))
+    finally:
+        profile.lock()
+    summary = report.to_json()
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        batches, records = summary["batches"], summary["records"]
+        print(_("Batches: {imported} imported, {duplicate} already imported, {quarantined} "
+                "quarantined. Records: {records_imported} imported, {records_duplicate} "
+                "duplicates.").format(
+            imported=batches["imported"], duplicate=batches["duplicate"],
+            quarantined=batches["quarantined"], records_imported=records["imported"],
+            records_duplicate=records["duplicate"]))
+        for detail in report.batches:
+            if detail.status == "quarantined":
+                print(_("Quarantined {source}: {reason}").format(
+                    source=detail.source, reason=detail.reason), file=sys.stderr)
+            if detail.warning:
+                print(detail.warning, file=sys.stderr)
+    for error in report.errors:
+        print(_("Error: {message}").format(message=error), file=sys.stderr)
+    return EXIT_USER_ERROR if report.quarantined or report.errors else EXIT_OK
+
+
+def _run_coordinator_identity(args: argparse.Namespace) -> int:
+    profile = _unlock(args)
+    try:
+        identity = profile.coordinator_identity()
+        text = (f"# created: {_now().strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+                f"# public key: {identity.recipient}\n{identity.secret}\n")
+    finally:
+        profile.lock()
+    try:
+        descriptor = os.open(args.export, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UserError(_("{path} already exists; nothing was written.").format(
+            path=args.export)) from None
+    except OSError as error:
+        raise UserError(_("Cannot write {path}: {reason}").format(
+            path=args.export, reason=error.strerror or error)) from None
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(text)
+    print(_("WARNING: {path} now holds the key that opens EVERY batch and recovers EVERY "
+            "field profile of this deployment. Keep it offline, in a safe, and never send "
+            "it over the network.").format(path=args.export), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_coordinator_pack(args: argparse.Namespace) -> int:
+    from fieldscreen.exchange.pack import SyncSettings, build_pack
+    from fieldscreen.paths import shipped_dir
+
+    forms = args.form or [shipped_dir("forms") / "child-screening.yaml"]
+    services = args.services or shipped_dir("forms") / "services.yaml"
+    sync_settings = None
+    if args.sync_target:
+        ca = args.ca_certificate.read_text(encoding="ascii") if args.ca_certificate else None
+        sync_settings = SyncSettings(args.sync_target, args.webdav_user,
+                                     _webdav_password(args), ca)
+    profile = _unlock(args)
+    try:
+        raw = build_pack(
+            signing_key=profile.coordinator_signing_key(),
+            recipient=profile.coordinator_identity().recipient,
+            coordinator_name=profile.info.name, form_paths=forms, services_path=services,
+            sync=sync_settings, retention_days=args.retention_days, demo=profile.info.demo,
+            now=_now())
+        fingerprint = profile.coordinator_signing_key().public.fingerprint()
+    finally:
+        profile.lock()
+    temporary = args.output.with_name(args.output.name + ".part")
+    try:
+        temporary.write_bytes(raw)
+        os.replace(temporary, args.output)
+    except OSError as error:
+        raise UserError(_("Cannot write {path}: {reason}").format(
+            path=args.output, reason=error.strerror or error)) from None
+    print(_("Wrote the deployment pack {path}; its key fingerprint is {fingerprint}.").format(
+        path=args.output, fingerprint=fingerprint), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_coordinator_enroll(args: argparse.Namespace) -> int:
+    from fieldscreen.exchange.enrolment import read_enrolment_code
+
+    key = read_enrolment_code(args.code)
+    profile = _unlock(args)
+    try:
+        device = profile.devices.enroll(key.raw, args.name or key.fingerprint()[:9])
+    finally:
+        profile.lock()
+    print(_("Enrolled device {id} ({name}). Fingerprint: {fingerprint} — check it matches "
+            "the one on the device's screen.").format(
+        id=device.device_id, name=device.name, fingerprint=key.fingerprint()))
+    return EXIT_OK
+
+
+def _run_coordinator_revoke(args: argparse.Namespace) -> int:
+    profile = _unlock(args)
+    try:
+        device = profile.devices.revoke(args.device)
+    finally:
+        profile.lock()
+    print(_("Revoked device {id} ({name}): its batches are refused from now on.").format(
+        id=device.device_id, name=device.name))
+    return EXIT_OK
+
+
+def _run_coordinator_devices(args: argparse.Namespace) -> int:
+    from fieldscreen.store.crypto import VerifyKey
+
+    profile = _unlock(args)
+    try:
+        devices = profile.devices.list()
+        last = profile.inbox.last_sequences()
+    finally:
+        profile.lock()
+    rows = [{"device_id": d.device_id, "name": d.name,
+             "fingerprint": VerifyKey(d.public_key).fingerprint(),
+             "enrolled_at": d.enrolled_at, "revoked_at": d.revoked_at,
+             "last_sequence": last.get(d.device_id, 0)} for d in devices]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    for row in rows:
+        state = _("revoked") if row["revoked_at"] else _("active")
+        print(f"{row['device_id']}  {row['name']:<20} {row['fingerprint']}  {state}")
+    return EXIT_OK
+
+
+def _run_coordinator_quarantine(args: argparse.Namespace) -> int:
+    profile = _unlock(args)
+    try:
+        entries = profile.inbox.quarantined()
+    finally:
+        profile.lock()
+    rows = [{"id": e.id, "source": e.source, "stored_as": e.stored_as, "code": e.reason_code,
+             "reason": e.reason, "at": e.at, "device_id": e.device_id, "batch_id": e.batch_id}
+            for e in entries]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return EXIT_OK
+    for row in rows:
+        print(f"{row['at']}  {row['code']:<16} {row['source']}\n    {row['reason']}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,8 @@ from fieldscreen.store.crypto import CryptoError, FieldCipher, derive_subkey, ke
 
 GENESIS = "0" * 64
 TABLE = "audit_log"
+# The layout of the encrypted details, bound into their ciphertext.
+DETAILS_SCHEMA_VERSION = 1
 
 
 class AuditAction(StrEnum):
@@ -37,6 +39,11 @@ class AuditAction(StrEnum):
     RECEIVED = "record.received"
     PURGED = "record.purged"
     STATUS_CHANGED = "record.status_changed"
+    DEVICE_ENROLLED = "device.enrolled"
+    DEVICE_REVOKED = "device.revoked"
+    BATCH_IMPORTED = "batch.imported"
+    BATCH_QUARANTINED = "batch.quarantined"
+    PACK_INSTALLED = "pack.installed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +84,15 @@ class AuditLog:
     Args:
         dek: the profile's data key; the MAC key and the details are derived from it.
         actor: the profile id written with each entry.
-        schema_version: part of the details' associated data.
     """
 
-    def __init__(self, dek: bytes, actor: str, schema_version: int) -> None:
+    def __init__(self, dek: bytes, actor: str) -> None:
         self._mac_key = derive_subkey(dek, "audit-mac")
         self._cipher = FieldCipher(derive_subkey(dek, "audit-details"))
         self._actor = actor
-        self._schema_version = schema_version
 
     def _context(self, seq: int) -> bytes:
-        return FieldCipher.context(TABLE, "details", str(seq), self._schema_version)
+        return FieldCipher.context(TABLE, "details", str(seq), DETAILS_SCHEMA_VERSION)
 
     def _mac(self, prev: str, seq: int, at: str, action: str, record_id: str | None,
              actor: str, details: bytes) -> str:

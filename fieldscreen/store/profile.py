@@ -30,7 +30,9 @@ from fieldscreen.store.crypto import (
     random_key,
 )
 from fieldscreen.store.database import ProfileDatabase, StorageDamaged
+from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
+from fieldscreen.store.outbox import Outbox
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
 
@@ -38,12 +40,14 @@ Clock = Callable[[], dt.datetime]
 DATABASE_FILE = "profile.db"
 MIN_PASSPHRASE_LENGTH = 8
 MAX_UNLOCK_DELAY = 300.0
+SECRETS_SCHEMA_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 # Names of the secrets a profile may hold (each encrypted with the DEK).
 DEVICE_SIGNING_KEY = "device_signing_key"
 COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
 COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
+DEPLOYMENT_PACK = "deployment_pack"
 
 
 def utc_now() -> dt.datetime:
@@ -343,13 +347,15 @@ class UnlockedProfile:
         self._clock = clock
         self.info = info
         self.profile_id = info.profile_id
-        schema = database.schema_version
-        self._audit = AuditLog(dek, info.profile_id, schema)
+        self._audit = AuditLog(dek, info.profile_id)
         self._secrets = FieldCipher(derive_subkey(dek, "secrets"))
-        self._schema = schema
         self.records = RecordRepository(
             database, FieldCipher(derive_subkey(dek, "records")), self._audit, clock,
             demo=self.info.demo)
+        self.outbox = Outbox(database, self._audit, clock)
+        self.devices = DeviceRegistry(database, self._audit, clock)
+        self.inbox = Inbox(database, FieldCipher(derive_subkey(dek, "imported-records")),
+                           self._audit, clock)
 
     @property
     def database_path(self) -> Path:
@@ -358,7 +364,7 @@ class UnlockedProfile:
     # -- secrets ---------------------------------------------------------------------------
 
     def _secret_context(self, name: str) -> bytes:
-        return FieldCipher.context("secrets", "value", name, self._schema)
+        return FieldCipher.context("secrets", "value", name, SECRETS_SCHEMA_VERSION)
 
     def _put_secret(self, db: object, name: str, value: bytes) -> None:
         db.execute(  # type: ignore[attr-defined]
@@ -380,6 +386,44 @@ class UnlockedProfile:
     def put_secret(self, name: str, value: bytes) -> None:
         with self._database.write() as db:
             self._put_secret(db, name, value)
+
+    def _role_secret(self, role: ProfileRole, name: str) -> bytes:
+        if self.info.role is not role:
+            raise UserError(
+                _("This is a {actual} profile; this needs a {wanted} profile.").format(
+                    actual=self.info.role.value, wanted=role.value),
+                hint=_("Choose the right profile with --profile NAME."))
+        return self.secret(name)
+
+    def device_key(self) -> SigningKey:
+        """The field device's Ed25519 key, which signs its batches."""
+        return SigningKey.from_bytes(self._role_secret(ProfileRole.FIELD, DEVICE_SIGNING_KEY))
+
+    def coordinator_identity(self) -> AgeIdentity:
+        """The coordinator's age identity, which opens batches and recovery slots."""
+        return AgeIdentity(self._role_secret(ProfileRole.COORDINATOR,
+                                             COORDINATOR_AGE_IDENTITY).decode("ascii"))
+
+    def coordinator_signing_key(self) -> SigningKey:
+        """The coordinator's Ed25519 key, which signs deployment packs and receipts."""
+        return SigningKey.from_bytes(self._role_secret(ProfileRole.COORDINATOR,
+                                                       COORDINATOR_SIGNING_KEY))
+
+    def install_pack(self, raw: bytes, recipient: str) -> None:
+        """Keep a verified deployment pack and (re)seal the recovery slot to its coordinator."""
+        slot = RecoverySlot.create(self._dek, check_age_recipient(recipient), self.profile_id)
+        with self._database.write() as db:
+            self._put_secret(db, DEPLOYMENT_PACK, raw)
+            db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
+                       "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
+                                            _stamp(self._clock())])
+            self._audit.append(db, AuditAction.PACK_INSTALLED, at=self._clock())
+
+    def installed_pack(self) -> bytes | None:
+        try:
+            return self.secret(DEPLOYMENT_PACK)
+        except KeyError:
+            return None
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -433,6 +477,9 @@ class UnlockedProfile:
         """
         self._dek = b""
         self.records = None  # type: ignore[assignment]
+        self.outbox = None  # type: ignore[assignment]
+        self.devices = None  # type: ignore[assignment]
+        self.inbox = None  # type: ignore[assignment]
         self._audit = None  # type: ignore[assignment]
         self._secrets = None  # type: ignore[assignment]
         self._database.close()

@@ -24,6 +24,9 @@ from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
 
 TABLE = "records"
+# The layout of the encrypted `summary` and `payload`. Stored on every row and bound into
+# the ciphertext, so an old row can be read after a change and cannot pose as a new one.
+RECORD_SCHEMA_VERSION = 1
 Clock = Callable[[], dt.datetime]
 
 
@@ -90,7 +93,7 @@ def create_table(db: sqlite_utils.Database) -> None:
         "id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, "
         "form_id TEXT NOT NULL, form_version TEXT NOT NULL, created_at TEXT NOT NULL, "
         "updated_at TEXT NOT NULL, demo INTEGER NOT NULL DEFAULT 0, batch_id TEXT, "
-        "summary BLOB NOT NULL, payload BLOB NOT NULL)"
+        "schema_version INTEGER NOT NULL, summary BLOB NOT NULL, payload BLOB NOT NULL)"
     )
     db.execute("CREATE INDEX records_status ON records (status, updated_at)")
 
@@ -117,19 +120,18 @@ class RecordRepository:
         self._audit = audit
         self._clock = clock
         self._demo = demo
-        self._schema_version = database.schema_version
 
     # -- encryption ------------------------------------------------------------------------
 
     def _seal(self, column: str, record_id: str, value: Any) -> bytes:
         data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self._cipher.seal(
-            data, FieldCipher.context(TABLE, column, record_id, self._schema_version))
+            data, FieldCipher.context(TABLE, column, record_id, RECORD_SCHEMA_VERSION))
 
-    def _open(self, column: str, record_id: str, sealed: bytes) -> Any:
+    def _open(self, column: str, record_id: str, sealed: bytes, schema_version: int) -> Any:
         try:
             data = self._cipher.open(
-                sealed, FieldCipher.context(TABLE, column, record_id, self._schema_version))
+                sealed, FieldCipher.context(TABLE, column, record_id, schema_version))
         except CryptoError:
             raise RecordUnreadable(
                 _("A record cannot be opened: its encrypted data was altered or damaged."),
@@ -180,10 +182,11 @@ class RecordRepository:
             payload = {"answers": dict(answers), "outcome": outcome}
             db.execute(
                 "INSERT OR REPLACE INTO records (id, version, status, form_id, form_version, "
-                "created_at, updated_at, demo, batch_id, summary, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                "created_at, updated_at, demo, batch_id, schema_version, summary, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
                 [record_id, version, status.value, form_id, form_version, created, now,
-                 int(self._demo), self._seal("summary", record_id, summary),
+                 int(self._demo), RECORD_SCHEMA_VERSION,
+                 self._seal("summary", record_id, summary),
                  self._seal("payload", record_id, payload)],
             )
             action = (AuditAction.FINAL_SAVED if status is RecordStatus.FINAL
@@ -249,10 +252,10 @@ class RecordRepository:
     # -- reading -----------------------------------------------------------------------------
 
     _COLUMNS = ("id, version, status, form_id, form_version, created_at, updated_at, demo, "
-                "batch_id, summary")
+                "batch_id, schema_version, summary")
 
     def _summary(self, row: tuple[Any, ...]) -> RecordSummary:
-        opened = self._open("summary", row[0], row[9])
+        opened = self._open("summary", row[0], row[10], row[9])
         return RecordSummary(row[0], row[1], RecordStatus(row[2]), row[3], row[4], row[5],
                              row[6], bool(row[7]), row[8], opened.get("decision"),
                              bool(opened.get("follow_up")))
@@ -278,8 +281,8 @@ class RecordRepository:
                 [record_id]).fetchone()
         if row is None:
             raise RecordNotFound(_("No record {id} in this profile.").format(id=record_id))
-        payload = self._open("payload", row[0], row[10])
-        return Record(self._summary(row[:10]), payload.get("answers", {}),
+        payload = self._open("payload", row[0], row[11], row[9])
+        return Record(self._summary(row[:11]), payload.get("answers", {}),
                       payload.get("outcome"))
 
     def count(self, status: RecordStatus | None = None) -> int:

@@ -25,4 +25,47 @@ def _initial(db: sqlite_utils.Database) -> None:
     audit.create_table(db)
 
 
-MIGRATIONS = [Migration(1, "initial schema", _initial)]
+def _exchange(db: sqlite_utils.Database) -> None:
+    # Field side: sealed batches waiting to be delivered and acknowledged. The file is an
+    # age ciphertext for the coordinator, kept so a re-upload sends the very same bytes.
+    db.execute(
+        "CREATE TABLE outbox (batch_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, "
+        "created_at TEXT NOT NULL, manifest_sha256 TEXT NOT NULL, record_count INTEGER "
+        "NOT NULL, file BLOB NOT NULL, delivered_at TEXT, receipt_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE outbox_records (batch_id TEXT NOT NULL REFERENCES outbox(batch_id), "
+        "record_id TEXT NOT NULL, version INTEGER NOT NULL, "
+        "PRIMARY KEY (batch_id, record_id))"
+    )
+    # Coordinator side: enrolled devices, the import ledger, quarantine, imported records.
+    db.execute(
+        "CREATE TABLE devices (device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL UNIQUE, "
+        "name TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE batch_ledger (device_id TEXT NOT NULL, batch_id TEXT NOT NULL, "
+        "sequence INTEGER NOT NULL, manifest_sha256 TEXT NOT NULL, file_sha256 TEXT NOT NULL, "
+        "record_count INTEGER NOT NULL, imported_at TEXT NOT NULL, "
+        "PRIMARY KEY (device_id, batch_id), UNIQUE (device_id, sequence))"
+    )
+    db.execute("CREATE INDEX batch_ledger_file ON batch_ledger (file_sha256)")
+    db.execute(
+        "CREATE TABLE quarantine (id INTEGER PRIMARY KEY, file_sha256 TEXT NOT NULL, "
+        "source TEXT NOT NULL, stored_as TEXT NOT NULL, reason_code TEXT NOT NULL, "
+        "reason TEXT NOT NULL, at TEXT NOT NULL, device_id TEXT, batch_id TEXT, "
+        "resolved_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE imported_records (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+        "device_id TEXT NOT NULL, batch_id TEXT NOT NULL, form_id TEXT NOT NULL, "
+        "form_version TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        "imported_at TEXT NOT NULL, demo INTEGER NOT NULL, summary BLOB NOT NULL, "
+        "payload BLOB NOT NULL)"
+    )
+
+
+MIGRATIONS = [
+    Migration(1, "initial schema", _initial),
+    Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
+]

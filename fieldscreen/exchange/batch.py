@@ -1,0 +1,373 @@
+"""Sealed batches: the field-to-coordinator file format, written and checked strictly.
+
+A batch is a standard age file encrypted to the coordinator's recipient. Inside is a tar of
+`manifest.json`, `manifest.sig` (the device's Ed25519 signature over the manifest, which
+names the recipient: sign-then-encrypt) and `records.jsonl`. docs/batch-format.md specifies
+every byte; this module is its reference implementation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import io
+import json
+import re
+import tarfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fieldscreen.i18n import _
+from fieldscreen.store.audit import GENESIS
+from fieldscreen.store.crypto import (
+    AgeIdentity,
+    CryptoError,
+    SigningKey,
+    VerifyKey,
+    age_encrypt,
+    b64,
+    canonical_json,
+    sha256,
+    unb64,
+)
+from fieldscreen.store.inbox import Device, IncomingRecord
+
+BATCH_FORMAT = "fieldscreen-batch/1"
+SIGNATURE_DOMAIN = "batch-manifest"
+AGE_MAGIC = b"age-encryption.org/v1\n"
+MEMBERS = ("manifest.json", "manifest.sig", "records.jsonl")
+
+# Limits checked before (and while) parsing, so a hostile file cannot exhaust memory.
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_RECORDS = 10_000
+MAX_LINE_BYTES = 1024 * 1024
+# What a field device puts in one batch.
+RECORDS_PER_BATCH = 500
+BYTES_PER_BATCH = 16 * 1024 * 1024
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_MANIFEST_KEYS = {
+    "format", "batch_id", "created_at", "demo", "device_public_key", "device_sequence",
+    "previous_manifest_sha256", "recipient", "audit_head_seq", "audit_head_mac",
+    "record_count", "records",
+}
+_RECORD_KEYS = {"id", "version", "form_id", "form_version", "created_at", "updated_at",
+                "demo", "answers", "outcome"}
+
+
+class RefusalCode(StrEnum):
+    """Why a batch was not imported (kept with it in quarantine)."""
+
+    TOO_LARGE = "too_large"
+    EMPTY = "empty"
+    NOT_AGE = "not_age"
+    UNDECRYPTABLE = "undecryptable"
+    BAD_ARCHIVE = "bad_archive"
+    BAD_MANIFEST = "bad_manifest"
+    UNKNOWN_DEVICE = "unknown_device"
+    REVOKED_DEVICE = "revoked_device"
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_RECIPIENT = "wrong_recipient"
+    DEMO_MISMATCH = "demo_mismatch"
+    BAD_RECORDS = "bad_records"
+    CONFLICT = "conflict"
+
+
+class BatchRefused(Exception):
+    """A batch that must not be imported; `reason` is translated, `code` is stable."""
+
+    def __init__(self, code: RefusalCode, reason: str, *, device_id: str | None = None,
+                 batch_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.device_id = device_id
+        self.batch_id = batch_id
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBatch:
+    batch_id: str
+    data: bytes
+    manifest_sha256: str
+    records: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedBatch:
+    """A batch that passed every check, ready for the ledger."""
+
+    batch_id: str
+    device: Device
+    sequence: int
+    previous_manifest_sha256: str
+    manifest_sha256: str
+    created_at: str
+    demo: bool
+    audit_head: tuple[int, str]
+    records: tuple[IncomingRecord, ...]
+
+
+def record_line(record: dict[str, Any]) -> bytes:
+    """The canonical bytes of one record in records.jsonl (without the newline)."""
+    return canonical_json(record)
+
+
+def batch_file_name(batch_id: str) -> str:
+    """The name a batch has on a relay (folder or WebDAV); it reveals nothing else."""
+    return f"fieldscreen-batch-{batch_id}.age"
+
+
+def _tar(members: list[tuple[str, bytes]], mtime: int) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = mtime
+            info.mode = 0o600
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def seal_batch(records: list[dict[str, Any]], *, device_key: SigningKey, recipient: str,
+               sequence: int, previous_manifest_sha256: str, audit_head: tuple[int, str],
+               demo: bool, now: dt.datetime) -> SealedBatch:
+    """Sign and encrypt `records` (dicts with exactly the record keys) into a batch."""
+    lines = [record_line(record) for record in records]
+    created = now.astimezone(dt.UTC).replace(microsecond=0)
+    manifest = {
+        "format": BATCH_FORMAT,
+        "batch_id": str(uuid.uuid4()),
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "demo": demo,
+        "device_public_key": b64(device_key.public.raw),
+        "device_sequence": sequence,
+        "previous_manifest_sha256": previous_manifest_sha256,
+        "recipient": recipient,
+        "audit_head_seq": audit_head[0],
+        "audit_head_mac": audit_head[1],
+        "record_count": len(records),
+        "records": [
+            {"id": record["id"], "version": record["version"], "sha256": sha256(line).hex()}
+            for record, line in zip(records, lines, strict=True)
+        ],
+    }
+    manifest_bytes = canonical_json(manifest)
+    signature = device_key.sign(SIGNATURE_DOMAIN, manifest_bytes)
+    body = b"".join(line + b"\n" for line in lines)
+    archive = _tar([("manifest.json", manifest_bytes), ("manifest.sig", signature),
+                    ("records.jsonl", body)], int(created.timestamp()))
+    return SealedBatch(
+        batch_id=manifest["batch_id"],
+        data=age_encrypt(archive, recipient),
+        manifest_sha256=sha256(manifest_bytes).hex(),
+        records=tuple((r["id"], r["version"]) for r in records),
+    )
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _unpack(archive: bytes) -> dict[str, bytes]:
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+            for index, info in enumerate(tar):
+                if index >= len(MEMBERS) or info.name != MEMBERS[index] or not info.isreg():
+                    raise BatchRefused(RefusalCode.BAD_ARCHIVE, _(
+                        "the archive inside the batch holds unexpected entries"))
+                if info.size > MAX_ARCHIVE_BYTES:
+                    raise BatchRefused(RefusalCode.TOO_LARGE, _("an entry is too large"))
+                handle = tar.extractfile(info)
+                if handle is None:
+                    raise BatchRefused(RefusalCode.BAD_ARCHIVE, _("an entry cannot be read"))
+                members[info.name] = handle.read()
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        raise BatchRefused(RefusalCode.BAD_ARCHIVE, _(
+            "the archive inside the batch is damaged")) from None
+    if tuple(members) != MEMBERS:
+        raise BatchRefused(RefusalCode.BAD_ARCHIVE, _(
+            "the archive inside the batch is incomplete"))
+    return members
+
+
+def _manifest(raw: bytes) -> dict[str, Any]:
+    def bad(why: str) -> BatchRefused:
+        return BatchRefused(RefusalCode.BAD_MANIFEST, _("the manifest is not valid: {why}"
+                                                        ).format(why=why))
+
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise BatchRefused(RefusalCode.TOO_LARGE, _("the manifest is too large"))
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise bad("not JSON") from None
+    if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
+        raise bad("unexpected keys")
+    if manifest["format"] != BATCH_FORMAT:
+        raise bad("unknown format")
+    checks = [
+        isinstance(manifest["batch_id"], str) and _UUID.match(manifest["batch_id"]),
+        isinstance(manifest["created_at"], str) and _STAMP.match(manifest["created_at"]),
+        isinstance(manifest["demo"], bool),
+        isinstance(manifest["device_public_key"], str),
+        type(manifest["device_sequence"]) is int and manifest["device_sequence"] >= 1,
+        isinstance(manifest["previous_manifest_sha256"], str)
+        and _HEX64.match(manifest["previous_manifest_sha256"]),
+        isinstance(manifest["recipient"], str),
+        type(manifest["audit_head_seq"]) is int and manifest["audit_head_seq"] >= 0,
+        isinstance(manifest["audit_head_mac"], str)
+        and _HEX64.match(manifest["audit_head_mac"]),
+        type(manifest["record_count"]) is int and 0 <= manifest["record_count"] <= MAX_RECORDS,
+        isinstance(manifest["records"], list),
+    ]
+    if not all(checks):
+        raise bad("a field has the wrong type")
+    for entry in manifest["records"]:
+        if not (isinstance(entry, dict) and set(entry) == {"id", "version", "sha256"}
+                and isinstance(entry["id"], str) and 0 < len(entry["id"]) <= 64
+                and type(entry["version"]) is int and entry["version"] >= 1
+                and isinstance(entry["sha256"], str) and _HEX64.match(entry["sha256"])):
+            raise bad("a record entry is malformed")
+    return manifest
+
+
+def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...]:
+    def bad(why: str) -> BatchRefused:
+        return BatchRefused(RefusalCode.BAD_RECORDS, _("the records do not match the "
+                                                       "manifest: {why}").format(why=why),
+                            batch_id=manifest["batch_id"])
+
+    if body and not body.endswith(b"\n"):
+        raise bad("the last line is cut off")
+    lines = body.split(b"\n")[:-1] if body else []
+    entries = manifest["records"]
+    if len(lines) != manifest["record_count"] or len(entries) != len(lines):
+        raise bad("the counts differ")
+    seen: set[str] = set()
+    found = []
+    for line, entry in zip(lines, entries, strict=True):
+        if len(line) > MAX_LINE_BYTES:
+            raise BatchRefused(RefusalCode.TOO_LARGE, _("a record is too large"))
+        if not hmac.compare_digest(sha256(line).hex(), entry["sha256"]):
+            raise bad("a record's hash differs")
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise bad("a record is not JSON") from None
+        if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
+            raise bad("a record has unexpected keys")
+        if record["id"] != entry["id"] or record["version"] != entry["version"]:
+            raise bad("a record's id or version differs")
+        if record["id"] in seen:
+            raise bad("a record appears twice")
+        seen.add(record["id"])
+        if record["demo"] is not manifest["demo"]:
+            raise bad("a record's training flag differs from the batch's")
+        if not (isinstance(record["answers"], dict) and isinstance(record["outcome"], dict)
+                and all(isinstance(record[k], str) for k in
+                        ("form_id", "form_version", "created_at", "updated_at"))):
+            raise bad("a record field has the wrong type")
+        outcome = record["outcome"]
+        found.append(IncomingRecord(
+            id=record["id"], version=record["version"], form_id=record["form_id"],
+            form_version=record["form_version"], created_at=record["created_at"],
+            updated_at=record["updated_at"], demo=record["demo"],
+            summary={"decision": outcome.get("final_decision", outcome.get("decision")),
+                     "follow_up": bool(outcome.get("follow_up"))},
+            payload={"answers": record["answers"], "outcome": outcome},
+        ))
+    return tuple(found)
+
+
+def verify_batch(data: bytes, *, identity: AgeIdentity, find_device: Callable[
+                 [bytes], Device | None], demo: bool) -> VerifiedBatch:
+    """Check a batch file completely, in the order docs/batch-format.md gives.
+
+    Args:
+        data: the age file's bytes.
+        identity: this coordinator's age identity; its recipient must be the one signed.
+        find_device: looks up an enrolled device by public key.
+        demo: whether this is a training coordinator (it accepts only training batches;
+            a real coordinator accepts only real ones).
+
+    Raises:
+        BatchRefused: the first check that failed, with a stable code and a reason.
+    """
+    if not data:
+        raise BatchRefused(RefusalCode.EMPTY, _("the file is empty"))
+    if len(data) > MAX_BATCH_BYTES:
+        raise BatchRefused(RefusalCode.TOO_LARGE, _("the file is larger than {size} MiB").format(
+            size=MAX_BATCH_BYTES >> 20))
+    if not data.startswith(AGE_MAGIC):
+        raise BatchRefused(RefusalCode.NOT_AGE, _("the file is not a sealed batch (age)"))
+    try:
+        archive = identity.decrypt(data)
+    except CryptoError:
+        raise BatchRefused(RefusalCode.UNDECRYPTABLE, _(
+            "the batch does not open with this coordinator's key: it was sealed for another "
+            "coordinator, or damaged")) from None
+    if len(archive) > MAX_ARCHIVE_BYTES:
+        raise BatchRefused(RefusalCode.TOO_LARGE, _("the batch's contents are too large"))
+    members = _unpack(archive)
+    manifest_bytes = members["manifest.json"]
+    manifest = _manifest(manifest_bytes)
+    batch_id = manifest["batch_id"]
+    try:
+        public_key = VerifyKey(unb64(manifest["device_public_key"]))
+    except CryptoError:
+        raise BatchRefused(RefusalCode.BAD_MANIFEST, _("the device key is malformed"),
+                           batch_id=batch_id) from None
+    device = find_device(public_key.raw)
+    if device is None:
+        raise BatchRefused(RefusalCode.UNKNOWN_DEVICE, _(
+            "the device that sealed it is not enrolled (fingerprint {fingerprint}); enrol it, "
+            "then import again").format(fingerprint=public_key.fingerprint()),
+            batch_id=batch_id)
+    if device.revoked:
+        raise BatchRefused(RefusalCode.REVOKED_DEVICE, _(
+            "the device that sealed it ({name}) was revoked").format(name=device.name),
+            device_id=device.device_id, batch_id=batch_id)
+    try:
+        public_key.verify(SIGNATURE_DOMAIN, manifest_bytes, members["manifest.sig"])
+    except CryptoError:
+        raise BatchRefused(RefusalCode.BAD_SIGNATURE, _(
+            "the device's signature does not match: the batch was altered or forged"),
+            device_id=device.device_id, batch_id=batch_id) from None
+    if manifest["recipient"] != identity.recipient:
+        raise BatchRefused(RefusalCode.WRONG_RECIPIENT, _(
+            "it was signed for another coordinator and re-encrypted"),
+            device_id=device.device_id, batch_id=batch_id)
+    if manifest["demo"] is not demo:
+        reason = (_("it is a training batch and this is a real coordinator") if manifest["demo"]
+                  else _("it holds real records and this is a training coordinator"))
+        raise BatchRefused(RefusalCode.DEMO_MISMATCH, reason, device_id=device.device_id,
+                           batch_id=batch_id)
+    try:
+        records = _records(members["records.jsonl"], manifest)
+    except BatchRefused as refusal:
+        refusal.device_id = device.device_id
+        raise
+    return VerifiedBatch(
+        batch_id=batch_id, device=device, sequence=manifest["device_sequence"],
+        previous_manifest_sha256=manifest["previous_manifest_sha256"],
+        manifest_sha256=sha256(manifest_bytes).hex(), created_at=manifest["created_at"],
+        demo=manifest["demo"], audit_head=(manifest["audit_head_seq"],
+                                           manifest["audit_head_mac"]),
+        records=records,
+    )
+
+
+def genesis_hash() -> str:
+    """The `previous_manifest_sha256` of a device's first batch."""
+    return GENESIS

@@ -1,0 +1,254 @@
+"""Coordinator import: find batches in files, folders or WebDAV, verify, record, and answer.
+
+Every batch is verified completely before anything is written; then its records and ledger
+entry commit in one transaction. A refused batch is copied into the profile's quarantine
+folder with its reason, and can be imported again later (e.g. once its device is enrolled).
+After a successful (or repeated) import the coordinator's signed receipt is written next to
+the batch so the device can mark its records received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fieldscreen.errors import UserError
+from fieldscreen.exchange.batch import (
+    MAX_BATCH_BYTES,
+    BatchRefused,
+    RefusalCode,
+    VerifiedBatch,
+    verify_batch,
+)
+from fieldscreen.exchange.receipt import receipt_file_name, write_receipt
+from fieldscreen.exchange.transports import FolderTransport, Transport, TransportError, retrying
+from fieldscreen.i18n import _
+from fieldscreen.store.crypto import sha256
+from fieldscreen.store.inbox import LedgerVerdict
+from fieldscreen.store.profile import UnlockedProfile
+
+BATCH_SUFFIX = ".age"
+BATCH_PREFIX = "fieldscreen-batch-"
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one batch file."""
+
+    source: str
+    status: str  # imported | duplicate | quarantined
+    records: int = 0
+    duplicates: int = 0
+    reason: str | None = None
+    code: str | None = None
+    warning: str | None = None
+
+
+@dataclass
+class ImportReport:
+    batches: list[BatchOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for batch in self.batches if batch.status == status)
+
+    @property
+    def quarantined(self) -> int:
+        return self.count("quarantined")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batches": {"imported": self.count("imported"), "duplicate": self.count("duplicate"),
+                        "quarantined": self.quarantined},
+            "records": {
+                "imported": sum(b.records for b in self.batches if b.status == "imported"),
+                "duplicate": sum(b.duplicates for b in self.batches),
+                "quarantined": sum(b.records for b in self.batches if b.status == "quarantined"),
+            },
+            "warnings": [b.warning for b in self.batches if b.warning],
+            "errors": list(self.errors),
+            "details": [
+                {"source": b.source, "status": b.status, "records": b.records,
+                 "duplicates": b.duplicates, "reason": b.reason, "code": b.code}
+                for b in self.batches
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A batch file and the relay (folder or WebDAV) where its receipt belongs."""
+
+    source: str
+    name: str
+    read: Callable[[], bytes | None]
+    relay: Transport | None
+
+
+def _is_batch_name(name: str) -> bool:
+    return name.startswith(BATCH_PREFIX) and name.endswith(BATCH_SUFFIX)
+
+
+def _read_file(path: Path) -> bytes | None:
+    size = path.stat().st_size
+    if size > MAX_BATCH_BYTES:
+        # Read no more than one byte over the limit: the size check refuses it unparsed.
+        with path.open("rb") as handle:
+            return handle.read(MAX_BATCH_BYTES + 1)
+    return path.read_bytes()
+
+
+def find_batches(sources: list[str], make_transport: Callable[[str], Transport]
+                 ) -> Iterator[_Found]:
+    """Batch files in `sources`: files, folders (their batch files) or WebDAV URLs."""
+    for source in sources:
+        if source.startswith(("https://", "http://")):
+            relay = make_transport(source)
+            for name in retrying(relay.names):
+                if _is_batch_name(name):
+                    yield _Found(f"{relay.description}{name}", name,
+                                 lambda relay=relay, name=name: retrying(
+                                     lambda: relay.get(name)), relay)
+            continue
+        path = Path(source).expanduser()
+        if path.is_dir():
+            folder = FolderTransport(path)
+            for entry in sorted(path.iterdir()):
+                if entry.is_file() and _is_batch_name(entry.name):
+                    yield _Found(str(entry), entry.name,
+                                 lambda entry=entry: _read_file(entry), folder)
+        elif path.is_file():
+            folder = FolderTransport(path.parent)
+            yield _Found(str(path), path.name, lambda path=path: _read_file(path), folder)
+        else:
+            raise UserError(_("Nothing to import at {source}: no such file or folder.").format(
+                source=source))
+
+
+class BatchImporter:
+    """Imports batches into one unlocked coordinator profile.
+
+    Args:
+        profile: the coordinator's unlocked profile.
+        quarantine_dir: where refused batch files are kept with their reasons.
+        now: the clock.
+    """
+
+    def __init__(self, profile: UnlockedProfile, quarantine_dir: Path,
+                 now: Callable[[], dt.datetime]) -> None:
+        self._profile = profile
+        self._identity = profile.coordinator_identity()
+        self._signing_key = profile.coordinator_signing_key()
+        self._quarantine_dir = quarantine_dir
+        self._now = now
+
+    def run(self, sources: list[str], make_transport: Callable[[str], Transport],
+            progress: Callable[[int, str], None] | None = None) -> ImportReport:
+        report = ImportReport()
+        try:
+            for index, found in enumerate(find_batches(sources, make_transport)):
+                if progress:
+                    progress(index, found.source)
+                try:
+                    data = found.read()
+                except (TransportError, OSError) as error:
+                    report.errors.append(_("{source}: {problem}").format(
+                        source=found.source, problem=error))
+                    continue
+                if data is None:
+                    continue
+                report.batches.append(self.import_one(data, found.source, found.relay))
+        except TransportError as error:
+            report.errors.append(str(error))
+        return report
+
+    def import_one(self, data: bytes, source: str, relay: Transport | None) -> BatchOutcome:
+        file_sha256 = sha256(data).hex()
+        inbox = self._profile.inbox
+        if inbox.known_file(file_sha256):
+            # Already imported: answer again, in case the first receipt was lost.
+            outcome = BatchOutcome(source, "duplicate")
+            self._answer_again(data, relay, outcome)
+            return outcome
+        try:
+            verified = verify_batch(data, identity=self._identity,
+                                    find_device=self._profile.devices.by_public_key,
+                                    demo=self._profile.info.demo)
+        except BatchRefused as refusal:
+            return self._quarantine(data, file_sha256, source, refusal)
+        check = inbox.check(verified.device.device_id, verified.batch_id, verified.sequence,
+                            verified.manifest_sha256)
+        if check.verdict is LedgerVerdict.CONFLICT:
+            return self._quarantine(data, file_sha256, source, BatchRefused(
+                RefusalCode.CONFLICT,
+                _("ALERT: device {device} already sent batch {batch} (or sequence {sequence}) "
+                  "with different contents; this copy was altered or the device is "
+                  "compromised").format(device=verified.device.name, batch=verified.batch_id,
+                                        sequence=verified.sequence),
+                device_id=verified.device.device_id, batch_id=verified.batch_id))
+        warning = None
+        if verified.sequence > check.last_sequence + 1:
+            warning = _("Batches {first} to {last} from device {device} have not arrived yet "
+                        "(imported {sequence}).").format(
+                first=check.last_sequence + 1, last=verified.sequence - 1,
+                device=verified.device.name, sequence=verified.sequence)
+        if check.verdict is LedgerVerdict.DUPLICATE:
+            outcome = BatchOutcome(source, "duplicate", duplicates=len(verified.records))
+        else:
+            counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
+                                        verified.sequence, verified.manifest_sha256,
+                                        file_sha256, list(verified.records))
+            inbox.resolve_quarantine(file_sha256)
+            outcome = BatchOutcome(source, "imported", records=counts.imported,
+                                   duplicates=counts.duplicate, warning=warning)
+        self._write_receipt(verified, relay, outcome)
+        return outcome
+
+    def _answer_again(self, data: bytes, relay: Transport | None,
+                      outcome: BatchOutcome) -> None:
+        try:
+            verified = verify_batch(data, identity=self._identity,
+                                    find_device=self._profile.devices.by_public_key,
+                                    demo=self._profile.info.demo)
+        except BatchRefused:
+            return  # e.g. the device was revoked since: no new receipt
+        outcome.duplicates = len(verified.records)
+        self._write_receipt(verified, relay, outcome)
+
+    def _write_receipt(self, verified: VerifiedBatch, relay: Transport | None,
+                       outcome: BatchOutcome) -> None:
+        if relay is None:
+            return
+        receipt = write_receipt(
+            self._signing_key, batch_id=verified.batch_id,
+            device_public_key=verified.device.public_key,
+            records=[(record.id, record.version) for record in verified.records],
+            now=self._now())
+        try:
+            retrying(lambda: relay.put(receipt_file_name(verified.batch_id), receipt))
+        except TransportError as error:
+            # The import stands; the receipt is written again at the next import.
+            outcome.warning = _("The receipt could not be written: {problem}").format(
+                problem=error)
+
+    def _quarantine(self, data: bytes, file_sha256: str, source: str,
+                    refusal: BatchRefused) -> BatchOutcome:
+        self._quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stored = self._quarantine_dir / f"{file_sha256}.age"
+        if not stored.exists():
+            temporary = stored.with_suffix(".part")
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, stored)
+        self._profile.inbox.quarantine(
+            file_sha256=file_sha256, source=source, stored_as=str(stored),
+            reason_code=refusal.code.value, reason=refusal.reason,
+            device_id=refusal.device_id, batch_id=refusal.batch_id)
+        return BatchOutcome(source, "quarantined", reason=refusal.reason,
+                            code=refusal.code.value)

@@ -1,0 +1,199 @@
+"""Deployment packs: what a coordinator hands to field laptops, signed so it cannot be altered.
+
+A pack carries the coordinator's age recipient and signing key, the checklist forms, the
+services directory, the sync settings and the retention policy. The first pack a profile
+installs pins the coordinator's signing key; later packs (form updates) must be signed by
+that same key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fieldscreen.errors import SourceProblems, UserError
+from fieldscreen.forms.loader import load_form_text
+from fieldscreen.forms.schema import Form
+from fieldscreen.forms.services import ServicesDirectory, read_services
+from fieldscreen.forms.yamlsource import parse_yaml
+from fieldscreen.i18n import _
+from fieldscreen.store.crypto import (
+    CryptoError,
+    SigningKey,
+    VerifyKey,
+    b64,
+    canonical_json,
+    check_age_recipient,
+    unb64,
+)
+
+PACK_FORMAT = "fieldscreen-pack/1"
+SIGNATURE_DOMAIN = "deployment-pack"
+MAX_PACK_BYTES = 8 * 1024 * 1024
+DEFAULT_RETENTION_DAYS = 30
+
+
+class PackRefused(UserError):
+    """A deployment pack that cannot be trusted or used."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """Where field laptops deliver batches: a folder or a WebDAV URL."""
+
+    target: str
+    username: str | None = None
+    password: str | None = None
+    # PEM of a private certificate authority for a self-hosted HTTPS server (optional).
+    ca_certificate: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "username": self.username, "password": self.password,
+                "ca_certificate": self.ca_certificate}
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPack:
+    """A verified pack's contents."""
+
+    pack_id: str
+    created_at: str
+    coordinator_name: str
+    recipient: str
+    signing_key: VerifyKey
+    forms: tuple[Form, ...]
+    form_sources: tuple[str, ...] = field(repr=False)
+    services: ServicesDirectory | None = None
+    services_source: str | None = field(default=None, repr=False)
+    sync: SyncSettings | None = None
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    demo: bool = False
+
+    def form(self, form_id: str | None = None) -> Form:
+        """The pack's form with that id, or its first form."""
+        for form in self.forms:
+            if form_id is None or form.id == form_id:
+                return form
+        raise UserError(_("The deployment pack has no form '{id}'.").format(id=form_id))
+
+
+def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str,
+               form_paths: list[Path], services_path: Path | None, sync: SyncSettings | None,
+               retention_days: int, demo: bool, now: dt.datetime) -> bytes:
+    """Validate the files and write a signed pack (UTF-8 JSON bytes).
+
+    Raises:
+        SourceProblems: a form or the services file is not valid.
+    """
+    forms = []
+    for path in form_paths:
+        text = _read(path)
+        form = load_form_text(text, str(path))
+        forms.append({"id": form.id, "version": form.version, "yaml": text})
+    services = None
+    if services_path is not None:
+        services = _read(services_path)
+        read_services(parse_yaml(services, str(services_path)), str(services_path))
+    content = {
+        "pack_id": str(uuid.uuid4()),
+        "created_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "coordinator": {
+            "name": coordinator_name,
+            "age_recipient": check_age_recipient(recipient),
+            "signing_key": b64(signing_key.public.raw),
+        },
+        "forms": forms,
+        "services": services,
+        "sync": sync.to_json() if sync else None,
+        "retention": {"received_days": retention_days},
+        "demo": demo,
+    }
+    raw = canonical_json(content)
+    return json.dumps({
+        "format": PACK_FORMAT,
+        "content": b64(raw),
+        "signature": b64(signing_key.sign(SIGNATURE_DOMAIN, raw)),
+    }, indent=1).encode("utf-8")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(_("Cannot read {path}: {reason}").format(
+            path=path, reason=error.strerror or error)) from None
+    except UnicodeDecodeError:
+        raise UserError(_("{path} is not UTF-8 text.").format(path=path)) from None
+
+
+def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
+    """Verify and parse a pack.
+
+    Args:
+        raw: the pack file's bytes.
+        pinned: the coordinator key this profile already trusts; a pack signed by any
+            other key is refused.
+
+    Raises:
+        PackRefused: altered, unsigned, signed by another coordinator, or malformed.
+    """
+    def refused(reason: str) -> PackRefused:
+        return PackRefused(
+            _("This deployment pack cannot be used: {reason}").format(reason=reason),
+            hint=_("Ask your coordinator for a fresh copy of the pack."))
+
+    if len(raw) > MAX_PACK_BYTES:
+        raise refused(_("it is larger than {size} MiB").format(size=MAX_PACK_BYTES >> 20))
+    try:
+        outer = json.loads(raw.decode("utf-8"))
+        if not isinstance(outer, dict) or outer.get("format") != PACK_FORMAT:
+            raise ValueError
+        content_bytes = unb64(str(outer["content"]))
+        signature = unb64(str(outer["signature"]))
+        content = json.loads(content_bytes.decode("utf-8"))
+        coordinator = content["coordinator"]
+        key = VerifyKey(unb64(str(coordinator["signing_key"])))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, CryptoError, RecursionError):
+        raise refused(_("it is not a FieldScreen deployment pack")) from None
+    try:
+        key.verify(SIGNATURE_DOMAIN, content_bytes, signature)
+    except CryptoError:
+        raise refused(_("its signature does not match (it was altered)")) from None
+    if pinned is not None and pinned.raw != key.raw:
+        raise refused(_("it is signed by a different coordinator than this profile's "
+                        "({fingerprint})").format(fingerprint=pinned.fingerprint()))
+    try:
+        recipient = check_age_recipient(str(coordinator["age_recipient"]))
+        forms, sources = [], []
+        for entry in content["forms"]:
+            text = str(entry["yaml"])
+            forms.append(load_form_text(text, f"pack:{entry['id']}"))
+            sources.append(text)
+        services = services_source = None
+        if content.get("services"):
+            services_source = str(content["services"])
+            services = read_services(parse_yaml(services_source, "pack:services"),
+                                     "pack:services")
+        sync = None
+        if content.get("sync"):
+            entry = content["sync"]
+            sync = SyncSettings(str(entry["target"]), entry.get("username"),
+                                entry.get("password"), entry.get("ca_certificate"))
+        retention = int(content.get("retention", {}).get("received_days",
+                                                          DEFAULT_RETENTION_DAYS))
+        return DeploymentPack(
+            pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
+            coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
+            signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
+            services=services, services_source=services_source, sync=sync,
+            retention_days=max(0, retention), demo=bool(content.get("demo", False)),
+        )
+    except SourceProblems as problems:
+        raise refused(_("a form in it is not valid: {problems}").format(
+            problems=problems.message)) from None
+    except (ValueError, KeyError, TypeError, CryptoError):
+        raise refused(_("its contents are incomplete")) from None

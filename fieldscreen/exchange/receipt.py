@@ -1,0 +1,83 @@
+"""Receipts: the coordinator's signed word that a batch's records arrived.
+
+A receipt is written next to the batch on the relay. The field device checks it with the
+coordinator key pinned from its deployment pack, so a relay cannot forge one and make a
+device forget records that never arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from fieldscreen.store.crypto import (
+    CryptoError,
+    SigningKey,
+    VerifyKey,
+    b64,
+    canonical_json,
+    unb64,
+)
+
+RECEIPT_FORMAT = "fieldscreen-receipt/1"
+SIGNATURE_DOMAIN = "batch-receipt"
+MAX_RECEIPT_BYTES = 4 * 1024 * 1024
+
+
+class ReceiptInvalid(Exception):
+    """Not a receipt this device can trust (altered, forged, or for another batch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    batch_id: str
+    device_public_key: bytes
+    records: tuple[tuple[str, int], ...]
+    imported_at: str
+
+
+def receipt_file_name(batch_id: str) -> str:
+    return f"fieldscreen-batch-{batch_id}.receipt"
+
+
+def write_receipt(signing_key: SigningKey, *, batch_id: str, device_public_key: bytes,
+                  records: list[tuple[str, int]], now: dt.datetime) -> bytes:
+    content = canonical_json({
+        "batch_id": batch_id,
+        "device_public_key": b64(device_public_key),
+        "records": [[record_id, version] for record_id, version in sorted(records)],
+        "imported_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    })
+    return canonical_json({
+        "format": RECEIPT_FORMAT,
+        "content": b64(content),
+        "signature": b64(signing_key.sign(SIGNATURE_DOMAIN, content)),
+    })
+
+
+def read_receipt(raw: bytes, *, coordinator: VerifyKey, batch_id: str,
+                 device_public_key: bytes) -> Receipt:
+    """Verify a receipt for this device's batch `batch_id`.
+
+    Raises:
+        ReceiptInvalid: anything wrong with it.
+    """
+    if len(raw) > MAX_RECEIPT_BYTES:
+        raise ReceiptInvalid("too large")
+    try:
+        outer = json.loads(raw.decode("utf-8"))
+        if outer.get("format") != RECEIPT_FORMAT:
+            raise ValueError("format")
+        content = unb64(str(outer["content"]))
+        coordinator.verify(SIGNATURE_DOMAIN, content, unb64(str(outer["signature"])))
+        data = json.loads(content.decode("utf-8"))
+        records = tuple((str(r[0]), int(r[1])) for r in data["records"])
+        receipt = Receipt(str(data["batch_id"]), unb64(str(data["device_public_key"])),
+                          records, str(data["imported_at"]))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError,
+            CryptoError, RecursionError) as error:
+        raise ReceiptInvalid(str(error)) from None
+    if receipt.batch_id != batch_id or receipt.device_public_key != device_public_key:
+        raise ReceiptInvalid("for another batch or device")
+    return receipt

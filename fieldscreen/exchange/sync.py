@@ -1,0 +1,157 @@
+"""Field-side sync: seal final records into batches, deliver them, read receipts, purge.
+
+Each step leaves the profile consistent on its own: sealing commits batch and record
+status together; a batch counts as delivered only once the relay confirmed its bytes;
+records count as received only with the coordinator's signed receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldscreen.errors import UserError
+from fieldscreen.exchange.batch import (
+    BYTES_PER_BATCH,
+    RECORDS_PER_BATCH,
+    batch_file_name,
+    record_line,
+    seal_batch,
+)
+from fieldscreen.exchange.pack import DeploymentPack, read_pack
+from fieldscreen.exchange.receipt import ReceiptInvalid, read_receipt, receipt_file_name
+from fieldscreen.exchange.transports import Transport, TransportError, retrying, transport_for
+from fieldscreen.i18n import _
+from fieldscreen.store.profile import UnlockedProfile
+from fieldscreen.store.records import RecordStatus
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SyncReport:
+    """What one sync did; `error` is the message of what stopped delivery, if anything."""
+
+    sealed_batches: int = 0
+    sealed_records: int = 0
+    delivered_batches: int = 0
+    pending_batches: int = 0
+    receipts: int = 0
+    received_records: int = 0
+    purged_records: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def installed_pack(profile: UnlockedProfile) -> DeploymentPack:
+    raw = profile.installed_pack()
+    if raw is None:
+        raise UserError(_("This profile has no deployment pack, so it does not know where "
+                          "to send records."),
+                        hint=_("Create the profile from your coordinator's pack "
+                               "(profile create --pack FILE) or install one with "
+                               "profile update-pack FILE."))
+    return read_pack(raw)
+
+
+def seal_pending(profile: UnlockedProfile, pack: DeploymentPack, *,
+                 now: Callable[[], dt.datetime]) -> tuple[int, int]:
+    """Seal every final record into batches; returns (batches, records) sealed."""
+    finals = profile.records.list([RecordStatus.FINAL])
+    finals.sort(key=lambda summary: (summary.updated_at, summary.id))
+    batches = records = 0
+    device_key = profile.device_key()
+    start = 0
+    while start < len(finals):
+        chunk, size = [], 0
+        for summary in finals[start:]:
+            record = profile.records.get(summary.id)
+            line = {
+                "id": record.id, "version": record.summary.version,
+                "form_id": record.summary.form_id, "form_version": record.summary.form_version,
+                "created_at": record.summary.created_at,
+                "updated_at": record.summary.updated_at, "demo": record.summary.demo,
+                "answers": record.answers, "outcome": record.outcome or {},
+            }
+            size += len(record_line(line))
+            if chunk and (len(chunk) >= RECORDS_PER_BATCH or size > BYTES_PER_BATCH):
+                break
+            chunk.append(line)
+        start += len(chunk)
+        sequence, previous = profile.outbox.next_link()
+        sealed = seal_batch(chunk, device_key=device_key, recipient=pack.recipient,
+                            sequence=sequence, previous_manifest_sha256=previous,
+                            audit_head=profile.audit_head(), demo=profile.info.demo, now=now())
+        profile.outbox.add(sealed.batch_id, sequence, sealed.manifest_sha256, sealed.data,
+                           sealed.records)
+        batches += 1
+        records += len(chunk)
+    return batches, records
+
+
+def sync(profile: UnlockedProfile, *, target: str | None = None,
+         now: Callable[[], dt.datetime], progress: Progress | None = None,
+         sleep: Callable[[float], None] | None = None) -> SyncReport:
+    """Seal, deliver, collect receipts and purge, as far as the relay allows.
+
+    A transport failure stops delivery and is reported in `error`; nothing undelivered is
+    ever marked sent, and the next sync picks up where this one stopped.
+    """
+    import time
+
+    pack = installed_pack(profile)
+    report = SyncReport()
+    report.sealed_batches, report.sealed_records = seal_pending(profile, pack, now=now)
+    destination = target or (pack.sync.target if pack.sync else None)
+    if destination is None:
+        raise UserError(_("No sync target: the deployment pack names none."),
+                        hint=_("Give one with --to FOLDER_OR_URL."))
+    transport: Transport | None = None
+    try:
+        transport = transport_for(
+            destination,
+            username=pack.sync.username if pack.sync and target is None else None,
+            password=pack.sync.password if pack.sync and target is None else None,
+            ca_certificate=pack.sync.ca_certificate if pack.sync else None,
+        )
+        wait = sleep or time.sleep
+        pending = profile.outbox.undelivered()
+        for index, batch in enumerate(pending):
+            if progress:
+                progress("deliver", index, len(pending))
+            retrying(lambda batch=batch: transport.put(batch_file_name(batch.batch_id),
+                                                       batch.file), sleep=wait)
+            profile.outbox.mark_delivered(batch.batch_id)
+            report.delivered_batches += 1
+        device_key = profile.device_key().public.raw
+        for batch in profile.outbox.awaiting_receipt():
+            raw = retrying(lambda batch=batch: transport.get(receipt_file_name(
+                batch.batch_id)), sleep=wait)
+            if raw is None:
+                continue
+            try:
+                receipt = read_receipt(raw, coordinator=pack.signing_key,
+                                       batch_id=batch.batch_id, device_public_key=device_key)
+            except ReceiptInvalid:
+                report.warnings.append(_("A receipt for batch {id} is not valid and was "
+                                         "ignored.").format(id=batch.batch_id))
+                continue
+            report.received_records += profile.outbox.accept_receipt(batch.batch_id,
+                                                                     receipt.records)
+            report.receipts += 1
+        if progress:
+            progress("done", len(pending), len(pending))
+    except TransportError as error:
+        report.error = str(error)
+    finally:
+        if transport is not None:
+            transport.close()
+    report.purged_records = profile.records.purge_received(
+        dt.timedelta(days=pack.retention_days))
+    report.pending_batches = len(profile.outbox.undelivered())
+    return report

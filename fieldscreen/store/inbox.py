@@ -1,0 +1,325 @@
+"""The coordinator's side of the exchange: enrolled devices, the import ledger, quarantine, records.
+
+An import is one transaction: the ledger entry, every record and the audit entry commit
+together or not at all, so a crash mid-import leaves nothing half-imported and a re-import
+completes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import _
+from fieldscreen.store.audit import AuditAction, AuditLog
+from fieldscreen.store.crypto import CryptoError, FieldCipher, sha256
+from fieldscreen.store.database import ProfileDatabase
+
+Clock = Callable[[], dt.datetime]
+TABLE = "imported_records"
+IMPORTED_SCHEMA_VERSION = 1
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def device_id_for(public_key: bytes) -> str:
+    """A device's short, stable id: derived from its public key."""
+    return sha256(b"fieldscreen device id\x00" + public_key).hex()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    public_key: bytes
+    name: str
+    enrolled_at: str
+    revoked_at: str | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class DeviceRegistry:
+    """The devices a coordinator accepts batches from."""
+
+    def __init__(self, database: ProfileDatabase, audit: AuditLog, clock: Clock) -> None:
+        self._database = database
+        self._audit = audit
+        self._clock = clock
+
+    def enroll(self, public_key: bytes, name: str) -> Device:
+        """Accept batches signed by `public_key`; enrolling again changes nothing."""
+        existing = self.by_public_key(public_key)
+        if existing is not None:
+            if existing.revoked:
+                raise UserError(_("Device {id} was revoked and cannot be enrolled again.").format(
+                    id=existing.device_id),
+                    hint=_("Have the worker create a new profile on that laptop; it gets a "
+                           "new key."))
+            return existing
+        device = Device(device_id_for(public_key), public_key, name.strip()[:80] or "device",
+                        _stamp(self._clock()), None)
+        with self._database.write() as db:
+            db.execute("INSERT INTO devices (device_id, public_key, name, enrolled_at) "
+                       "VALUES (?, ?, ?, ?)",
+                       [device.device_id, public_key.hex(), device.name, device.enrolled_at])
+            self._audit.append(db, AuditAction.DEVICE_ENROLLED, at=self._clock(),
+                               details={"device": device.device_id})
+        return device
+
+    def revoke(self, device: str) -> Device:
+        """Refuse further batches from a device (by id or name)."""
+        found = self.find(device)
+        if found.revoked:
+            return found
+        with self._database.write() as db:
+            db.execute("UPDATE devices SET revoked_at = ? WHERE device_id = ?",
+                       [_stamp(self._clock()), found.device_id])
+            self._audit.append(db, AuditAction.DEVICE_REVOKED, at=self._clock(),
+                               details={"device": found.device_id})
+        return self.find(found.device_id)
+
+    def _rows(self, where: str, parameters: list[str]) -> list[Device]:
+        with self._database.read() as connection:
+            # `where` is one of this class's constant conditions; values are parameters.
+            query = ("SELECT device_id, public_key, name, enrolled_at, revoked_at "  # noqa: S608
+                     f"FROM devices WHERE {where} ORDER BY enrolled_at, device_id")
+            rows = connection.execute(query, parameters).fetchall()
+        return [Device(r[0], bytes.fromhex(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def find(self, device: str) -> Device:
+        matches = self._rows("device_id = ? OR name = ?", [device, device])
+        if len(matches) != 1:
+            raise UserError(
+                _("No single enrolled device is called '{device}'.").format(device=device[:80]),
+                hint=_("List them with: fieldscreen coordinator devices"))
+        return matches[0]
+
+    def by_public_key(self, public_key: bytes) -> Device | None:
+        found = self._rows("public_key = ?", [public_key.hex()])
+        return found[0] if found else None
+
+    def list(self) -> list[Device]:
+        return self._rows("1 = 1", [])
+
+
+class LedgerVerdict(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"  # the same batch again: a no-op
+    CONFLICT = "conflict"  # the same batch id (or sequence) with other content: an alert
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCheck:
+    verdict: LedgerVerdict
+    last_sequence: int  # the device's highest imported sequence before this batch
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRecord:
+    """One record of a verified batch, ready to store."""
+
+    id: str
+    version: int
+    form_id: str
+    form_version: str
+    created_at: str
+    updated_at: str
+    demo: bool
+    summary: dict[str, Any]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    imported: int
+    duplicate: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    id: int
+    file_sha256: str
+    source: str
+    stored_as: str
+    reason_code: str
+    reason: str
+    at: str
+    device_id: str | None
+    batch_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedRecordSummary:
+    id: str
+    version: int
+    device_id: str
+    batch_id: str
+    form_id: str
+    form_version: str
+    created_at: str
+    imported_at: str
+    demo: bool
+    decision: str | None
+    follow_up: bool
+
+
+class Inbox:
+    """The import ledger, quarantine and imported records of one coordinator profile."""
+
+    def __init__(self, database: ProfileDatabase, cipher: FieldCipher, audit: AuditLog,
+                 clock: Clock) -> None:
+        self._database = database
+        self._cipher = cipher
+        self._audit = audit
+        self._clock = clock
+
+    def _context(self, column: str, record_id: str) -> bytes:
+        return FieldCipher.context(TABLE, column, record_id, IMPORTED_SCHEMA_VERSION)
+
+    def known_file(self, file_sha256: str) -> bool:
+        """Whether a batch file with exactly these bytes was already imported."""
+        with self._database.read() as connection:
+            return connection.execute("SELECT 1 FROM batch_ledger WHERE file_sha256 = ?",
+                                      [file_sha256]).fetchone() is not None
+
+    def check(self, device_id: str, batch_id: str, sequence: int,
+              manifest_sha256: str) -> LedgerCheck:
+        with self._database.read() as connection:
+            return self._check(connection, device_id, batch_id, sequence, manifest_sha256)
+
+    @staticmethod
+    def _check(connection: Any, device_id: str, batch_id: str, sequence: int,
+               manifest_sha256: str) -> LedgerCheck:
+        last = connection.execute("SELECT MAX(sequence) FROM batch_ledger WHERE device_id = ?",
+                                  [device_id]).fetchone()[0] or 0
+        same_id = connection.execute(
+            "SELECT manifest_sha256 FROM batch_ledger WHERE device_id = ? AND batch_id = ?",
+            [device_id, batch_id]).fetchone()
+        if same_id is not None:
+            verdict = (LedgerVerdict.DUPLICATE if same_id[0] == manifest_sha256
+                       else LedgerVerdict.CONFLICT)
+            return LedgerCheck(verdict, last)
+        same_sequence = connection.execute(
+            "SELECT 1 FROM batch_ledger WHERE device_id = ? AND sequence = ?",
+            [device_id, sequence]).fetchone()
+        if same_sequence is not None:
+            return LedgerCheck(LedgerVerdict.CONFLICT, last)
+        return LedgerCheck(LedgerVerdict.NEW, last)
+
+    def import_batch(self, device_id: str, batch_id: str, sequence: int,
+                     manifest_sha256: str, file_sha256: str,
+                     records: list[IncomingRecord]) -> ImportCounts:
+        """Store a verified batch's records and its ledger entry in one transaction.
+
+        Records are upserted by (id, version): an older or equal version changes nothing.
+        A batch already in the ledger is a no-op (all its records count as duplicates).
+        """
+        now = _stamp(self._clock())
+        imported = duplicate = 0
+        with self._database.write() as db:
+            check = self._check(db, device_id, batch_id, sequence, manifest_sha256)
+            if check.verdict is not LedgerVerdict.NEW:
+                return ImportCounts(0, len(records))
+            for record in records:
+                row = db.execute("SELECT version FROM imported_records WHERE id = ?",
+                                 [record.id]).fetchone()
+                if row is not None and row[0] >= record.version:
+                    duplicate += 1
+                    continue
+                summary = self._cipher.seal(json.dumps(record.summary).encode("utf-8"),
+                                            self._context("summary", record.id))
+                payload = self._cipher.seal(
+                    json.dumps(record.payload, ensure_ascii=False).encode("utf-8"),
+                    self._context("payload", record.id))
+                db.execute(
+                    "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
+                    "form_id, form_version, created_at, updated_at, imported_at, demo, "
+                    "summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [record.id, record.version, device_id, batch_id, record.form_id,
+                     record.form_version, record.created_at, record.updated_at, now,
+                     int(record.demo), summary, payload])
+                imported += 1
+            db.execute(
+                "INSERT INTO batch_ledger (device_id, batch_id, sequence, manifest_sha256, "
+                "file_sha256, record_count, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [device_id, batch_id, sequence, manifest_sha256, file_sha256, len(records),
+                 now])
+            self._audit.append(db, AuditAction.BATCH_IMPORTED, at=self._clock(),
+                               details={"device": device_id, "batch": batch_id,
+                                        "records": len(records)})
+        return ImportCounts(imported, duplicate)
+
+    def quarantine(self, *, file_sha256: str, source: str, stored_as: str, reason_code: str,
+                   reason: str, device_id: str | None = None,
+                   batch_id: str | None = None) -> int:
+        """Record a refused batch with its reason; the file was kept at `stored_as`."""
+        with self._database.write() as db:
+            existing = db.execute(
+                "SELECT id FROM quarantine WHERE file_sha256 = ? AND reason_code = ? "
+                "AND resolved_at IS NULL", [file_sha256, reason_code]).fetchone()
+            if existing is not None:
+                return existing[0]
+            cursor = db.execute(
+                "INSERT INTO quarantine (file_sha256, source, stored_as, reason_code, reason, "
+                "at, device_id, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [file_sha256, source, stored_as, reason_code, reason, _stamp(self._clock()),
+                 device_id, batch_id])
+            self._audit.append(db, AuditAction.BATCH_QUARANTINED, at=self._clock(),
+                               details={"reason": reason_code, "file": file_sha256})
+            return int(cursor.lastrowid)
+
+    def resolve_quarantine(self, file_sha256: str) -> None:
+        """A quarantined file was imported after all (e.g. once its device was enrolled)."""
+        with self._database.write() as db:
+            db.execute("UPDATE quarantine SET resolved_at = ? WHERE file_sha256 = ? "
+                       "AND resolved_at IS NULL", [_stamp(self._clock()), file_sha256])
+
+    def quarantined(self, include_resolved: bool = False) -> list[QuarantineEntry]:
+        where = "" if include_resolved else " WHERE resolved_at IS NULL"
+        with self._database.read() as connection:
+            query = ("SELECT id, file_sha256, source, stored_as, reason_code, reason, at, "  # noqa: S608
+                     f"device_id, batch_id FROM quarantine{where} ORDER BY id")
+            rows = connection.execute(query).fetchall()
+        return [QuarantineEntry(*row) for row in rows]
+
+    def records(self) -> list[ImportedRecordSummary]:
+        with self._database.read() as connection:
+            rows = connection.execute(
+                "SELECT id, version, device_id, batch_id, form_id, form_version, created_at, "
+                "imported_at, demo, summary FROM imported_records ORDER BY created_at, id"
+            ).fetchall()
+        found = []
+        for row in rows:
+            try:
+                summary = json.loads(self._cipher.open(row[9], self._context("summary",
+                                                                             row[0])))
+            except CryptoError:
+                raise UserError(_("An imported record cannot be opened: the database was "
+                                  "altered or damaged.")) from None
+            found.append(ImportedRecordSummary(*row[:8], bool(row[8]),
+                                               summary.get("decision"),
+                                               bool(summary.get("follow_up"))))
+        return found
+
+    def record_payload(self, record_id: str) -> dict[str, Any]:
+        with self._database.read() as connection:
+            row = connection.execute("SELECT payload FROM imported_records WHERE id = ?",
+                                     [record_id]).fetchone()
+        if row is None:
+            raise KeyError(record_id)
+        return json.loads(self._cipher.open(row[0], self._context("payload", record_id)))
+
+    def last_sequences(self) -> dict[str, int]:
+        with self._database.read() as connection:
+            return dict(connection.execute(
+                "SELECT device_id, MAX(sequence) FROM batch_ledger GROUP BY device_id"
+            ).fetchall())
