@@ -54,9 +54,8 @@ def unb64(text: str) -> bytes:
 
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes for hashing, signing and associated data."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
 
 
 def sha256(data: bytes) -> bytes:
