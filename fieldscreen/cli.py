@@ -53,6 +53,11 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
     demo.set_defaults(run=_run_demo)
 
+    field = verbs.add_parser(
+        "field", help=_("open the outreach worker's window (creates a profile on first run)"))
+    field.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
+    field.set_defaults(run=_run_field)
+
     forms = verbs.add_parser("forms", help=_("check and describe checklist form files"))
     form_verbs = forms.add_subparsers(dest="forms_verb", metavar="VERB")
     form_verbs.required = True
@@ -252,27 +257,38 @@ def _run_demo(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
-    from fieldscreen.forms.loader import load_form
-    from fieldscreen.paths import AppDirectories, shipped_dir
+    from fieldscreen.paths import AppDirectories
 
     # Training never touches real profiles: a throw-away base directory unless one is given.
     temporary = args.basedir is None
     base = Path(tempfile.mkdtemp(prefix="fieldscreen-demo-")) if temporary else args.basedir
     try:
         AppDirectories.under(base).ensure()
-        shipped = shipped_dir("forms") / "child-screening.yaml"
-        form = load_form(shipped) if shipped.is_file() else None
-        try:
-            from fieldscreen.ui.preview import run_preview
-        except ImportError as error:
-            raise UserError(
-                _("The desktop interface cannot start: {reason}").format(reason=error),
-                hint=_("Install FieldScreen with its Qt dependency (PySide6-Essentials)."),
-            ) from None
-        return run_preview(form, quit_after_ms=args.quit_after)
+        return _run_gui(AppDirectories.under(base), "training", demo=True,
+                        quit_after_ms=args.quit_after)
     finally:
         if temporary:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _run_gui(directories: Any, profile_name: str, *, demo: bool,
+             quit_after_ms: int | None) -> int:
+    try:
+        from fieldscreen.ui.app import run_field
+    except ImportError as error:
+        raise UserError(
+            _("The desktop interface cannot start: {reason}").format(reason=error),
+            hint=_("Install FieldScreen with its Qt dependency (PySide6-Essentials)."),
+        ) from None
+    return run_field(directories, profile_name, demo=demo, quit_after_ms=quit_after_ms)
+
+
+def _run_field(args: argparse.Namespace) -> int:
+    from fieldscreen.paths import AppDirectories
+
+    directories = (AppDirectories.under(args.basedir) if args.basedir
+                   else AppDirectories.platform_default())
+    return _run_gui(directories, args.profile, demo=False, quit_after_ms=args.quit_after)
 
 
 # -- forms ------------------------------------------------------------------------------

@@ -170,32 +170,39 @@ class RecordRepository:
     # -- writing -----------------------------------------------------------------------------
 
     def save_draft(self, form_id: str, form_version: str, answers: Mapping[str, Any],
-                   record_id: str | None = None) -> RecordSummary:
-        """Create or update a draft; returns once it is durable (after COMMIT)."""
-        return self._save(RecordStatus.DRAFT, form_id, form_version, answers, None, record_id)
+                   record_id: str | None = None, *,
+                   create_if_missing: bool = False) -> RecordSummary:
+        """Create or update a draft; returns once it is durable (after COMMIT).
+
+        With `create_if_missing`, a `record_id` chosen by the caller (the UI picks one when
+        a screening starts, so every autosave lands on the same record) may be new.
+        """
+        return self._save(RecordStatus.DRAFT, form_id, form_version, answers, None, record_id,
+                          create_if_missing)
 
     def save_final(self, form_id: str, form_version: str, answers: Mapping[str, Any],
-                   outcome: Mapping[str, Any], record_id: str | None = None) -> RecordSummary:
+                   outcome: Mapping[str, Any], record_id: str | None = None, *,
+                   create_if_missing: bool = False) -> RecordSummary:
         """Save a finished screening (a new record, or a draft or unsent final made final)."""
         return self._save(RecordStatus.FINAL, form_id, form_version, answers, dict(outcome),
-                          record_id)
+                          record_id, create_if_missing)
 
     def _save(self, status: RecordStatus, form_id: str, form_version: str,
               answers: Mapping[str, Any], outcome: dict[str, Any] | None,
-              record_id: str | None) -> RecordSummary:
+              record_id: str | None, create_if_missing: bool) -> RecordSummary:
         now = _stamp(self._clock())
         decision = (outcome.get("final_decision", outcome.get("decision")) if outcome
                     else None)
         follow_up = bool(outcome.get("follow_up")) if outcome else False
         summary = _encode_summary(decision, follow_up)
         with self._database.write() as db:
-            if record_id is None:
-                record_id = str(uuid.uuid4())
+            row = None if record_id is None else db.execute(
+                "SELECT version, status, created_at FROM records WHERE id = ?",
+                [record_id]).fetchone()
+            if record_id is None or (row is None and create_if_missing):
+                record_id = record_id or str(uuid.uuid4())
                 version, created = 1, now
             else:
-                row = db.execute(
-                    "SELECT version, status, created_at FROM records WHERE id = ?",
-                    [record_id]).fetchone()
                 if row is None:
                     raise RecordNotFound(_("No record {id} in this profile.").format(
                         id=record_id))

@@ -1,0 +1,57 @@
+"""Starting the desktop app: the QApplication, Qt's own translations, and the field window."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
+from PySide6.QtWidgets import QApplication
+
+from fieldscreen.forms.loader import load_form
+from fieldscreen.forms.services import ServicesDirectory, load_services
+from fieldscreen.i18n import active_language
+from fieldscreen.paths import AppDirectories, shipped_dir
+from fieldscreen.store.profile import ProfileStore
+from fieldscreen.ui.field_window import FieldWindow
+
+# Training needs no passphrase. A training profile holds synthetic children only and can
+# never exchange data with a real deployment, so this fixed one protects nothing secret.
+DEMO_PASSPHRASE = "training sandbox, not a secret"  # noqa: S105
+
+
+def application() -> QApplication:
+    """The QApplication, created once, with Qt's standard dialogs in the UI language."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("FieldScreen")
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load(QLocale(active_language()), "qtbase", "_", folder):
+        app.installTranslator(translator)
+    return app
+
+
+def shipped_checklist() -> tuple[object, ServicesDirectory | None]:
+    forms = shipped_dir("forms")
+    form = load_form(forms / "child-screening.yaml")
+    services_path = forms / "services.yaml"
+    services = load_services(services_path) if services_path.is_file() else None
+    return form, services
+
+
+def run_field(directories: AppDirectories, profile_name: str, *, demo: bool = False,
+              quit_after_ms: int | None = None) -> int:
+    """Open the field window (training mode with `demo`) and run until it closes."""
+    app = application()
+    form, services = shipped_checklist()
+    store = ProfileStore(directories.ensure().data)
+    window = FieldWindow(store=store, profile_name=profile_name, form=form,  # type: ignore[arg-type]
+                         services=services, demo=demo,
+                         demo_passphrase=DEMO_PASSPHRASE if demo else None)
+    window.show()
+    if quit_after_ms is not None:
+        QTimer.singleShot(quit_after_ms, window.close)
+    code = app.exec()
+    return code

@@ -1,0 +1,423 @@
+"""The field-mode main window: screens, auto-lock, quick exit, drafts, saving and sync.
+
+Slow or disk-bound work (unlock, saves, sync) runs on the TaskRunner's worker thread; the
+window only moves between screens and shows results. Locking drops the profile's keys and
+clears every screen's widgets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
+from fieldscreen.errors import UserError
+from fieldscreen.forms.schema import Form
+from fieldscreen.forms.services import ServicesDirectory
+from fieldscreen.i18n import _
+from fieldscreen.store.profile import (
+    LockedProfile,
+    ProfileRole,
+    ProfileStore,
+    UnlockedProfile,
+    WrongPassphrase,
+)
+from fieldscreen.ui.home import HomeScreen
+from fieldscreen.ui.result import ResultScreen
+from fieldscreen.ui.tasks import TaskRunner
+from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
+from fieldscreen.ui.widgets import TrainingBanner
+from fieldscreen.ui.wizard import WizardScreen
+
+Clock = Callable[[], dt.datetime]
+QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, UserError):
+        return str(error)
+    # A bug: say so without echoing details that could hold a child's data.
+    return _("Something went wrong ({kind}). Your saved records are safe.").format(
+        kind=type(error).__name__)
+
+
+class FieldWindow(QMainWindow):
+    """The outreach worker's window.
+
+    Args:
+        store: where profiles live.
+        profile_name: the profile this window opens.
+        form, services: the shipped checklist and directory, used when no pack is installed.
+        demo: training mode (banner; the profile is created and opened without a passphrase).
+        idle_minutes: auto-lock after this much inactivity.
+        clock: the current aware time.
+
+    Signals:
+        locked(): the profile was locked and every screen cleared.
+        saved(str): a final record was saved (its id).
+    """
+
+    locked = Signal()
+    saved = Signal(str)
+
+    def __init__(self, *, store: ProfileStore, profile_name: str, form: Form,
+                 services: ServicesDirectory | None, demo: bool = False,
+                 idle_minutes: float = 5.0, clock: Clock | None = None,
+                 demo_passphrase: str | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.profile_name = profile_name
+        self.shipped_form = form
+        self.shipped_services = services
+        self.form = form
+        self.services = services
+        self.demo = demo
+        self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.profile: UnlockedProfile | None = None
+        self.session: ScreeningSession | None = None
+        self.record_id: str | None = None
+        self._saving_draft = False
+        self._draft_dirty = False
+        self._finalizing = False
+        self._demo_passphrase = demo_passphrase
+        self.last_sync: str | None = None
+        self.tasks = TaskRunner(self)
+
+        self.setWindowTitle(_("FieldScreen — training") if demo else _("FieldScreen"))
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.banner = TrainingBanner(central) if demo else None
+        if self.banner is not None:
+            outer.addWidget(self.banner)
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 4, 8, 0)
+        self.title = QLabel(_("FieldScreen"), central)
+        self.title.setAccessibleName(_("FieldScreen"))
+        self.title.setStyleSheet("font-weight: bold;")
+        header.addWidget(self.title, 1)
+        self.lock_button = QPushButton(_("Lock"), central)
+        self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
+        self.lock_button.clicked.connect(self.lock)
+        header.addWidget(self.lock_button)
+        self.quick_exit_button = QPushButton(_("Quick exit (F12)"), central)
+        self.quick_exit_button.setAccessibleName(_("Quick exit: lock and close at once"))
+        self.quick_exit_button.setStyleSheet("background:#334155; color:white; "
+                                             "font-weight:bold; padding:4px 10px;")
+        self.quick_exit_button.clicked.connect(self.quick_exit)
+        header.addWidget(self.quick_exit_button)
+        outer.addLayout(header)
+
+        self.stack = QStackedWidget(central)
+        self.first_run = FirstRunScreen(self.stack)
+        self.unlock_screen = UnlockScreen(self.stack)
+        self.home = HomeScreen(self.stack)
+        self.wizard = WizardScreen(self.stack)
+        self.result = ResultScreen(self.stack)
+        for screen in (self.first_run, self.unlock_screen, self.home, self.wizard,
+                       self.result):
+            self.stack.addWidget(screen)
+        outer.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.first_run.create_requested.connect(self._create_profile)
+        self.unlock_screen.unlock_requested.connect(self._unlock)
+        self.home.new_screening.connect(self.new_screening)
+        self.home.resume_draft.connect(self._resume_draft)
+        self.home.sync_requested.connect(lambda: self.sync_now(None))
+        self.home.export_requested.connect(self._export_to_folder)
+        self.wizard.answered.connect(self._autosave)
+        self.wizard.finished.connect(self._show_result)
+        self.wizard.stopped.connect(self._stop_screening)
+        self.result.back_requested.connect(lambda: self.stack.setCurrentWidget(self.wizard))
+        self.result.save_requested.connect(self._save_final)
+        for keys in QUICK_EXIT_KEYS:
+            QShortcut(QKeySequence(keys), self, self.quick_exit,
+                      context=Qt.ShortcutContext.ApplicationShortcut)
+
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.setInterval(int(idle_minutes * 60_000))
+        self.idle_timer.timeout.connect(self.lock)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.resize(900, 700)
+        self._start()
+
+    # -- start, unlock, lock ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self.profile_name in self.store.names():
+            self.stack.setCurrentWidget(self.unlock_screen)
+            self.unlock_screen.reset()
+            if self.demo and self._demo_passphrase:
+                self._unlock(self._demo_passphrase)
+        elif self.demo and self._demo_passphrase:
+            self._create_profile(self._demo_passphrase, None)
+        else:
+            self.stack.setCurrentWidget(self.first_run)
+
+    def _create_profile(self, passphrase: str, pack_path: Path | None) -> None:
+        def work() -> UnlockedProfile:
+            from fieldscreen.exchange.pack import read_pack
+
+            pack = raw = None
+            if pack_path is not None:
+                raw = pack_path.read_bytes()
+                pack = read_pack(raw)
+            profile = self.store.create(self.profile_name, ProfileRole.FIELD, passphrase,
+                                        recovery_recipient=pack.recipient if pack else None,
+                                        demo=self.demo)
+            if pack is not None and raw is not None:
+                profile.install_pack(raw, pack.recipient)
+            return profile
+
+        self.tasks.run(work, self._opened, lambda error: self.first_run.failed(
+            _message(error)))
+
+    def _unlock(self, passphrase: str) -> None:
+        def work() -> UnlockedProfile:
+            locked: LockedProfile = self.store.open(self.profile_name)
+            try:
+                return locked.unlock(passphrase)
+            except BaseException:
+                locked.close()
+                raise
+
+        def failed(error: BaseException) -> None:
+            message = _message(error)
+            if isinstance(error, WrongPassphrase) and error.delay:
+                message += "\n" + _("You can try again in {seconds} seconds.").format(
+                    seconds=int(error.delay))
+            self.unlock_screen.failed(message)
+
+        self.tasks.run(work, self._opened, failed)
+
+    def _opened(self, profile: UnlockedProfile) -> None:
+        self.profile = profile
+        self._load_pack(profile)
+        self.first_run.clear()
+        self.unlock_screen.reset()
+        self.idle_timer.start()
+        self.show_home()
+
+    def _load_pack(self, profile: UnlockedProfile) -> None:
+        from fieldscreen.exchange.pack import read_pack
+
+        raw = profile.installed_pack()
+        if raw is None:
+            self.form, self.services = self.shipped_form, self.shipped_services
+            return
+        pack = read_pack(raw)
+        self.form = pack.form()
+        self.services = pack.services or self.shipped_services
+
+    def lock(self) -> None:
+        """Drop the keys and clear every screen; the unlock screen remains."""
+        self.idle_timer.stop()
+        self.session = None
+        self.record_id = None
+        self.wizard.clear()
+        self.result.clear()
+        self.home.clear()
+        profile, self.profile = self.profile, None
+        if profile is not None:
+            # Queued behind any save still running, so nothing acknowledged is lost.
+            self.tasks.run(profile.lock, lambda _r: None, lambda _e: None)
+        self.stack.setCurrentWidget(self.unlock_screen)
+        self.unlock_screen.reset()
+        self.locked.emit()
+
+    def quick_exit(self) -> None:
+        """Lock, clear the clipboard and close at once (drafts were already autosaved)."""
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None:
+            clipboard.clear()
+        self.lock()
+        self.hide()
+        self.tasks.wait_idle()
+        self.close()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
+                            QEvent.Type.Wheel) and self.profile is not None:
+            self.idle_timer.start()
+        return False
+
+    def closeEvent(self, event: Any) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        if self.profile is not None:
+            self.lock()
+        self.tasks.wait_idle()
+        self.tasks.stop()
+        super().closeEvent(event)
+
+    # -- home ------------------------------------------------------------------------------------
+
+    def show_home(self) -> None:
+        self.stack.setCurrentWidget(self.home)
+        self.home.new_button.setFocus()
+        self.refresh_home()
+
+    def refresh_home(self) -> None:
+        profile = self.profile
+        if profile is None:
+            return
+        today = self.clock().astimezone(dt.UTC).strftime("%Y-%m-%d")
+
+        def work() -> tuple[list[Any], int]:
+            return profile.records.list(), profile.outbox.counts()["undelivered"]
+
+        def done(result: tuple[list[Any], int]) -> None:
+            if self.profile is profile:
+                summaries, pending = result
+                self.home.show_records(summaries, today)
+                self.home.show_sync(pending, self.last_sync, None)
+
+        self.tasks.run(work, done, lambda error: self.home.show_sync(0, None, None,
+                                                                       _message(error)))
+
+    # -- screening -------------------------------------------------------------------------------
+
+    def new_screening(self) -> None:
+        if self.profile is None:
+            return
+        self.session = ScreeningSession(self.form, clock=self.clock)
+        # Chosen now, so every autosave and the final save land on the same record.
+        self.record_id = str(uuid.uuid4())
+        self.wizard.start(self.session)
+        self.stack.setCurrentWidget(self.wizard)
+
+    def _resume_draft(self, record_id: str | None) -> None:
+        profile = self.profile
+        if profile is None or not record_id:
+            return
+
+        def opened(record: Any) -> None:
+            self.session = ScreeningSession(self.form, clock=self.clock)
+            self.session.answer_all(record.answers)
+            self.record_id = record.id
+            self.wizard.start(self.session)
+            self.stack.setCurrentWidget(self.wizard)
+
+        self.tasks.run(lambda: profile.records.get(record_id), opened,
+                       lambda error: self.home.show_sync(0, None, None, _message(error)))
+
+    def _autosave(self) -> None:
+        """Save the open screening as a draft; coalesces answers given while a save runs."""
+        if self.session is None or self.profile is None or self._finalizing:
+            return
+        if self._saving_draft:
+            self._draft_dirty = True
+            return
+        profile, session = self.profile, self.session
+        answers = session.answers_json()
+        record_id = self.record_id
+        self._saving_draft = True
+        self._draft_dirty = False
+
+        def work() -> Any:
+            return profile.records.save_draft(session.form.id, session.form.version, answers,
+                                              record_id=record_id, create_if_missing=True)
+
+        def done(_summary: Any) -> None:
+            self._saving_draft = False
+            if self.session is session and self._draft_dirty:
+                self._autosave()
+
+        def failed(error: BaseException) -> None:
+            self._saving_draft = False
+            # The answers stay on screen; say the draft could not be kept.
+            self.wizard.message.setText(_message(error))
+
+        self.tasks.run(work, done, failed)
+
+    def _stop_screening(self) -> None:
+        self.tasks.wait_idle()
+        self.session = None
+        self.wizard.clear()
+        self.show_home()
+
+    def _show_result(self) -> None:
+        if self.session is None:
+            return
+        self.result.show_session(self.session, self.services)
+        self.stack.setCurrentWidget(self.result)
+        self.result.save_button.setFocus()
+
+    def _save_final(self, outcome: ScreeningOutcome) -> None:
+        profile, session = self.profile, self.session
+        if profile is None or session is None:
+            return
+        answers = session.answers_json()
+        record_id = self.record_id
+        self._finalizing = True
+        self._draft_dirty = False
+
+        def work() -> Any:
+            return profile.records.save_final(session.form.id, session.form.version, answers,
+                                              outcome.to_json(), record_id=record_id,
+                                              create_if_missing=True)
+
+        def done(summary: Any) -> None:
+            self._finalizing = False
+            self.session = None
+            self.record_id = None
+            self.wizard.clear()
+            self.result.clear()
+            self.saved.emit(summary.id)
+            self.show_home()
+
+        def failed(error: BaseException) -> None:
+            # Nothing is lost: the screening stays open on the result screen.
+            self._finalizing = False
+            self.result.message.setText(_message(error))
+
+        self.result.message.setText(_("Saving…"))
+        self.tasks.run(work, done, failed)
+
+    # -- sync ------------------------------------------------------------------------------------
+
+    def sync_now(self, target: str | None) -> None:
+        profile = self.profile
+        if profile is None:
+            return
+        from fieldscreen.exchange.sync import sync
+
+        self.home.sync_status.setText(_("Syncing…"))
+
+        def done(report: Any) -> None:
+            if report.error is None:
+                self.last_sync = self.clock().astimezone().strftime("%H:%M")
+            self.home.show_sync(report.pending_batches, self.last_sync, report.error is None,
+                                report.error or "")
+            self.refresh_home()
+
+        self.tasks.run(lambda: sync(profile, target=target, now=self.clock), done,
+                       lambda error: self.home.show_sync(0, self.last_sync, None,
+                                                         _message(error)))
+
+    def _export_to_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, _("Choose the USB folder"))
+        if folder:
+            self.sync_now(folder)

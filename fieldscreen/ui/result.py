@@ -1,0 +1,236 @@
+"""The result screen: the decision in colour and words, why, the worker's own call, and services.
+
+Everything shown is computed by the engine (`ScreeningSession.decision()`, `outcome()`) and
+the services directory; this screen only lets the worker escalate, de-escalate with a
+reason, record why a referral goes ahead without consent, and save.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.engine.explain import outcome_title, reason_text
+from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
+from fieldscreen.errors import UserError
+from fieldscreen.forms.schema import Outcome, Role
+from fieldscreen.forms.services import ServicesDirectory
+from fieldscreen.i18n import _
+from fieldscreen.ui.widgets import OUTCOME_COLOURS
+
+
+class ResultScreen(QWidget):
+    """Shows a session's decision and saves it as a final record.
+
+    Signals:
+        save_requested(object): the worker confirmed; carries the ScreeningOutcome.
+        back_requested(): back to the questions.
+    """
+
+    save_requested = Signal(object)
+    back_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: ScreeningSession | None = None
+        self.services: ServicesDirectory | None = None
+        outer = QVBoxLayout(self)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setAccessibleName(_("Screening result"))
+        outer.addWidget(scroll, 1)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        scroll.setWidget(body)
+
+        self.disclaimer = QLabel(_("Screening for referral — not identification or proof."),
+                                 body)
+        self.disclaimer.setAccessibleName(self.disclaimer.text())
+        self.disclaimer.setStyleSheet("font-weight: bold; color: #334155;")
+        layout.addWidget(self.disclaimer)
+        self.decision = QLabel(body)
+        self.decision.setAccessibleName(_("Decision"))
+        self.decision.setWordWrap(True)
+        self.decision.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.decision)
+        self.follow_up = QLabel(body)
+        self.follow_up.setAccessibleName(_("Follow-up"))
+        self.follow_up.setWordWrap(True)
+        layout.addWidget(self.follow_up)
+
+        why = QLabel(_("Why:"), body)
+        why.setAccessibleName(_("Why"))
+        layout.addWidget(why)
+        self.reasons = QListWidget(body)
+        self.reasons.setAccessibleName(_("Reasons for the decision"))
+        self.reasons.setWordWrap(True)
+        layout.addWidget(self.reasons)
+
+        override = QHBoxLayout()
+        self.final_label = QLabel(_("Your decision:"), body)
+        override.addWidget(self.final_label)
+        self.final = QComboBox(body)
+        self.final.setAccessibleName(_("Final decision (you may raise or lower it)"))
+        self.final_label.setBuddy(self.final)
+        for outcome in reversed(Outcome):
+            self.final.addItem(outcome_title(outcome), outcome.value)
+        self.final.currentIndexChanged.connect(self._refresh_requirements)
+        override.addWidget(self.final, 1)
+        layout.addLayout(override)
+        self.reason_label = QLabel(body)
+        self.reason_label.setWordWrap(True)
+        layout.addWidget(self.reason_label)
+        self.reason = QPlainTextEdit(body)
+        self.reason.setAccessibleName(_("Reason for your decision"))
+        self.reason_label.setBuddy(self.reason)
+        self.reason.setMaximumHeight(90)
+        layout.addWidget(self.reason)
+        self.consent_label = QLabel(body)
+        self.consent_label.setWordWrap(True)
+        layout.addWidget(self.consent_label)
+        self.consent_reason = QPlainTextEdit(body)
+        self.consent_reason.setAccessibleName(_("Why the referral goes ahead without consent"))
+        self.consent_label.setBuddy(self.consent_reason)
+        self.consent_reason.setMaximumHeight(90)
+        layout.addWidget(self.consent_reason)
+
+        services_label = QLabel(_("Services that can help:"), body)
+        services_label.setAccessibleName(_("Services that can help"))
+        layout.addWidget(services_label)
+        self.service_list = QListWidget(body)
+        self.service_list.setAccessibleName(_("Matching services"))
+        self.service_list.setWordWrap(True)
+        layout.addWidget(self.service_list)
+
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName(_("Message"))
+        self.message.setStyleSheet("color: #a4161a; font-weight: bold;")
+        outer.addWidget(self.message)
+        buttons = QHBoxLayout()
+        self.back_button = QPushButton(_("← Back to the questions"), self)
+        self.back_button.setAccessibleName(_("Back to the questions"))
+        self.back_button.clicked.connect(self.back_requested.emit)
+        self.save_button = QPushButton(_("Save screening"), self)
+        self.save_button.setAccessibleName(_("Save the screening as final"))
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self._save)
+        buttons.addWidget(self.back_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        outer.addLayout(buttons)
+
+    def show_session(self, session: ScreeningSession,
+                     services: ServicesDirectory | None) -> None:
+        self.session = session
+        self.services = services
+        decision = session.decision()
+        form = session.form
+        colour = OUTCOME_COLOURS[decision.outcome.value]
+        self.decision.setText(outcome_title(decision.outcome))
+        self.decision.setStyleSheet(f"background:{colour}; color:white; font-size:22pt; "
+                                    "font-weight:bold; padding:12px; border-radius:8px;")
+        self.follow_up.setText(
+            _("Plan a follow-up visit: several questions are still open.")
+            if decision.follow_up else "")
+        self.reasons.clear()
+        for reason in decision.reasons:
+            self.reasons.addItem(reason_text(reason, decision))
+            for name in reason.items:
+                self.reasons.addItem("    • " + form.item(name).label.get(form.default_language))
+        if decision.protective_items:
+            self.reasons.addItem(_("Strengths that lower the risk:"))
+            for name in decision.protective_items:
+                self.reasons.addItem("    • " + form.item(name).label.get(form.default_language))
+        if not decision.reasons:
+            self.reasons.addItem(_("No rule raised a concern."))
+        self.final.blockSignals(True)
+        self.final.setCurrentIndex(self.final.findData(decision.outcome.value))
+        self.final.blockSignals(False)
+        self.reason.clear()
+        self.consent_reason.clear()
+        self.message.clear()
+        self._refresh_requirements()
+
+    def _chosen(self) -> Outcome:
+        return Outcome(self.final.currentData())
+
+    def _refresh_requirements(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        computed = session.decision().outcome
+        chosen = self._chosen()
+        if chosen.rank < computed.rank:
+            self.reason_label.setText(_("You chose a less urgent decision: write why (required)."))
+        elif chosen.rank > computed.rank:
+            self.reason_label.setText(_("You chose a more urgent decision: a reason helps "
+                                        "the coordinator (optional)."))
+        else:
+            self.reason_label.setText(_("Notes on the decision (optional):"))
+        consent = session.consent_given()
+        needs = chosen in (Outcome.URGENT, Outcome.REFERRAL) and consent is False
+        self.consent_label.setText(
+            _("The child has not agreed to a referral. Ask again, or write why it must go "
+              "ahead anyway (required):") if needs else _("Consent to a referral: recorded."))
+        self.consent_reason.setVisible(needs)
+        self._list_services(chosen)
+
+    def _list_services(self, outcome: Outcome) -> None:
+        self.service_list.clear()
+        if self.services is None or self.session is None:
+            self.service_list.addItem(_("No services directory is installed."))
+            return
+        area_item = self.session.form.item_with_role(Role.AREA)
+        area = self.session.value(area_item.name) if area_item else None
+        language = self.services.default_language
+        for service in self.services.matching(outcome, area if isinstance(area, str) else None):
+            urgent = _(" — takes urgent cases") if service.urgent else ""
+            self.service_list.addItem(
+                f"{service.organisation.get(language)}: {service.name.get(language)} — "
+                f"{service.phone} — {service.hours.get(language)}{urgent}")
+        if self.service_list.count() == 0:
+            self.service_list.addItem(_("No matching service in the directory for this area."))
+
+    def _save(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        computed = session.decision().outcome
+        chosen = self._chosen()
+        reason = self.reason.toPlainText()
+        try:
+            if chosen.rank > computed.rank:
+                session.escalate(chosen, reason)
+            elif chosen.rank < computed.rank:
+                session.de_escalate(chosen, reason)
+            else:
+                session.keep_computed_outcome()
+            session.record_no_consent_reason(self.consent_reason.toPlainText())
+            outcome: ScreeningOutcome = session.outcome()
+        except UserError as error:
+            self.message.setText(str(error))
+            return
+        self.message.clear()
+        self.save_requested.emit(outcome)
+
+    def clear(self) -> None:
+        self.session = None
+        for widget in (self.reasons, self.service_list):
+            widget.clear()
+        for edit in (self.reason, self.consent_reason):
+            edit.clear()
+        for label in (self.decision, self.follow_up, self.message, self.consent_label):
+            label.clear()

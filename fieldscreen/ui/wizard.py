@@ -1,0 +1,448 @@
+"""The checklist wizard: one question per screen for the child, observations grouped for the worker.
+
+It renders the steps `fieldscreen.engine.steps` computes from the screening session and
+writes every answer straight into the session; relevance, scoring and the decision stay in
+the engine. The child's language can change at any moment, independently of the UI's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.engine.answers import AnswerError
+from fieldscreen.engine.session import ScreeningSession
+from fieldscreen.engine.steps import WizardStep, wizard_steps
+from fieldscreen.forms.schema import Audience, Item, ItemType
+from fieldscreen.i18n import _
+from fieldscreen.ui.widgets import AnswerCard
+
+RIGHT_TO_LEFT = {"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv"}
+_LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "ar": "العربية",
+                   "ru": "Русский", "uk": "Українська", "sw": "Kiswahili", "bn": "বাংলা",
+                   "ne": "नेपाली"}
+
+
+def language_name(code: str) -> str:
+    return _LANGUAGE_NAMES.get(code, code)
+
+
+class WizardScreen(QWidget):
+    """Walks through a screening session.
+
+    Signals:
+        answered(): an answer changed (the window autosaves a draft).
+        finished(): the worker reached the end and asked for the result.
+        stopped(): the worker stopped the screening (the draft is kept).
+    """
+
+    answered = Signal()
+    finished = Signal()
+    stopped = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: ScreeningSession | None = None
+        self.steps: list[WizardStep] = []
+        self.index = 0
+        self.child_language = "en"
+        self._cards: list[AnswerCard] = []
+        # The control that takes focus when a step opens (the first answer).
+        self._first_input: QWidget | None = None
+
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.progress = QProgressBar(self)
+        self.progress.setAccessibleName(_("Progress through the checklist"))
+        self.progress.setTextVisible(True)
+        top.addWidget(self.progress, 1)
+        self.language_label = QLabel(_("Child's language:"), self)
+        top.addWidget(self.language_label)
+        self.language = QComboBox(self)
+        self.language.setAccessibleName(_("Child's language"))
+        self.language_label.setBuddy(self.language)
+        self.language.currentIndexChanged.connect(self._language_changed)
+        top.addWidget(self.language)
+        layout.addLayout(top)
+
+        self.audience_label = QLabel(self)
+        self.audience_label.setAccessibleName(_("Who this screen is for"))
+        self.audience_label.setObjectName("audienceLabel")
+        layout.addWidget(self.audience_label)
+
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setAccessibleName(_("Question"))
+        layout.addWidget(self.scroll, 1)
+
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName(_("Message about the answer"))
+        self.message.setStyleSheet("color: #a4161a; font-weight: bold;")
+        layout.addWidget(self.message)
+
+        buttons = QHBoxLayout()
+        self.back_button = QPushButton(_("← Back"), self)
+        self.back_button.setAccessibleName(_("Back to the previous question"))
+        self.skip_button = QPushButton(_("Skip"), self)
+        self.skip_button.setAccessibleName(_("Skip this question"))
+        self.stop_button = QPushButton(_("Stop screening"), self)
+        self.stop_button.setAccessibleName(_("Stop the screening; answers are kept as a draft"))
+        self.next_button = QPushButton(_("Next →"), self)
+        self.next_button.setAccessibleName(_("Next question"))
+        self.next_button.setDefault(True)
+        for button in (self.back_button, self.skip_button, self.stop_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.next_button)
+        layout.addLayout(buttons)
+        self.back_button.clicked.connect(self.go_back)
+        self.skip_button.clicked.connect(self.skip)
+        self.next_button.clicked.connect(self.go_next)
+        self.stop_button.clicked.connect(self.stopped.emit)
+
+        QShortcut(QKeySequence("Alt+Left"), self, self.go_back)
+        QShortcut(QKeySequence("Alt+Right"), self, self.go_next)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.go_next)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Digits choose answer cards; text and number fields consume digits themselves,
+        # so they only reach here when focus is on a button.
+        text = event.text()
+        if self._cards and text.isdigit() and text != "0":
+            self._press_card(int(text))
+            return
+        super().keyPressEvent(event)
+
+    # -- starting and clearing -----------------------------------------------------------------
+
+    def start(self, session: ScreeningSession, child_language: str | None = None) -> None:
+        """Show `session` from its first step (or where a resumed draft left off)."""
+        self.session = session
+        form = session.form
+        self.language.blockSignals(True)
+        self.language.clear()
+        for code in form.languages:
+            self.language.addItem(language_name(code), code)
+        wanted = child_language if child_language in form.languages else form.default_language
+        self.language.setCurrentIndex(list(form.languages).index(wanted))
+        self.language.blockSignals(False)
+        self.child_language = wanted
+        self.index = 0
+        if session.answers:
+            # Resume after the last answered step.
+            steps = wizard_steps(session)
+            answered = [i for i, step in enumerate(steps)
+                        if any(item.name in session.answers for item in step.items)]
+            self.index = min((answered[-1] + 1) if answered else 0, max(len(steps) - 1, 0))
+        self._render()
+
+    def clear(self) -> None:
+        """Forget the session and empty every widget (auto-lock, quick exit)."""
+        self.session = None
+        self.steps = []
+        self._cards = []
+        old = self.scroll.takeWidget()
+        if old is not None:
+            old.deleteLater()
+        self.message.clear()
+        self.audience_label.clear()
+        self.language.clear()
+        self.progress.reset()
+
+    # -- navigation ----------------------------------------------------------------------------
+
+    def current_step(self) -> WizardStep | None:
+        return self.steps[self.index] if 0 <= self.index < len(self.steps) else None
+
+    def go_next(self) -> None:
+        if self.session is None:
+            return
+        step = self.current_step()
+        if step is not None:
+            for item in step.items:
+                problem = self.session.problem_with(item.name)
+                if problem is not None:
+                    self.message.setText(problem.message)
+                    return
+        self.steps = wizard_steps(self.session)
+        if self.index + 1 >= len(self.steps):
+            self.finished.emit()
+            return
+        self.index += 1
+        self._render()
+
+    def go_back(self) -> None:
+        if self.session is None or self.index == 0:
+            return
+        self.index -= 1
+        self._render()
+
+    def skip(self) -> None:
+        """Leave this step's questions unanswered (an information gap, never a "no")."""
+        if self.session is None:
+            return
+        step = self.current_step()
+        if step is not None:
+            for item in step.items:
+                if item.type.takes_answer and not item.required:
+                    self.session.clear(item.name)
+            self.answered.emit()
+        self.steps = wizard_steps(self.session)
+        if self.index + 1 >= len(self.steps):
+            self.finished.emit()
+            return
+        self.index += 1
+        self._render()
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def _text(self, item: Item, which: str = "label") -> str:
+        assert self.session is not None
+        form = self.session.form
+        language = self.child_language if item.audience is not Audience.WORKER else (
+            form.default_language)
+        return getattr(item, which).get(language, form.default_language)
+
+    def _language_changed(self, _index: int) -> None:
+        code = self.language.currentData()
+        if code and self.session is not None:
+            self.child_language = code
+            self._render()
+
+    def _render(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.steps = wizard_steps(session)
+        self.index = max(0, min(self.index, len(self.steps) - 1))
+        step = self.current_step()
+        self.message.clear()
+        self._cards = []
+        self._first_input = None
+        self.progress.setRange(0, max(len(self.steps), 1))
+        self.progress.setValue(self.index + 1)
+        self.progress.setFormat(_("Step {step} of {total}").format(step=self.index + 1,
+                                                                   total=len(self.steps)))
+        self.back_button.setEnabled(self.index > 0)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        if step is None:
+            self.scroll.setWidget(page)
+            return
+        if step.for_worker:
+            self.audience_label.setText(_("For you (the worker): your own observations — do "
+                                          "not read these aloud."))
+            self.audience_label.setStyleSheet("background:#e2e8f0; padding:4px;")
+        else:
+            self.audience_label.setText(_("Ask the child"))
+            self.audience_label.setStyleSheet("background:#dcfce7; padding:4px;")
+        child_page = not step.for_worker
+        rtl = child_page and self.child_language in RIGHT_TO_LEFT
+        page.setLayoutDirection(Qt.LayoutDirection.RightToLeft if rtl
+                                else Qt.LayoutDirection.LeftToRight)
+        for item in step.items:
+            self._add_item(layout, item, large=child_page and len(step.items) == 1)
+        layout.addStretch(1)
+        old = self.scroll.takeWidget()
+        if old is not None:
+            old.deleteLater()
+        self.scroll.setWidget(page)
+        target = self._first_input or self.next_button
+        target.setFocus()
+        if isinstance(target, QAbstractSpinBox | QLineEdit):
+            # Typing replaces "not answered" (or the earlier answer) instead of adding to it.
+            target.selectAll()
+
+    def _add_item(self, layout: QVBoxLayout, item: Item, *, large: bool) -> None:
+        assert self.session is not None
+        label = QLabel(self._text(item), layout.parentWidget())
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setAccessibleName(self._text(item))
+        size = "20pt" if large else "13pt"
+        label.setStyleSheet(f"font-size: {size};")
+        layout.addWidget(label)
+        hint = self._text(item, "hint")
+        if hint:
+            hint_label = QLabel(hint, layout.parentWidget())
+            hint_label.setWordWrap(True)
+            hint_label.setTextFormat(Qt.TextFormat.PlainText)
+            hint_label.setAccessibleName(_("Hint: {hint}").format(hint=hint))
+            hint_label.setStyleSheet("color:#475569; font-style: italic;")
+            layout.addWidget(hint_label)
+        editor = self._editor(item, large=large, label=label)
+        if editor is not None:
+            layout.addWidget(editor)
+
+    def _set(self, item: Item, value: object) -> None:
+        assert self.session is not None
+        try:
+            self.session.answer(item.name, value)
+        except AnswerError as error:
+            self.message.setText(error.message)
+            return
+        problem = self.session.problem_with(item.name)
+        self.message.setText(problem.message if problem else "")
+        self.answered.emit()
+
+    def _editor(self, item: Item, *, large: bool, label: QLabel) -> QWidget | None:
+        session = self.session
+        assert session is not None
+        current = session.answers.get(item.name)
+        parent = label.parentWidget()
+        kind = item.type
+        if kind is ItemType.NOTE:
+            return None
+        if kind is ItemType.SELECT_ONE and large:
+            return self._answer_cards(item, current, parent)
+        if kind is ItemType.SELECT_ONE:
+            return self._radio_row(item, current, parent, label)
+        if kind is ItemType.SELECT_MULTIPLE:
+            box = QWidget(parent)
+            grid = QGridLayout(box)
+            chosen = set(current or ())
+            assert item.choice_list is not None
+            checks: list[QCheckBox] = []
+
+            def changed() -> None:
+                self._set(item, [c.property("choice") for c in checks if c.isChecked()] or None)
+
+            for index, choice in enumerate(item.choice_list.choices):
+                check = QCheckBox(choice.label.get(self.child_language
+                                                   if item.audience is not Audience.WORKER
+                                                   else session.form.default_language,
+                                                   session.form.default_language), box)
+                check.setProperty("choice", choice.name)
+                check.setAccessibleName(check.text())
+                check.setChecked(choice.name in chosen)
+                check.toggled.connect(changed)
+                if index == 0:
+                    self._focus_first(check)
+                checks.append(check)
+                grid.addWidget(check, index // 2, index % 2)
+            return box
+        if kind is ItemType.INTEGER:
+            spin = QSpinBox(parent)
+            spin.setRange(-1, 120)
+            spin.setSpecialValueText(_("not answered"))
+            spin.setValue(current if isinstance(current, int) else -1)
+            spin.setAccessibleName(self._text(item))
+            self._focus_first(spin)
+            spin.valueChanged.connect(lambda v: self._set(item, None if v < 0 else v))
+            label.setBuddy(spin)
+            return spin
+        if kind is ItemType.DECIMAL:
+            spin_d = QDoubleSpinBox(parent)
+            spin_d.setRange(-1, 1_000_000)
+            spin_d.setSpecialValueText(_("not answered"))
+            spin_d.setValue(current if isinstance(current, float) else -1)
+            spin_d.setAccessibleName(self._text(item))
+            self._focus_first(spin_d)
+            spin_d.valueChanged.connect(lambda v: self._set(item, None if v < 0 else v))
+            label.setBuddy(spin_d)
+            return spin_d
+        if kind is ItemType.TEXT:
+            line = QLineEdit(parent)
+            line.setText(current if isinstance(current, str) else "")
+            line.setAccessibleName(self._text(item))
+            self._focus_first(line)
+            line.setMaxLength(2000)
+            line.textChanged.connect(lambda text: self._set(item, text or None))
+            label.setBuddy(line)
+            return line
+        if kind is ItemType.DATE:
+            date = QDateEdit(parent)
+            date.setCalendarPopup(True)
+            date.setDisplayFormat("yyyy-MM-dd")
+            if isinstance(current, dt.date):
+                date.setDate(QDate(current.year, current.month, current.day))
+            date.setAccessibleName(self._text(item))
+            self._focus_first(date)
+            date.dateChanged.connect(lambda d: self._set(item, d.toString("yyyy-MM-dd")))
+            label.setBuddy(date)
+            return date
+        if kind is ItemType.ACKNOWLEDGE:
+            check = QCheckBox(_("Done / understood"), parent)
+            check.setAccessibleName(_("Confirm: {text}").format(text=self._text(item)))
+            check.setChecked(current == "OK")
+            self._focus_first(check)
+            check.toggled.connect(lambda on: self._set(item, "OK" if on else None))
+            return check
+        return None
+
+    def _answer_cards(self, item: Item, current: object, parent: QWidget) -> QWidget:
+        assert item.choice_list is not None and self.session is not None
+        box = QWidget(parent)
+        grid = QGridLayout(box)
+        group = QButtonGroup(box)
+        group.setExclusive(True)
+        form = self.session.form
+        for index, choice in enumerate(item.choice_list.choices):
+            card = AnswerCard(choice.label.get(self.child_language, form.default_language),
+                              choice.image, index + 1, box)
+            card.setChecked(choice.name == current)
+            card.clicked.connect(lambda _checked, name=choice.name: self._set(item, name))
+            if index == 0:
+                self._focus_first(card)
+            group.addButton(card)
+            grid.addWidget(card, index // 2, index % 2)
+            self._cards.append(card)
+        return box
+
+    def _radio_row(self, item: Item, current: object, parent: QWidget,
+                   label: QLabel) -> QWidget:
+        assert item.choice_list is not None and self.session is not None
+        box = QWidget(parent)
+        row = QHBoxLayout(box)
+        group = QButtonGroup(box)
+        form = self.session.form
+        language = form.default_language if item.audience is Audience.WORKER else (
+            self.child_language)
+        for index, choice in enumerate(item.choice_list.choices):
+            radio = QRadioButton(choice.label.get(language, form.default_language), box)
+            radio.setAccessibleName(f"{self._text(item)}: {radio.text()}")
+            radio.setChecked(choice.name == current)
+            radio.toggled.connect(lambda on, name=choice.name: on and self._set(item, name))
+            if index == 0:
+                self._focus_first(radio)
+            group.addButton(radio)
+            row.addWidget(radio)
+        row.addStretch(1)
+        return box
+
+    def _focus_first(self, widget: QWidget) -> None:
+        if self._first_input is None:
+            self._first_input = widget
+
+    def _press_card(self, number: int) -> None:
+        if 0 < number <= len(self._cards):
+            self._cards[number - 1].click()
+            self._cards[number - 1].setFocus()
+
+    def set_autosave(self, callback: Callable[[], None]) -> None:
+        self.answered.connect(callback)

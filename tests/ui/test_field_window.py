@@ -1,0 +1,234 @@
+"""The field window end to end on the offscreen platform: keyboard, mouse, names, locking."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QWidget,
+)
+
+from fieldscreen.forms.loader import load_form
+from fieldscreen.forms.services import load_services
+from fieldscreen.store.crypto import KdfParameters, b64
+from fieldscreen.store.profile import ProfileStore
+from fieldscreen.store.records import RecordStatus
+from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.widgets import AnswerCard
+from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
+
+PASSPHRASE = "correct horse battery"
+CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QListWidget,
+            QPlainTextEdit, QProgressBar)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    store = ProfileStore(tmp_path, kdf=KdfParameters(b64(os.urandom(16)), 1, 1, 8 * 1024))
+    created = FieldWindow(store=store, profile_name="worker", form=load_form(SHIPPED_FORM),
+                          services=load_services(SHIPPED_SERVICES), demo=True,
+                          demo_passphrase=PASSPHRASE)
+    qtbot.addWidget(created)
+    created.show()
+    qtbot.waitExposed(created)
+    qtbot.waitUntil(lambda: created.profile is not None, timeout=20_000)
+    yield created
+    if created.isVisible():
+        created.close()
+
+
+def settle(window: FieldWindow, qtbot) -> None:
+    window.tasks.wait_idle()
+    qtbot.wait(20)
+
+
+def visible_controls(root: QWidget) -> list[QWidget]:
+    # A spin box's or combo box's inner line edit is part of it; the outer control is named.
+    return [w for w in root.findChildren(QWidget)
+            if isinstance(w, CONTROLS) and w.isVisible()
+            and not isinstance(w.parentWidget(), QAbstractSpinBox | QComboBox)]
+
+
+def assert_all_named(root: QWidget) -> None:
+    unnamed = [f"{type(w).__name__}:{getattr(w, 'text', lambda: '')()}"
+               for w in visible_controls(root) if not w.accessibleName()]
+    assert not unnamed, f"controls without an accessible name: {unnamed}"
+
+
+def focused() -> QWidget:
+    widget = QApplication.focusWidget()
+    assert widget is not None
+    return widget
+
+
+def test_full_screening_by_keyboard_only(window, qtbot):
+    window.activateWindow()
+    assert window.stack.currentWidget() is window.home
+    qtbot.keyClick(focused(), Qt.Key.Key_Space)  # "New screening" has focus
+    wizard = window.wizard
+    assert window.stack.currentWidget() is wizard
+    steps = 0
+    while window.stack.currentWidget() is wizard:
+        steps += 1
+        assert steps < 200
+        step = wizard.current_step()
+        item = step.items[0]
+        widget = focused()
+        if item.name == "child_assent":
+            qtbot.keyClick(widget, Qt.Key.Key_1)  # the card "Yes"
+        elif isinstance(widget, AnswerCard):
+            qtbot.keyClick(widget, Qt.Key.Key_3)  # "No"
+        elif isinstance(widget, QAbstractSpinBox):
+            qtbot.keyClicks(widget, "14")
+        elif item.type.value == "acknowledge":
+            qtbot.keyClick(widget, Qt.Key.Key_Space)
+        qtbot.keyClick(focused(), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.result
+    assert_all_named(window)
+    # Consent was never asked: a referral would need a reason, but "No" answers give
+    # information only, so saving goes straight through.
+    qtbot.keyClick(window.result.save_button, Qt.Key.Key_Return)
+    settle(window, qtbot)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.home, timeout=10_000)
+    records = window.profile.records.list()
+    finals = [r for r in records if r.status is RecordStatus.FINAL]
+    assert len(finals) == 1 and len(records) == 1  # the draft became the final record
+    assert finals[0].decision == "information"
+    answers = window.profile.records.get(finals[0].id).answers
+    assert answers["child_assent"] == "yes" and answers["age_years"] == 14
+
+
+def test_full_screening_by_mouse_reaches_urgent(window, qtbot):
+    qtbot.mouseClick(window.home.new_button, Qt.MouseButton.LeftButton)
+    wizard = window.wizard
+    steps = 0
+    while window.stack.currentWidget() is wizard:
+        steps += 1
+        assert steps < 200
+        assert_all_named(window)
+        item = wizard.current_step().items[0]
+        cards = wizard._cards
+        if item.name == "child_assent":
+            qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
+        elif item.name == "a_papers_kept":
+            qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)  # a red flag: "Yes"
+        elif item.name == "referral_consent":
+            qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
+    result = window.result
+    assert "Urgent" in result.decision.text()
+    assert any("passport" in result.reasons.item(i).text().lower() or "papers" in
+               result.reasons.item(i).text().lower() for i in range(result.reasons.count()))
+    assert result.service_list.count() > 0
+    assert "not identification or proof" in result.disclaimer.text()
+    qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
+    settle(window, qtbot)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.home, timeout=10_000)
+    [record] = window.profile.records.list()
+    assert record.decision == "urgent" and record.follow_up
+
+
+def test_de_escalating_needs_a_reason(window, qtbot):
+    window.new_screening()
+    session = window.session
+    session.answer_all({"child_assent": "yes", "a_papers_kept": "yes",
+                        "referral_consent": "yes"})
+    window._show_result()
+    result = window.result
+    result.final.setCurrentIndex(result.final.findData("monitor"))
+    qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
+    assert "reason" in result.message.text().lower()
+    assert window.stack.currentWidget() is result
+    result.reason.setPlainText("Already with a social worker today.")
+    qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
+    settle(window, qtbot)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.home, timeout=10_000)
+    [record] = window.profile.records.list()
+    stored = window.profile.records.get(record.id).outcome
+    assert stored["computed_decision"] == "urgent" and stored["final_decision"] == "monitor"
+
+
+def test_every_screen_names_its_controls(window, qtbot):
+    assert_all_named(window)  # home
+    window.new_screening()
+    wizard = window.wizard
+    seen_worker_page = False
+    while window.stack.currentWidget() is wizard:
+        assert_all_named(window)
+        seen_worker_page |= wizard.current_step().for_worker
+        if wizard.current_step().items[0].name == "child_assent":
+            wizard.session.answer("child_assent", "yes")
+        wizard.go_next()
+    assert seen_worker_page
+    assert_all_named(window)  # result
+    window.lock()
+    assert_all_named(window)  # unlock
+
+
+def test_autosave_keeps_a_draft_that_resumes(window, qtbot):
+    window.new_screening()
+    wizard = window.wizard
+    wizard.session.answer("child_assent", "yes")
+    wizard.answered.emit()
+    settle(window, qtbot)
+    [draft] = window.profile.records.list()
+    assert draft.status is RecordStatus.DRAFT
+    qtbot.mouseClick(wizard.stop_button, Qt.MouseButton.LeftButton)
+    settle(window, qtbot)
+    assert window.home.drafts.item(0).data(Qt.ItemDataRole.UserRole) == draft.id
+    window._resume_draft(draft.id)
+    settle(window, qtbot)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is wizard, timeout=5_000)
+    assert wizard.session.answers["child_assent"] == "yes"
+
+
+def test_auto_lock_clears_every_screen(window, qtbot):
+    window.new_screening()
+    wizard = window.wizard
+    wizard.session.answer("child_assent", "yes")
+    question = wizard.current_step().items[0].label.get("en")
+    window.idle_timer.setInterval(50)
+    window.idle_timer.start()
+    with qtbot.waitSignal(window.locked, timeout=5_000):
+        pass
+    settle(window, qtbot)
+    assert window.profile is None and window.session is None
+    assert window.stack.currentWidget() is window.unlock_screen
+    texts = [w.text() for w in window.findChildren(QLabel)]
+    assert not any(question in text for text in texts)
+    assert wizard.scroll.widget() is None
+    assert window.result.reasons.count() == 0 and window.home.drafts.count() == 0
+
+
+def test_quick_exit_locks_closes_and_clears_the_clipboard(window, qtbot):
+    QGuiApplication.clipboard().setText("Amina Example, 12")
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F12)
+    settle(window, qtbot)
+    assert window.profile is None
+    assert not window.isVisible()
+    assert QGuiApplication.clipboard().text() == ""
+
+
+def test_wrong_passphrase_is_a_clear_message(window, qtbot):
+    window.lock()
+    settle(window, qtbot)
+    screen = window.unlock_screen
+    qtbot.keyClicks(screen.passphrase, "not the passphrase")
+    qtbot.keyClick(screen.passphrase, Qt.Key.Key_Return)
+    settle(window, qtbot)
+    qtbot.waitUntil(lambda: screen.unlock_button.isEnabled(), timeout=10_000)
+    assert "does not open" in screen.message.text()
+    assert window.profile is None
