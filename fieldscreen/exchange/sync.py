@@ -59,6 +59,32 @@ def installed_pack(profile: UnlockedProfile) -> DeploymentPack:
     return read_pack(raw)
 
 
+def pending_work(profile: UnlockedProfile) -> bool:
+    """Whether a sync has anything to do: records to seal, batches to send, receipts to read."""
+    counts = profile.outbox.counts()
+    return bool(counts["undelivered"] or counts["awaiting_receipt"]
+                or profile.records.count(RecordStatus.FINAL))
+
+
+def target_reachable(profile: UnlockedProfile, target: str | None = None) -> bool:
+    """Probe the sync target (the pack's unless given); False when there is none."""
+    raw = profile.installed_pack()
+    pack = read_pack(raw) if raw is not None else None
+    destination = target or (pack.sync.target if pack and pack.sync else None)
+    if destination is None:
+        return False
+    sync_settings = pack.sync if pack and target is None else None
+    transport = transport_for(
+        destination,
+        username=sync_settings.username if sync_settings else None,
+        password=sync_settings.password if sync_settings else None,
+        ca_certificate=sync_settings.ca_certificate if sync_settings else None)
+    try:
+        return transport.reachable()
+    finally:
+        transport.close()
+
+
 def seal_pending(profile: UnlockedProfile, pack: DeploymentPack, *,
                  now: Callable[[], dt.datetime]) -> tuple[int, int]:
     """Seal every final record into batches; returns (batches, records) sealed."""

@@ -50,6 +50,9 @@ class Transport(Protocol):
     def names(self) -> list[str]:
         """The names of the files at the relay."""
 
+    def reachable(self) -> bool:
+        """Whether the relay answers now (a cheap probe; never raises)."""
+
     def close(self) -> None: ...
 
 
@@ -130,6 +133,9 @@ class FolderTransport:
             return sorted(entry.name for entry in self.folder.iterdir() if entry.is_file())
         except OSError as error:
             raise _folder_error(self.folder, error) from None
+
+    def reachable(self) -> bool:
+        return self.folder.is_dir()
 
     def close(self) -> None:
         pass
@@ -279,7 +285,9 @@ class WebDavTransport:
         partial = self._url(f".{name}.{uuid.uuid4().hex}.part")
         response = self._request("PUT", partial, content=data,
                                  headers={"Content-Type": "application/octet-stream"})
-        if response.status_code not in (200, 201, 204) or _looks_like_portal(response):
+        # Servers may describe a successful PUT in an HTML body, so only the status counts
+        # here; a captive portal is caught by the MOVE and the size check that follow.
+        if response.status_code not in (200, 201, 204):
             raise self._fail(response, _("uploading"))
         response = self._request("MOVE", partial, headers={"Destination": final,
                                                            "Overwrite": "T"})
@@ -313,6 +321,15 @@ class WebDavTransport:
                 continue
             found.append(path.rsplit("/", 1)[-1])
         return sorted(found)
+
+    def reachable(self) -> bool:
+        try:
+            response = self._request("PROPFIND", self.base, headers={"Depth": "0"},
+                                     timeout=5.0)
+        except TransportError:
+            return False
+        # A captive portal answers too, with a web page: that is not the relay.
+        return response.status_code == 207 and _is_xml(response)
 
     def close(self) -> None:
         self._client.close()

@@ -41,6 +41,7 @@ from fieldscreen.store.profile import (
 )
 from fieldscreen.ui.home import HomeScreen
 from fieldscreen.ui.result import ResultScreen
+from fieldscreen.ui.sync_watcher import SyncWatcher
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
@@ -67,20 +68,24 @@ class FieldWindow(QMainWindow):
         form, services: the shipped checklist and directory, used when no pack is installed.
         demo: training mode (banner; the profile is created and opened without a passphrase).
         idle_minutes: auto-lock after this much inactivity.
+        probe_seconds: how often the sync target is probed while it answers (the backoff
+            after failures starts there too).
         clock: the current aware time.
 
     Signals:
         locked(): the profile was locked and every screen cleared.
         saved(str): a final record was saved (its id).
+        sync_finished(object): a sync ran (its SyncReport).
     """
 
     locked = Signal()
     saved = Signal(str)
+    sync_finished = Signal(object)
 
     def __init__(self, *, store: ProfileStore, profile_name: str, form: Form,
                  services: ServicesDirectory | None, demo: bool = False,
                  idle_minutes: float = 5.0, clock: Clock | None = None,
-                 demo_passphrase: str | None = None) -> None:
+                 demo_passphrase: str | None = None, probe_seconds: float = 30.0) -> None:
         super().__init__()
         self.store = store
         self.profile_name = profile_name
@@ -98,7 +103,11 @@ class FieldWindow(QMainWindow):
         self._finalizing = False
         self._demo_passphrase = demo_passphrase
         self.last_sync: str | None = None
+        self.online: bool | None = None
+        self._syncing = False
         self.tasks = TaskRunner(self)
+        self.watcher: SyncWatcher | None = None
+        self._probe_seconds = probe_seconds
 
         self.setWindowTitle(_("FieldScreen — training") if demo else _("FieldScreen"))
         central = QWidget(self)
@@ -218,6 +227,30 @@ class FieldWindow(QMainWindow):
         self.unlock_screen.reset()
         self.idle_timer.start()
         self.show_home()
+        self._watch_connectivity(profile)
+
+    def _watch_connectivity(self, profile: UnlockedProfile) -> None:
+        from fieldscreen.exchange.sync import target_reachable
+
+        if profile.installed_pack() is None:
+            return  # nowhere to sync to
+        self.watcher = SyncWatcher(self.tasks, lambda: target_reachable(profile),
+                                   base_seconds=self._probe_seconds,
+                                   max_seconds=max(self._probe_seconds, 1800.0), parent=self)
+        self.watcher.reachability_changed.connect(self._reachability_changed)
+        self.watcher.sync_due.connect(self.auto_sync)
+        self.watcher.start()
+
+    def _reachability_changed(self, online: bool) -> None:
+        self.online = online
+        if self.stack.currentWidget() is self.home:
+            self.refresh_home()
+
+    def auto_sync(self) -> None:
+        """Sync because the target became reachable, unless a screening is open."""
+        if self.stack.currentWidget() is not self.home or self._syncing:
+            return  # never compete with an open screening; the next probe retries
+        self.sync_now(None, only_if_pending=True)
 
     def _load_pack(self, profile: UnlockedProfile) -> None:
         from fieldscreen.exchange.pack import read_pack
@@ -233,6 +266,10 @@ class FieldWindow(QMainWindow):
     def lock(self) -> None:
         """Drop the keys and clear every screen; the unlock screen remains."""
         self.idle_timer.stop()
+        if self.watcher is not None:
+            # Stopped, not deleted: a probe still running reports back to it.
+            self.watcher.stop()
+            self.watcher = None
         self.session = None
         self.record_id = None
         self.wizard.clear()
@@ -292,7 +329,7 @@ class FieldWindow(QMainWindow):
             if self.profile is profile:
                 summaries, pending = result
                 self.home.show_records(summaries, today)
-                self.home.show_sync(pending, self.last_sync, None)
+                self.home.show_sync(pending, self.last_sync, self.online)
 
         self.tasks.run(work, done, lambda error: self.home.show_sync(0, None, None,
                                                                        _message(error)))
@@ -398,24 +435,39 @@ class FieldWindow(QMainWindow):
 
     # -- sync ------------------------------------------------------------------------------------
 
-    def sync_now(self, target: str | None) -> None:
+    def sync_now(self, target: str | None, *, only_if_pending: bool = False) -> None:
         profile = self.profile
-        if profile is None:
+        if profile is None or self._syncing:
             return
-        from fieldscreen.exchange.sync import sync
+        from fieldscreen.exchange.sync import pending_work, sync
 
+        self._syncing = True
+        self.home.set_syncing(True)
         self.home.sync_status.setText(_("Syncing…"))
 
+        def work() -> Any:
+            if only_if_pending and not pending_work(profile):
+                return None
+            return sync(profile, target=target, now=self.clock)
+
         def done(report: Any) -> None:
-            if report.error is None:
-                self.last_sync = self.clock().astimezone().strftime("%H:%M")
-            self.home.show_sync(report.pending_batches, self.last_sync, report.error is None,
-                                report.error or "")
+            self._syncing = False
+            self.home.set_syncing(False)
+            if report is not None:
+                if report.error is None:
+                    self.last_sync = self.clock().astimezone().strftime("%H:%M")
+                self.online = report.error is None
+                self.home.show_sync(report.pending_batches, self.last_sync, self.online,
+                                    report.error or "")
+                self.sync_finished.emit(report)
             self.refresh_home()
 
-        self.tasks.run(lambda: sync(profile, target=target, now=self.clock), done,
-                       lambda error: self.home.show_sync(0, self.last_sync, None,
-                                                         _message(error)))
+        def failed(error: BaseException) -> None:
+            self._syncing = False
+            self.home.set_syncing(False)
+            self.home.show_sync(0, self.last_sync, None, _message(error))
+
+        self.tasks.run(work, done, failed)
 
     def _export_to_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, _("Choose the USB folder"))

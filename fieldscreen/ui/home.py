@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -60,6 +61,11 @@ class HomeScreen(QWidget):
         today_label.setBuddy(self.today)
         layout.addWidget(self.today)
 
+        self.sync_progress = QProgressBar(self)
+        self.sync_progress.setAccessibleName(_("Sync in progress"))
+        self.sync_progress.setRange(0, 0)
+        self.sync_progress.hide()
+        layout.addWidget(self.sync_progress)
         sync_row = QHBoxLayout()
         self.sync_status = QLabel(self)
         self.sync_status.setWordWrap(True)
@@ -94,6 +100,11 @@ class HomeScreen(QWidget):
             self.drafts.addItem(_("No drafts."))
         if self.today.count() == 0:
             self.today.addItem(_("No screenings yet today."))
+
+    def set_syncing(self, syncing: bool) -> None:
+        self.sync_progress.setVisible(syncing)
+        self.sync_button.setEnabled(not syncing)
+        self.export_button.setEnabled(not syncing)
 
     def show_sync(self, pending: int, last_sync: str | None, online: bool | None,
                   detail: str = "") -> None:
