@@ -645,9 +645,12 @@ def _run_profile_update_pack(args: argparse.Namespace) -> int:
     raw = _read_bytes(args.pack)
     profile = _unlock(args)
     try:
-        current = profile.installed_pack()
-        pinned = read_pack(current).signing_key if current else None
-        pack = read_pack(raw, pinned=pinned)
+        current = read_pack(installed) if (installed := profile.installed_pack()) else None
+        pack = read_pack(raw, pinned=current.signing_key if current else None)
+        if current is not None and pack.created_at < current.created_at:
+            raise UserError(_("This deployment pack is older than the one installed; nothing "
+                              "was changed."),
+                            hint=_("Ask your coordinator for the newest pack."))
         profile.install_pack(raw, pack.recipient)
     finally:
         profile.lock()

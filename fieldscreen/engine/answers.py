@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldscreen.errors import UserError
-from fieldscreen.forms.expressions import Value
 from fieldscreen.forms.schema import Item, ItemType
 from fieldscreen.i18n import _
+
+if TYPE_CHECKING:
+    from fieldscreen.forms.expressions import Value
 
 MAX_TEXT_LENGTH = 2000
 # Far beyond any age or count a screening records; keeps arithmetic in exact doubles.

@@ -10,10 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fieldscreen.forms.expressions import Value
 from fieldscreen.forms.schema import Form, IndicatorKind, Level, Outcome, Thresholds
+
+if TYPE_CHECKING:
+    from fieldscreen.forms.expressions import Value
 
 
 class Rule(StrEnum):

@@ -7,9 +7,12 @@ apart; this module turns the items shown now into those steps, so the wizard onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fieldscreen.engine.session import ScreeningSession
 from fieldscreen.forms.schema import Audience, Item, ItemType
+
+if TYPE_CHECKING:
+    from fieldscreen.engine.session import ScreeningSession
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,9 @@ MAX_LINE_BYTES = 1024 * 1024
 RECORDS_PER_BATCH = 500
 BYTES_PER_BATCH = 16 * 1024 * 1024
 
+# Integers are stored in SQLite, whose integers are signed 64-bit.
+MAX_INTEGER = 2**63 - 1
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -78,6 +81,7 @@ class RefusalCode(StrEnum):
     DEMO_MISMATCH = "demo_mismatch"
     BAD_RECORDS = "bad_records"
     CONFLICT = "conflict"
+    CHECK_FAILED = "check_failed"
 
 
 class BatchRefused(Exception):
@@ -221,11 +225,13 @@ def _manifest(raw: bytes) -> dict[str, Any]:
         isinstance(manifest["created_at"], str) and _STAMP.match(manifest["created_at"]),
         isinstance(manifest["demo"], bool),
         isinstance(manifest["device_public_key"], str),
-        type(manifest["device_sequence"]) is int and manifest["device_sequence"] >= 1,
+        type(manifest["device_sequence"]) is int
+        and 1 <= manifest["device_sequence"] <= MAX_INTEGER,
         isinstance(manifest["previous_manifest_sha256"], str)
         and _HEX64.match(manifest["previous_manifest_sha256"]),
         isinstance(manifest["recipient"], str),
-        type(manifest["audit_head_seq"]) is int and manifest["audit_head_seq"] >= 0,
+        type(manifest["audit_head_seq"]) is int
+        and 0 <= manifest["audit_head_seq"] <= MAX_INTEGER,
         isinstance(manifest["audit_head_mac"], str)
         and _HEX64.match(manifest["audit_head_mac"]),
         type(manifest["record_count"]) is int and 0 <= manifest["record_count"] <= MAX_RECORDS,
@@ -236,7 +242,7 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     for entry in manifest["records"]:
         if not (isinstance(entry, dict) and set(entry) == {"id", "version", "sha256"}
                 and isinstance(entry["id"], str) and 0 < len(entry["id"]) <= 64
-                and type(entry["version"]) is int and entry["version"] >= 1
+                and type(entry["version"]) is int and 1 <= entry["version"] <= MAX_INTEGER
                 and isinstance(entry["sha256"], str) and _HEX64.match(entry["sha256"])):
             raise bad("a record entry is malformed")
     return manifest
@@ -267,6 +273,11 @@ def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...
             raise bad("a record is not JSON") from None
         if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
             raise bad("a record has unexpected keys")
+        try:
+            # JSON may escape a lone surrogate ("\ud800"), which no UTF-8 text can hold.
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad("a record holds text that is not valid Unicode") from None
         if record["id"] != entry["id"] or record["version"] != entry["version"]:
             raise bad("a record's id or version differs")
         if record["id"] in seen:

@@ -16,6 +16,8 @@ from fieldscreen.store.crypto import VerifyKey, sha256
 
 PREFIX = "FSE1"
 _GROUP = 6
+_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+_BODY_LENGTH = 58  # 36 bytes in base32 without padding
 
 
 def _checksum(raw: bytes) -> bytes:
@@ -40,12 +42,12 @@ def read_enrolment_code(code: str) -> VerifyKey:
         raise UserError(_("This is not a FieldScreen enrolment code (it starts with {prefix})."
                           ).format(prefix=PREFIX))
     body = cleaned[len(PREFIX):]
-    try:
-        raw = base64.b32decode(body + "=" * (-len(body) % 8))
-    except ValueError:
-        raw = b""
-    if len(raw) != 36:
+    if len(body) != _BODY_LENGTH:
         raise UserError(_("The enrolment code has the wrong length; copy it again."))
+    # Codes use A-Z and 2-7 only; 0, 1, 8 and 9 are usually O, I, B and g misread.
+    if any(character not in _ALPHABET for character in body):
+        raise UserError(_("The enrolment code has a typing mistake; copy it again."))
+    raw = base64.b32decode(body + "=" * (-len(body) % 8))
     key, checksum = raw[:32], raw[32:]
     if _checksum(key) != checksum:
         raise UserError(_("The enrolment code has a typing mistake; copy it again."))

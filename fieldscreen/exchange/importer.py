@@ -180,6 +180,15 @@ class BatchImporter:
                                     demo=self._profile.info.demo)
         except BatchRefused as refusal:
             return self._quarantine(data, file_sha256, source, refusal)
+        except UserError:
+            raise  # a storage problem on this side: stop and say so
+        except Exception as error:
+            # A file that breaks a check in an unforeseen way is kept, not imported, and
+            # the batches after it are still imported.
+            return self._quarantine(data, file_sha256, source, BatchRefused(
+                RefusalCode.CHECK_FAILED,
+                _("the batch could not be checked ({kind}); it was kept for review").format(
+                    kind=type(error).__name__)))
         check = inbox.check(verified.device.device_id, verified.batch_id, verified.sequence,
                             verified.manifest_sha256)
         if check.verdict is LedgerVerdict.CONFLICT:
@@ -191,7 +200,13 @@ class BatchImporter:
                                         sequence=verified.sequence),
                 device_id=verified.device.device_id, batch_id=verified.batch_id))
         warning = None
-        if verified.sequence > check.last_sequence + 1:
+        previous = inbox.manifest_hash(verified.device.device_id, verified.sequence - 1)
+        if previous is not None and previous != verified.previous_manifest_sha256:
+            warning = _("ALERT: batch {sequence} from device {device} does not continue the "
+                        "chain of its batch {before} (restored from a backup, or forged?)"
+                        ).format(sequence=verified.sequence, device=verified.device.name,
+                                 before=verified.sequence - 1)
+        elif verified.sequence > check.last_sequence + 1:
             warning = _("Batches {first} to {last} from device {device} have not arrived yet "
                         "(imported {sequence}).").format(
                 first=check.last_sequence + 1, last=verified.sequence - 1,
@@ -202,7 +217,6 @@ class BatchImporter:
             counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
                                         verified.sequence, verified.manifest_sha256,
                                         file_sha256, list(verified.records))
-            inbox.resolve_quarantine(file_sha256)
             outcome = BatchOutcome(source, "imported", records=counts.imported,
                                    duplicates=counts.duplicate, warning=warning)
         self._write_receipt(verified, relay, outcome)

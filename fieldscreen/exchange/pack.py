@@ -183,17 +183,22 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
             entry = content["sync"]
             sync = SyncSettings(str(entry["target"]), entry.get("username"),
                                 entry.get("password"), entry.get("ca_certificate"))
-        retention = int(content.get("retention", {}).get("received_days",
-                                                          DEFAULT_RETENTION_DAYS))
+        retention_entry = content.get("retention", {})
+        if not isinstance(retention_entry, dict):
+            raise ValueError("retention")
+        retention = int(retention_entry.get("received_days", DEFAULT_RETENTION_DAYS))
+        demo = content.get("demo", False)
+        if not isinstance(demo, bool):
+            raise ValueError("demo")
         return DeploymentPack(
             pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
             coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
-            retention_days=max(0, retention), demo=bool(content.get("demo", False)),
+            retention_days=max(0, retention), demo=demo,
         )
     except SourceProblems as problems:
-        raise refused(_("a form in it is not valid: {problems}").format(
-            problems=problems.message)) from None
-    except (ValueError, KeyError, TypeError, CryptoError):
+        raise refused(_("a form or the services directory in it is not valid: {problems}"
+                        ).format(problems=problems.message)) from None
+    except (ValueError, KeyError, TypeError, AttributeError, CryptoError):
         raise refused(_("its contents are incomplete")) from None

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from fieldscreen.forms.expressions import Expression
+if TYPE_CHECKING:
+    from fieldscreen.forms.expressions import Expression
+
 
 
 class ItemType(StrEnum):

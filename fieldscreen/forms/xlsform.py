@@ -108,7 +108,6 @@ _IGNORED_COLUMNS = {
     "public_key": N_("FieldScreen encrypts records with its own keys"),
     "style": N_("form styles are not used"),
 }
-_SETTINGS_IGNORED = ("instance_name", "submission_url", "public_key", "style")
 
 # (what the type is, why it is left out)
 _UNSUPPORTED_TYPES = {
@@ -296,6 +295,8 @@ class _Importer:
         self.sheets: dict[str, _Sheet] = {}
         self.default_language = "en"
         self.languages: list[str] = []
+        # (sheet, column index) -> the language code of a translated column.
+        self._codes: dict[tuple[str, int], str] = {}
         # name -> (row, why it was left out); for references from kept items.
         self.dropped: dict[str, tuple[int, str]] = {}
         self.names: dict[str, int] = {}
@@ -392,7 +393,8 @@ class _Importer:
                 if not self._is_translatable(sheet, column):
                     continue
                 if column.language is None:
-                    plain = True
+                    # A plain form_title follows the default language, whatever it is.
+                    plain = plain or kind in (SURVEY, CHOICES)
                     continue
                 coded.append((kind, column))
                 match = _CODE_IN_PARENTHESES.search(column.language)
@@ -420,8 +422,6 @@ class _Importer:
                 self.warn(SETTINGS, self.settings_row, _(
                     "there is no default_language setting; using '{code}', the language of "
                     "the first label column").format(code=first))
-        self.languages = [self.default_language]
-        self._codes: dict[tuple[str, int], str] = {}
         for kind, column in coded:
             code = self._language_code(column.language or "", known)
             if code is None:
@@ -436,13 +436,12 @@ class _Importer:
                     "column '{header}' has no language code; it is read as '{code}'").format(
                     header=column.header, code=code))
             self._codes[(kind, column.index)] = code
-            if code not in self.languages:
-                self.languages.append(code)
-        # The default language leads only when the workbook put it first.
-        first_coded = [self._codes[(kind, column.index)] for kind, column in coded
-                       if (kind, column.index) in self._codes]
-        if first_coded and not plain and first_coded[0] != self.default_language:
-            self.languages = list(dict.fromkeys([*first_coded, self.default_language]))
+        # Languages keep the workbook's column order; plain columns come first.
+        ordered = [self._codes[(kind, column.index)] for kind, column in coded
+                   if (kind, column.index) in self._codes]
+        if plain:
+            ordered.insert(0, self.default_language)
+        self.languages = list(dict.fromkeys([*ordered, self.default_language]))
 
     def _language_code(self, text: str, known: dict[str, str]) -> str | None:
         text = text.strip()
@@ -455,8 +454,10 @@ class _Importer:
             candidate = known.get(text.lower()) or _english_language_names().get(text.lower())
             if candidate is None:
                 return None
-        head, _sep, tail = candidate.replace("_", "-").partition("-")
-        candidate = head.lower() + (f"-{tail}" if tail else "")
+        # "EN" is "en"; the rest ("es_419", "zh-Hant") stays as written, so codes round-trip.
+        head = re.match(r"[A-Za-z]*", candidate)
+        assert head is not None
+        candidate = head.group(0).lower() + candidate[head.end():]
         return candidate if _LANGUAGE.match(candidate) else None
 
     def _assign_fields(self, sheet: _Sheet) -> None:
@@ -672,7 +673,7 @@ class _Importer:
             name = self._identifier(sheet, row, "name")
             if name is not None:
                 self._claim(name, row)
-            elif parsed.kind != "unknown":
+            elif parsed.kind != "unknown" and self._cell(sheet, row, "name") is None:
                 self.error(SURVEY, row.number, _("this '{type}' row has no name").format(
                     type=type_text))
             if any(frame.dropped for frame in stack):
@@ -680,8 +681,10 @@ class _Importer:
                 continue
             if parsed.kind == "unknown":
                 self.error(SURVEY, row.number, _(
-                    "unknown type '{type}'; see docs/xlsform.md for the types FieldScreen "
-                    "reads").format(type=_shorten(type_text)))
+                    "unknown type '{type}' ({reason}); see docs/xlsform.md for the types "
+                    "FieldScreen reads").format(
+                    type=_shorten(type_text),
+                    reason=_(parsed.reason or N_("not an XLSForm type FieldScreen knows"))))
                 continue
             if parsed.kind == "repeat":
                 stack.append(_Frame("repeat", row.number, name or "", dropped=True))
@@ -692,6 +695,9 @@ class _Importer:
                 self._drop_row(sheet, row, name, type_text, _(parsed.reason))
                 continue
             if name is None:
+                if parsed.item_type is ItemType.GROUP:
+                    # Keeps its end_group matched; the missing name is already an error.
+                    stack.append(_Frame("group", row.number, "", dropped=True))
                 continue
             container = stack[-1].node.children if stack and stack[-1].node else top
             assert parsed.item_type is not None and container is not None
@@ -736,7 +742,7 @@ class _Importer:
         if frame.kind == "repeat":
             self.warn(SURVEY, frame.row, _(
                 "repeats are not supported: the repeat '{name}' (rows {first} to {last}) and "
-                "the {count} rows inside it are left out").format(
+                "the {count} items inside it are left out").format(
                 name=frame.name, first=frame.row, last=row.number, count=frame.inside))
         elif frame.node is not None and not frame.node.children and frame.container is not None:
             frame.container.remove(frame.node)
@@ -844,6 +850,7 @@ class _Importer:
             node.entry["required"] = True
 
     def _expressions(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        failed = False
         for column in ("relevant", "constraint", "calculation"):
             source = self._expression_text(sheet, row, column)
             if source is None:
@@ -862,6 +869,7 @@ class _Importer:
             try:
                 expression = parse_expression(source)
             except ExpressionError as problem:
+                failed = True
                 self.error(SURVEY, row.number, _(
                     "the {column} of '{name}' cannot be represented: {message} (at character "
                     "{position} of \"{source}\"); FieldScreen supports the expressions listed "
@@ -875,8 +883,7 @@ class _Importer:
                 message = self._localized(sheet, row, "constraint_message")
                 if message:
                     node.entry["constraint_message"] = message
-        if item_type is ItemType.CALCULATE and "calculation" not in node.entry and not any(
-                problem.line == row.number for problem in self.errors):
+        if item_type is ItemType.CALCULATE and "calculation" not in node.entry and not failed:
             self.error(SURVEY, row.number, _("calculate '{name}' has no calculation").format(
                 name=node.name))
         if "constraint" not in node.entry and self._localized(sheet, row, "constraint_message"):
@@ -953,18 +960,9 @@ class _Importer:
                 rules.setdefault(head, {})[tail] = value
             else:
                 rules[key] = value
-        if "lowered_when" in given:
-            row, value = given["lowered_when"]
-            source = "true()" if value is True else "false()" if value is False else (
-                _as_text(value))
-            try:
-                parse_expression(source)
-            except ExpressionError as problem:
-                self.error(RULES, row, _(
-                    "lowered_when cannot be represented: {message} (at character {position})"
-                ).format(message=problem.message, position=problem.position + 1))
-            else:
-                rules["lowered_when"] = source
+            if key == "lowered_thresholds.monitor" and "lowered_when" in given:
+                # Next to the thresholds it lowers, as in a hand-written form.
+                self._lowered_when(rules, *given["lowered_when"])
         scores = {key.partition(".")[2]: value for key, (_row, value) in given.items()
                   if key.startswith("answer_scores.")}
         if scores:
@@ -972,6 +970,18 @@ class _Importer:
                 answer: _GAP if _as_text(score).lower() == _GAP else _number_or_text(score)
                 for answer, score in scores.items()}
         return rules
+
+    def _lowered_when(self, rules: dict[str, Any], row: int, value: Any) -> None:
+        source = "true()" if value is True else "false()" if value is False else (
+            _as_text(value))
+        try:
+            parse_expression(source)
+        except ExpressionError as problem:
+            self.error(RULES, row, _(
+                "lowered_when cannot be represented: {message} (at character {position})"
+            ).format(message=problem.message, position=problem.position + 1))
+        else:
+            rules["lowered_when"] = source
 
     def _read_notes(self) -> list[str]:
         sheet = self.sheets.get(NOTES)
@@ -995,7 +1005,7 @@ class _Importer:
             header.extend(["", *notes])
         comment = "".join(f"# {line}".rstrip() + "\n" for line in header)
         body = yaml.dump(data, Dumper=_FormDumper, sort_keys=False, allow_unicode=True,
-                         width=10_000, default_flow_style=False)
+                         width=96, default_flow_style=False)
         text = f"{comment}\n{body}"
         if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
             raise self.refuse(SURVEY, 0, _(
@@ -1027,6 +1037,7 @@ class _Importer:
                 found.extend((line, kind, row) for line in located.key_lines.values())
 
         mark(data, SETTINGS, self.settings_row)
+        found.append((data.line_of("items"), SURVEY, 0))
         lists = data.get("choice_lists")
         if isinstance(lists, LocatedMap):
             for list_name, entries in lists.items():
@@ -1034,14 +1045,16 @@ class _Importer:
                 found.append((lists.line_of(list_name), CHOICES, rows[0]))
                 for line, row in zip(entries.item_lines, rows, strict=False):
                     found.append((line, CHOICES, row))
+        found.append((data.line_of("choice_lists"), CHOICES, 0))
+        found.append((data.line_of("rules"), RULES, 0))
         rules = data.get("rules")
         if isinstance(rules, LocatedMap):
-            for key in rules:
-                value = rules[key]
-                if isinstance(value, LocatedMap) and key != "answer_scores":
-                    for sub in value:
-                        row = self.rule_rows.get(f"{key}.{sub}", 0)
-                        found.append((value.line_of(sub), RULES, row))
+            for key, value in rules.items():
+                if isinstance(value, LocatedMap):
+                    rows = [self.rule_rows.get(f"{key}.{sub}", 0) for sub in value]
+                    found.append((rules.line_of(key), RULES, min(rows, default=0)))
+                    found.extend((value.line_of(sub), RULES, row)
+                                 for sub, row in zip(value, rows, strict=True))
                 else:
                     found.append((rules.line_of(key), RULES, self.rule_rows.get(key, 0)))
         nodes = [node for top in items for node in top.walk()]
@@ -1092,7 +1105,7 @@ def _parse_type(text: str) -> _Type:
         original = text.split()[len(prefix):]
         rest = tuple(words[len(prefix):])
         if not original:
-            return _Type("unknown")
+            return _Type("unknown", reason=N_("a select needs the name of its choice list"))
         if original[0].startswith("${"):
             return _Type("unsupported", reason=N_("choices taken from other answers are not "
                                                   "supported"))
@@ -1210,7 +1223,10 @@ class _WorkbookReader:
     def _scan(self, worksheet: Any, kind: str) -> list[tuple[int, dict[int, tuple[Any, str]]]]:
         limit = _ROW_LIMITS.get(kind, MAX_OTHER_ROWS)
         rows: list[tuple[int, dict[int, tuple[Any, str]]]] = []
-        for number, cells in enumerate(worksheet.iter_rows(max_col=MAX_COLUMNS + 1), start=1):
+        # The stored dimensions may claim a million rows or columns; without them each row
+        # is as wide as its last cell and the gaps between rows are empty tuples.
+        worksheet.reset_dimensions()
+        for number, cells in enumerate(worksheet.iter_rows(), start=1):
             if number > MAX_SCANNED_ROWS:
                 raise self.importer.refuse(kind, number, _(
                     "the sheet goes on past row {limit}; FieldScreen reads at most {rows} rows "
@@ -1222,7 +1238,7 @@ class _WorkbookReader:
                                                         and not cell.value.strip())}
             if not found:
                 continue
-            if MAX_COLUMNS + 1 in found:
+            if max(found) > MAX_COLUMNS:
                 raise self.importer.refuse(kind, number, _(
                     "this row goes past column {letter}; FieldScreen reads at most {limit} "
                     "columns").format(letter=get_column_letter(MAX_COLUMNS), limit=MAX_COLUMNS))
@@ -1243,6 +1259,7 @@ class _WorkbookReader:
             for kind, positions in wanted.items():
                 last = max(number for number, _index in positions)
                 worksheet = book[self.importer.titles[kind]]
+                worksheet.reset_dimensions()
                 for number, cells in enumerate(worksheet.iter_rows(
                         max_row=last, max_col=MAX_COLUMNS), start=1):
                     for index, cell in enumerate(cells, start=1):
@@ -1451,17 +1468,18 @@ def _fill(sheet: Any, header: list[str], rows: list[dict[str, Any]],
 def _save(workbook: Any, path: Path) -> None:
     # Written under a temporary name and moved into place, so a failure never leaves half
     # a workbook where the author expects theirs.
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent if str(path.parent) else ".")
-    os.close(handle)
+    temporary: str | None = None
     try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+        os.close(handle)
         workbook.save(temporary)
         os.replace(temporary, path)
     except OSError as error:
         raise UserError(_("cannot write {path}: {reason}").format(
             path=path, reason=error.strerror or error)) from None
     finally:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
 
 
@@ -1489,17 +1507,18 @@ def _leading_comments(source_text: str | None) -> list[str]:
 # Small helpers
 
 
-class _FormDumper(yaml.SafeDumper):
-    """Block style with indented lists, literal blocks for multi-line text, no anchors."""
+# libyaml's emitter when present: the pure-Python one takes seconds on a large form.
+_BaseDumper: Any = yaml.CSafeDumper if yaml.__with_libyaml__ else yaml.SafeDumper
+
+
+class _FormDumper(_BaseDumper):
+    """Block style, literal blocks for multi-line text, never anchors or aliases."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
-        return super().increase_indent(flow, False)
 
-
-def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+def _represent_text(dumper: Any, data: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", data,
                                    style="|" if "\n" in data else None)
 

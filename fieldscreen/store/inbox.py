@@ -253,6 +253,10 @@ class Inbox:
                 "file_sha256, record_count, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [device_id, batch_id, sequence, manifest_sha256, file_sha256, len(records),
                  now])
+            # A file imported after all (e.g. once its device was enrolled) leaves
+            # quarantine in the same transaction.
+            db.execute("UPDATE quarantine SET resolved_at = ? WHERE file_sha256 = ? "
+                       "AND resolved_at IS NULL", [now, file_sha256])
             self._audit.append(db, AuditAction.BATCH_IMPORTED, at=self._clock(),
                                details={"device": device_id, "batch": batch_id,
                                         "records": len(records)})
@@ -277,11 +281,13 @@ class Inbox:
                                details={"reason": reason_code, "file": file_sha256})
             return int(cursor.lastrowid)
 
-    def resolve_quarantine(self, file_sha256: str) -> None:
-        """A quarantined file was imported after all (e.g. once its device was enrolled)."""
-        with self._database.write() as db:
-            db.execute("UPDATE quarantine SET resolved_at = ? WHERE file_sha256 = ? "
-                       "AND resolved_at IS NULL", [_stamp(self._clock()), file_sha256])
+    def manifest_hash(self, device_id: str, sequence: int) -> str | None:
+        """The manifest SHA-256 of a device's imported batch with that sequence, if any."""
+        with self._database.read() as connection:
+            row = connection.execute(
+                "SELECT manifest_sha256 FROM batch_ledger WHERE device_id = ? AND sequence = ?",
+                [device_id, sequence]).fetchone()
+        return row[0] if row else None
 
     def quarantined(self, include_resolved: bool = False) -> list[QuarantineEntry]:
         where = "" if include_resolved else " WHERE resolved_at IS NULL"

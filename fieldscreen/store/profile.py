@@ -32,13 +32,13 @@ from fieldscreen.store.crypto import (
 from fieldscreen.store.database import ProfileDatabase, StorageDamaged
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
+from fieldscreen.store.layout import DATABASE_FILE, profile_names, profiles_root
 from fieldscreen.store.outbox import Outbox
+from fieldscreen.store.passphrase_policy import MIN_PASSPHRASE_LENGTH
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
 
 Clock = Callable[[], dt.datetime]
-DATABASE_FILE = "profile.db"
-MIN_PASSPHRASE_LENGTH = 8
 MAX_UNLOCK_DELAY = 300.0
 SECRETS_SCHEMA_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -137,7 +137,8 @@ class ProfileStore:
 
     def __init__(self, data_dir: Path, *, clock: Clock = utc_now,
                  kdf: KdfParameters | None = None) -> None:
-        self.root = data_dir / "profiles"
+        self.data_dir = data_dir
+        self.root = profiles_root(data_dir)
         self._clock = clock
         self._kdf = kdf
 
@@ -150,9 +151,7 @@ class ProfileStore:
         return self.root / name
 
     def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if (p / DATABASE_FILE).is_file())
+        return profile_names(self.data_dir)
 
     def create(self, name: str, role: ProfileRole, passphrase: str, *,
                recovery_recipient: str | None = None, demo: bool = False) -> UnlockedProfile:

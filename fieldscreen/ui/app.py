@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication
 
-from fieldscreen.forms.loader import load_form
-from fieldscreen.forms.services import ServicesDirectory, load_services
 from fieldscreen.i18n import active_language
 from fieldscreen.paths import AppDirectories, shipped_dir
-from fieldscreen.store.profile import ProfileStore
 from fieldscreen.ui.field_window import FieldWindow
 
 # Training needs no passphrase. A training profile holds synthetic children only and can
@@ -33,7 +31,11 @@ def application() -> QApplication:
     return app
 
 
-def shipped_checklist() -> tuple[object, ServicesDirectory | None]:
+def shipped_checklist() -> tuple[Any, Any]:
+    """The shipped form and services directory (imported here: YAML loading is not free)."""
+    from fieldscreen.forms.loader import load_form
+    from fieldscreen.forms.services import load_services
+
     forms = shipped_dir("forms")
     form = load_form(forms / "child-screening.yaml")
     services_path = forms / "services.yaml"
@@ -45,13 +47,10 @@ def run_field(directories: AppDirectories, profile_name: str, *, demo: bool = Fa
               quit_after_ms: int | None = None) -> int:
     """Open the field window (training mode with `demo`) and run until it closes."""
     app = application()
-    form, services = shipped_checklist()
-    store = ProfileStore(directories.ensure().data)
-    window = FieldWindow(store=store, profile_name=profile_name, form=form,  # type: ignore[arg-type]
-                         services=services, demo=demo,
+    window = FieldWindow(data_dir=directories.ensure().data, profile_name=profile_name,
+                         checklist=shipped_checklist, demo=demo,
                          demo_passphrase=DEMO_PASSPHRASE if demo else None)
     window.show()
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
-    code = app.exec()
-    return code
+    return app.exec()

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
@@ -27,18 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
 from fieldscreen.errors import UserError
-from fieldscreen.forms.schema import Form
-from fieldscreen.forms.services import ServicesDirectory
 from fieldscreen.i18n import _
-from fieldscreen.store.profile import (
-    LockedProfile,
-    ProfileRole,
-    ProfileStore,
-    UnlockedProfile,
-    WrongPassphrase,
-)
+from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.home import HomeScreen
 from fieldscreen.ui.result import ResultScreen
 from fieldscreen.ui.sync_watcher import SyncWatcher
@@ -47,8 +38,17 @@ from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
 from fieldscreen.ui.wizard import WizardScreen
 
+if TYPE_CHECKING:
+    from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
+    from fieldscreen.forms.schema import Form
+    from fieldscreen.forms.services import ServicesDirectory
+    from fieldscreen.store.crypto import KdfParameters
+    from fieldscreen.store.profile import ProfileStore, UnlockedProfile
+
 Clock = Callable[[], dt.datetime]
+Checklist = Callable[[], "tuple[Form, ServicesDirectory | None]"]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
+WARM_UP_DELAY_MS = 150
 
 
 def _message(error: BaseException) -> str:
@@ -62,10 +62,14 @@ def _message(error: BaseException) -> str:
 class FieldWindow(QMainWindow):
     """The outreach worker's window.
 
+    The store, the crypto libraries and the checklist are loaded on the worker thread after
+    the window is shown, so the unlock screen appears as fast as a bare Qt window would.
+
     Args:
-        store: where profiles live.
+        data_dir: the data folder profiles live in.
         profile_name: the profile this window opens.
-        form, services: the shipped checklist and directory, used when no pack is installed.
+        checklist: loads the shipped form and services directory (used without a pack).
+        kdf: Argon2id parameters for a new profile (None: calibrate on this laptop).
         demo: training mode (banner; the profile is created and opened without a passphrase).
         idle_minutes: auto-lock after this much inactivity.
         probe_seconds: how often the sync target is probed while it answers (the backoff
@@ -82,17 +86,19 @@ class FieldWindow(QMainWindow):
     saved = Signal(str)
     sync_finished = Signal(object)
 
-    def __init__(self, *, store: ProfileStore, profile_name: str, form: Form,
-                 services: ServicesDirectory | None, demo: bool = False,
-                 idle_minutes: float = 5.0, clock: Clock | None = None,
-                 demo_passphrase: str | None = None, probe_seconds: float = 30.0) -> None:
+    def __init__(self, *, data_dir: Path, profile_name: str, checklist: Checklist,
+                 demo: bool = False, idle_minutes: float = 5.0, clock: Clock | None = None,
+                 demo_passphrase: str | None = None, probe_seconds: float = 30.0,
+                 kdf: KdfParameters | None = None) -> None:
         super().__init__()
-        self.store = store
+        self.data_dir = data_dir
         self.profile_name = profile_name
-        self.shipped_form = form
-        self.shipped_services = services
-        self.form = form
-        self.services = services
+        self._checklist_loader = checklist
+        self._shipped: tuple[Form, ServicesDirectory | None] | None = None
+        self._kdf = kdf
+        self._store: ProfileStore | None = None
+        self.form: Form | None = None
+        self.services: ServicesDirectory | None = None
         self.demo = demo
         self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.profile: UnlockedProfile | None = None
@@ -173,8 +179,30 @@ class FieldWindow(QMainWindow):
 
     # -- start, unlock, lock ---------------------------------------------------------------------
 
+    @property
+    def store(self) -> ProfileStore:
+        """The profile store, created on first use (on the worker thread)."""
+        if self._store is None:
+            from fieldscreen.store.profile import ProfileStore
+
+            self._store = ProfileStore(self.data_dir, clock=self.clock, kdf=self._kdf)
+        return self._store
+
+    def _shipped_checklist(self) -> tuple[Form, ServicesDirectory | None]:
+        if self._shipped is None:
+            self._shipped = self._checklist_loader()
+        return self._shipped
+
+    def _warm_up(self) -> None:
+        # Import the store and load the checklist while the person types the passphrase.
+        self.tasks.run(lambda: (self.store, self._shipped_checklist()), lambda _r: None,
+                       lambda _e: None)
+
     def _start(self) -> None:
-        if self.profile_name in self.store.names():
+        self.lock_button.hide()  # nothing to lock until a profile is open
+        # After the first paint, not before: importing competes with building the window.
+        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+        if self.profile_name in profile_names(self.data_dir):
             self.stack.setCurrentWidget(self.unlock_screen)
             self.unlock_screen.reset()
             if self.demo and self._demo_passphrase:
@@ -187,6 +215,7 @@ class FieldWindow(QMainWindow):
     def _create_profile(self, passphrase: str, pack_path: Path | None) -> None:
         def work() -> UnlockedProfile:
             from fieldscreen.exchange.pack import read_pack
+            from fieldscreen.store.profile import ProfileRole
 
             pack = raw = None
             if pack_path is not None:
@@ -197,6 +226,7 @@ class FieldWindow(QMainWindow):
                                         demo=self.demo)
             if pack is not None and raw is not None:
                 profile.install_pack(raw, pack.recipient)
+            self._load_checklist(profile)
             return profile
 
         self.tasks.run(work, self._opened, lambda error: self.first_run.failed(
@@ -204,16 +234,18 @@ class FieldWindow(QMainWindow):
 
     def _unlock(self, passphrase: str) -> None:
         def work() -> UnlockedProfile:
-            locked: LockedProfile = self.store.open(self.profile_name)
+            locked = self.store.open(self.profile_name)
             try:
-                return locked.unlock(passphrase)
+                profile = locked.unlock(passphrase)
             except BaseException:
                 locked.close()
                 raise
+            self._load_checklist(profile)
+            return profile
 
         def failed(error: BaseException) -> None:
             message = _message(error)
-            if isinstance(error, WrongPassphrase) and error.delay:
+            if getattr(error, "delay", 0):
                 message += "\n" + _("You can try again in {seconds} seconds.").format(
                     seconds=int(error.delay))
             self.unlock_screen.failed(message)
@@ -222,9 +254,9 @@ class FieldWindow(QMainWindow):
 
     def _opened(self, profile: UnlockedProfile) -> None:
         self.profile = profile
-        self._load_pack(profile)
         self.first_run.clear()
         self.unlock_screen.reset()
+        self.lock_button.show()
         self.idle_timer.start()
         self.show_home()
         self._watch_connectivity(profile)
@@ -252,16 +284,18 @@ class FieldWindow(QMainWindow):
             return  # never compete with an open screening; the next probe retries
         self.sync_now(None, only_if_pending=True)
 
-    def _load_pack(self, profile: UnlockedProfile) -> None:
+    def _load_checklist(self, profile: UnlockedProfile) -> None:
+        """The pack's form and services, or the shipped ones (runs on the worker)."""
         from fieldscreen.exchange.pack import read_pack
 
+        shipped_form, shipped_services = self._shipped_checklist()
         raw = profile.installed_pack()
         if raw is None:
-            self.form, self.services = self.shipped_form, self.shipped_services
+            self.form, self.services = shipped_form, shipped_services
             return
         pack = read_pack(raw)
         self.form = pack.form()
-        self.services = pack.services or self.shipped_services
+        self.services = pack.services or shipped_services
 
     def lock(self) -> None:
         """Drop the keys and clear every screen; the unlock screen remains."""
@@ -281,6 +315,7 @@ class FieldWindow(QMainWindow):
             self.tasks.run(profile.lock, lambda _r: None, lambda _e: None)
         self.stack.setCurrentWidget(self.unlock_screen)
         self.unlock_screen.reset()
+        self.lock_button.hide()
         self.locked.emit()
 
     def quick_exit(self) -> None:
@@ -337,8 +372,10 @@ class FieldWindow(QMainWindow):
     # -- screening -------------------------------------------------------------------------------
 
     def new_screening(self) -> None:
-        if self.profile is None:
+        if self.profile is None or self.form is None:
             return
+        from fieldscreen.engine.session import ScreeningSession
+
         self.session = ScreeningSession(self.form, clock=self.clock)
         # Chosen now, so every autosave and the final save land on the same record.
         self.record_id = str(uuid.uuid4())
@@ -351,6 +388,9 @@ class FieldWindow(QMainWindow):
             return
 
         def opened(record: Any) -> None:
+            from fieldscreen.engine.session import ScreeningSession
+
+            assert self.form is not None
             self.session = ScreeningSession(self.form, clock=self.clock)
             self.session.answer_all(record.answers)
             self.record_id = record.id

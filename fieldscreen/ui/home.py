@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -17,7 +19,9 @@ from PySide6.QtWidgets import (
 from fieldscreen.engine.explain import outcome_title
 from fieldscreen.forms.schema import Outcome
 from fieldscreen.i18n import _, ngettext
-from fieldscreen.store.records import RecordSummary
+
+if TYPE_CHECKING:
+    from fieldscreen.store.records import RecordSummary
 
 
 class HomeScreen(QWidget):

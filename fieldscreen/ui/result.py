@@ -7,6 +7,8 @@ reason, record why a referral goes ahead without consent, and save.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,12 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.engine.explain import outcome_title, reason_text
-from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
 from fieldscreen.errors import UserError
 from fieldscreen.forms.schema import Outcome, Role
-from fieldscreen.forms.services import ServicesDirectory
 from fieldscreen.i18n import _
 from fieldscreen.ui.widgets import OUTCOME_COLOURS
+
+if TYPE_CHECKING:
+    from fieldscreen.engine.session import ScreeningSession
+    from fieldscreen.forms.services import ServicesDirectory
 
 
 class ResultScreen(QWidget):
@@ -219,7 +223,7 @@ class ResultScreen(QWidget):
             else:
                 session.keep_computed_outcome()
             session.record_no_consent_reason(self.consent_reason.toPlainText())
-            outcome: ScreeningOutcome = session.outcome()
+            outcome = session.outcome()
         except UserError as error:
             self.message.setText(str(error))
             return

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.i18n import N_, _
-from fieldscreen.store.profile import MIN_PASSPHRASE_LENGTH
+from fieldscreen.store.passphrase_policy import MIN_PASSPHRASE_LENGTH
 
 
 def passphrase_strength(passphrase: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -34,11 +35,13 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.engine.answers import AnswerError
-from fieldscreen.engine.session import ScreeningSession
 from fieldscreen.engine.steps import WizardStep, wizard_steps
 from fieldscreen.forms.schema import Audience, Item, ItemType
 from fieldscreen.i18n import _
 from fieldscreen.ui.widgets import AnswerCard
+
+if TYPE_CHECKING:
+    from fieldscreen.engine.session import ScreeningSession
 
 RIGHT_TO_LEFT = {"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv"}
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "ar": "العربية",
