@@ -1,0 +1,106 @@
+"""Writes a PNG of every field-mode screen, per UI language, into docs/screenshots/.
+
+Usage: python tools/screenshots.py [--out DIR] [--language CODE ...]
+
+Runs on Qt's offscreen platform in a throw-away training profile; nothing real is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from fieldscreen import i18n
+from fieldscreen.store.crypto import KdfParameters, b64
+from fieldscreen.ui.app import DEMO_PASSPHRASE, application, shipped_checklist
+from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.wizard import RIGHT_TO_LEFT
+
+SIZE = (1000, 720)
+
+
+def settle(app: QApplication, window: FieldWindow) -> None:
+    window.tasks.wait_idle()
+    for _ in range(10):
+        app.processEvents()
+
+
+def shoot(language: str, out: Path) -> list[Path]:
+    i18n.set_language(language)
+    app = application()
+    app.setLayoutDirection(Qt.LayoutDirection.RightToLeft if language in RIGHT_TO_LEFT
+                           else Qt.LayoutDirection.LeftToRight)
+    form, services = shipped_checklist()
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as base:
+        # Fast key derivation: a picture of the screens needs no real protection.
+        kdf = KdfParameters(b64(os.urandom(16)), 1, 1, 8192)
+        first = FieldWindow(data_dir=Path(base), profile_name="worker", kdf=kdf,
+                            checklist=lambda: (form, services))
+        first.resize(*SIZE)
+        first.show()
+        settle(app, first)
+
+        def save(window: FieldWindow, name: str) -> None:
+            settle(app, window)
+            path = out / f"{language}-{name}.png"
+            window.grab().save(str(path))
+            written.append(path)
+
+        save(first, "first-run")
+        first.close()
+        window = FieldWindow(data_dir=Path(base), profile_name="training", kdf=kdf,
+                             checklist=lambda: (form, services), demo=True,
+                             demo_passphrase=DEMO_PASSPHRASE)
+        window.resize(*SIZE)
+        window.show()
+        settle(app, window)
+        save(window, "home")
+        window.new_screening()
+        wizard = window.wizard
+        session = wizard.session
+        assert session is not None
+        session.answer_all({"knows_referral_options": "OK", "child_assent": "yes",
+                            "age_years": 13, "sex_gender": "girl"})
+        child_language = language if language in form.languages else form.default_language
+        wizard.start(session, child_language)
+        while wizard.current_step() and (wizard.current_step().for_worker
+                                        or not wizard.current_step().items[0].indicator):
+            wizard.go_next()
+        save(window, "question-child")
+        while wizard.current_step() and not wizard.current_step().for_worker:
+            wizard.go_next()
+        save(window, "observations-worker")
+        session.answer_all({"a_papers_kept": "yes", "c_hurt_at_home": "not_sure",
+                            "referral_consent": "yes", "area": "north_district"})
+        window._show_result()
+        save(window, "result")
+        window.lock()
+        save(window, "unlock")
+        window.close()
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--language", nargs="+", default=["en"])
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for language in args.language:
+        for path in shoot(language, args.out):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
