@@ -55,6 +55,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     field = verbs.add_parser(
         "field", help=_("open the outreach worker's window (creates a profile on first run)"))
+    field.add_argument("--auto-lock-minutes", type=float, metavar="N", default=5.0,
+                       help=_("lock after N idle minutes (default: %(default)s)"))
     field.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
     field.set_defaults(run=_run_field)
 
@@ -272,7 +274,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_gui(directories: Any, profile_name: str, *, demo: bool,
-             quit_after_ms: int | None) -> int:
+             quit_after_ms: int | None, idle_minutes: float = 5.0) -> int:
     try:
         from fieldscreen.ui.app import run_field
     except ImportError as error:
@@ -280,7 +282,8 @@ def _run_gui(directories: Any, profile_name: str, *, demo: bool,
             _("The desktop interface cannot start: {reason}").format(reason=error),
             hint=_("Install FieldScreen with its Qt dependency (PySide6-Essentials)."),
         ) from None
-    return run_field(directories, profile_name, demo=demo, quit_after_ms=quit_after_ms)
+    return run_field(directories, profile_name, demo=demo, quit_after_ms=quit_after_ms,
+                     idle_minutes=idle_minutes)
 
 
 def _run_field(args: argparse.Namespace) -> int:
@@ -288,7 +291,10 @@ def _run_field(args: argparse.Namespace) -> int:
 
     directories = (AppDirectories.under(args.basedir) if args.basedir
                    else AppDirectories.platform_default())
-    return _run_gui(directories, args.profile, demo=False, quit_after_ms=args.quit_after)
+    if not 0.5 <= args.auto_lock_minutes <= 240:
+        raise UserError(_("--auto-lock-minutes takes a number from 0.5 to 240."))
+    return _run_gui(directories, args.profile, demo=False, quit_after_ms=args.quit_after,
+                    idle_minutes=args.auto_lock_minutes)
 
 
 # -- forms ------------------------------------------------------------------------------

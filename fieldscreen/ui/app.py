@@ -44,11 +44,11 @@ def shipped_checklist() -> tuple[Any, Any]:
 
 
 def run_field(directories: AppDirectories, profile_name: str, *, demo: bool = False,
-              quit_after_ms: int | None = None) -> int:
+              quit_after_ms: int | None = None, idle_minutes: float = 5.0) -> int:
     """Open the field window (training mode with `demo`) and run until it closes."""
     app = application()
     window = FieldWindow(data_dir=directories.ensure().data, profile_name=profile_name,
-                         checklist=shipped_checklist, demo=demo,
+                         checklist=shipped_checklist, demo=demo, idle_minutes=idle_minutes,
                          demo_passphrase=DEMO_PASSPHRASE if demo else None)
     window.show()
     if quit_after_ms is not None:

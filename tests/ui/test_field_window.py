@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 from fieldscreen.forms.loader import load_form
 from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
-from fieldscreen.store.profile import ProfileStore
 from fieldscreen.store.records import RecordStatus
 from fieldscreen.ui.field_window import FieldWindow
 from fieldscreen.ui.widgets import AnswerCard
@@ -34,12 +33,18 @@ CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QListWidget
             QPlainTextEdit, QProgressBar)
 
 
+def fast_kdf() -> KdfParameters:
+    return KdfParameters(b64(os.urandom(16)), 1, 1, 8 * 1024)
+
+
+def checklist():
+    return load_form(SHIPPED_FORM), load_services(SHIPPED_SERVICES)
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
-    store = ProfileStore(tmp_path, kdf=KdfParameters(b64(os.urandom(16)), 1, 1, 8 * 1024))
-    created = FieldWindow(store=store, profile_name="worker", form=load_form(SHIPPED_FORM),
-                          services=load_services(SHIPPED_SERVICES), demo=True,
-                          demo_passphrase=PASSPHRASE)
+    created = FieldWindow(data_dir=tmp_path, profile_name="worker", checklist=checklist,
+                          demo=True, demo_passphrase=PASSPHRASE, kdf=fast_kdf())
     qtbot.addWidget(created)
     created.show()
     qtbot.waitExposed(created)
@@ -232,3 +237,31 @@ def test_wrong_passphrase_is_a_clear_message(window, qtbot):
     qtbot.waitUntil(lambda: screen.unlock_button.isEnabled(), timeout=10_000)
     assert "does not open" in screen.message.text()
     assert window.profile is None
+
+
+def test_child_language_switches_alone_and_arabic_is_mirrored(qtbot):
+    from fieldscreen.engine.session import ScreeningSession
+    from fieldscreen.forms.loader import load_form_text
+    from fieldscreen.ui.wizard import WizardScreen
+    from tests.conftest import DATA
+
+    text = (DATA / "forms" / "mini.yaml").read_text(encoding="utf-8")
+    text = text.replace("languages: [en, fr]", "languages: [en, fr, ar]").replace(
+        'label: {en: "Is it all right to talk with you for a while?"}',
+        'label: {en: "Is it all right to talk with you for a while?", '
+        'ar: "هل يمكننا أن نتحدث قليلاً؟"}')
+    form = load_form_text(text, "mini-ar.yaml")
+    wizard = WizardScreen()
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.start(ScreeningSession(form), "en")
+    page = wizard.scroll.widget()
+    assert page.layoutDirection() == Qt.LayoutDirection.LeftToRight
+    wizard.language.setCurrentIndex(wizard.language.findData("ar"))
+    page = wizard.scroll.widget()
+    assert page.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    labels = [label.text() for label in page.findChildren(QLabel)]
+    assert "هل يمكننا أن نتحدث قليلاً؟" in labels
+    # The worker's own interface stays as it was: only the child's content changes.
+    assert wizard.next_button.text() == "Next →"
+    assert wizard.layoutDirection() == Qt.LayoutDirection.LeftToRight
