@@ -25,8 +25,20 @@ EXIT_USER_ERROR = 1
 EXIT_BUG = 70  # EX_SOFTWARE from sysexits.h
 
 
+class _ExactArgumentParser(argparse.ArgumentParser):
+    """No abbreviated options: `--new-passphrase X` must not pass for `--new-passphrase-file`.
+
+    With abbreviations on, a passphrase typed after such a prefix would be taken as a file
+    name and echoed back in the error message. Subparsers inherit this class.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ExactArgumentParser(
         prog="fieldscreen",
         description=_("Screen children for vulnerability to trafficking and exploitation, "
                       "offline, with encrypted records."),
@@ -73,6 +85,16 @@ def _build_parser() -> argparse.ArgumentParser:
     describe.add_argument("form", metavar="FORM", type=Path)
     describe.add_argument("--json", action="store_true", help=_("print JSON"))
     describe.set_defaults(run=_run_forms_describe)
+    import_xls = form_verbs.add_parser(
+        "import-xlsform", help=_("convert an XLSForm spreadsheet into a FieldScreen form"))
+    import_xls.add_argument("xlsform", metavar="FILE.xlsx", type=Path)
+    import_xls.add_argument("-o", "--output", metavar="OUT", type=Path, required=True)
+    import_xls.set_defaults(run=_run_forms_import_xlsform)
+    export_xls = form_verbs.add_parser(
+        "export-xlsform", help=_("write a FieldScreen form as an XLSForm spreadsheet"))
+    export_xls.add_argument("form", metavar="FORM", type=Path)
+    export_xls.add_argument("-o", "--output", metavar="FILE.xlsx", type=Path, required=True)
+    export_xls.set_defaults(run=_run_forms_export_xlsform)
 
     screen = verbs.add_parser(
         "screen", help=_("evaluate a file of answers against a form without saving anything")
@@ -354,6 +376,34 @@ def _run_forms_describe(args: argparse.Namespace) -> int:
         if item["role"]:
             marks.append(f"role={item['role']}")
         print(f"  {item['name']:<32} {item['type']:<16} {' '.join(marks)}")
+    return EXIT_OK
+
+
+def _run_forms_import_xlsform(args: argparse.Namespace) -> int:
+    from fieldscreen.forms.xlsform import import_xlsform
+
+    result = import_xlsform(args.xlsform)
+    for warning in result.warnings:
+        print(_("warning: {problem}").format(problem=warning), file=sys.stderr)
+    temporary = args.output.with_name(args.output.name + ".part")
+    try:
+        temporary.write_text(result.yaml_text, encoding="utf-8")
+        os.replace(temporary, args.output)
+    except OSError as error:
+        raise UserError(_("Cannot write {path}: {reason}").format(
+            path=args.output, reason=error.strerror or error)) from None
+    print(_("Wrote {path}; check it with: fieldscreen forms check {path}").format(
+        path=args.output), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_forms_export_xlsform(args: argparse.Namespace) -> int:
+    from fieldscreen.forms.loader import load_form
+    from fieldscreen.forms.xlsform import export_xlsform
+
+    form = load_form(args.form)
+    export_xlsform(form, args.form.read_text(encoding="utf-8"), args.output)
+    print(_("Wrote {path}.").format(path=args.output), file=sys.stderr)
     return EXIT_OK
 
 

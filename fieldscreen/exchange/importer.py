@@ -9,6 +9,7 @@ the batch so the device can mark its records received.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
@@ -104,10 +105,20 @@ def _read_file(path: Path) -> bytes | None:
 
 def find_batches(sources: list[str], make_transport: Callable[[str], Transport]
                  ) -> Iterator[_Found]:
-    """Batch files in `sources`: files, folders (their batch files) or WebDAV URLs."""
+    """Batch files in `sources`: files, folders (their batch files) or WebDAV URLs.
+
+    WebDAV connections stay open while the caller works through the batches (receipts are
+    written back over them) and close when the iteration ends or is abandoned.
+    """
+    with contextlib.ExitStack() as opened:
+        yield from _find(sources, make_transport, opened)
+
+
+def _find(sources: list[str], make_transport: Callable[[str], Transport],
+          opened: contextlib.ExitStack) -> Iterator[_Found]:
     for source in sources:
         if source.startswith(("https://", "http://")):
-            relay = make_transport(source)
+            relay = opened.enter_context(contextlib.closing(make_transport(source)))
             for name in retrying(relay.names):
                 if _is_batch_name(name):
                     yield _Found(f"{relay.description}{name}", name,

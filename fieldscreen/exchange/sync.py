@@ -145,7 +145,7 @@ def sync(profile: UnlockedProfile, *, target: str | None = None,
             password=pack.sync.password if pack.sync and target is None else None,
             ca_certificate=pack.sync.ca_certificate if pack.sync else None,
         )
-        wait = sleep or time.sleep
+        wait = time.sleep if sleep is None else sleep
         pending = profile.outbox.undelivered()
         for index, batch in enumerate(pending):
             if progress:

@@ -51,7 +51,7 @@ def inputs_of(item: Item, known: frozenset[str] | set[str]) -> set[str]:
         inputs |= item.relevant.references
     if item.calculation is not None:
         inputs |= item.calculation.references
-    return inputs & set(known)
+    return inputs & known
 
 
 def build_graph(items: tuple[Item, ...] | list[Item]) -> EvaluationGraph:

@@ -27,7 +27,7 @@ from fieldscreen.forms.expressions import ExpressionError, parse_expression
 from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES, FORM_FORMAT, load_form_text
 from fieldscreen.forms.schema import Form, Item, ItemType, LocalizedText
 from fieldscreen.forms.yamlsource import MAX_SOURCE_BYTES, LocatedList, LocatedMap, parse_yaml
-from fieldscreen.i18n import N_, _
+from fieldscreen.i18n import N_, _, ngettext
 
 __all__ = [
     "MAX_CELL_CHARACTERS",
@@ -740,9 +740,11 @@ class _Importer:
             stack[-1].inside += frame.inside + 1
             return
         if frame.kind == "repeat":
-            self.warn(SURVEY, frame.row, _(
+            self.warn(SURVEY, frame.row, ngettext(
                 "repeats are not supported: the repeat '{name}' (rows {first} to {last}) and "
-                "the {count} items inside it are left out").format(
+                "the {count} item inside it are left out",
+                "repeats are not supported: the repeat '{name}' (rows {first} to {last}) and "
+                "the {count} items inside it are left out", frame.inside).format(
                 name=frame.name, first=frame.row, last=row.number, count=frame.inside))
         elif frame.node is not None and not frame.node.children and frame.container is not None:
             frame.container.remove(frame.node)
@@ -991,10 +993,15 @@ class _Importer:
         last = 1
         for row in sheet.rows:
             lines.extend([""] * (row.number - last - 1))  # blank rows are blank lines
-            lines.extend((self._text(sheet, row, "note") or "").splitlines() or [""])
+            value = self._cell(sheet, row, "note")
+            # Leading spaces are kept: they indent the comment as the author wrote it.
+            text = value.rstrip() if isinstance(value, str) else _as_text(value)
+            lines.extend(text.splitlines() or [""])
             self._warn_ignored(sheet, row)
             last = row.number
-        return lines
+        # A YAML comment may hold only printable characters.
+        return ["".join(c if c.isprintable() or c == "\t" else " " for c in line)
+                for line in lines]
 
     # -- YAML out ----------------------------------------------------------------------
 
@@ -1341,11 +1348,11 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
         while open_groups and open_groups[-1] != item.parent:
             open_groups.pop()
             rows.append({"type": "end_group"})
-        rows.append(_survey_row(item, form, names))
+        rows.append(_survey_row(item, names))
         if item.type is ItemType.GROUP:
             open_groups.append(item.name)
     rows.extend({"type": "end_group"} for _group in open_groups)
-    _fill(survey, header, rows, form.languages)
+    _fill(survey, header, rows)
 
     choices = workbook.create_sheet(CHOICES)
     header = ["list_name", "name", *columns("label"), "fs_image"]
@@ -1356,7 +1363,7 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
                                    "fs_image": choice.image}
             row.update(_localized_cells("label", choice.label, names))
             rows.append(row)
-    _fill(choices, header, rows, form.languages)
+    _fill(choices, header, rows)
 
     settings = workbook.create_sheet(SETTINGS)
     others = [code for code in form.languages if code != form.default_language]
@@ -1369,18 +1376,18 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
            "default_language": default_name}
     row.update({f"fs_title::{names[code]} ({code})": form.title.by_language.get(code)
                 for code in others})
-    _fill(settings, header, [row], ())
+    _fill(settings, header, [row])
 
     rules = workbook.create_sheet(RULES)
-    _fill(rules, ["key", "value", "note"], _rule_rows(form), ())
+    _fill(rules, ["key", "value", "note"], _rule_rows(form))
 
     notes = _leading_comments(source_text)
     if notes:
-        _fill(workbook.create_sheet(NOTES), ["note"], [{"note": line} for line in notes], ())
+        _fill(workbook.create_sheet(NOTES), ["note"], [{"note": line} for line in notes])
     _save(workbook, Path(path))
 
 
-def _survey_row(item: Item, form: Form, names: dict[str, str]) -> dict[str, Any]:
+def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
     item_type = "begin_group" if item.type is ItemType.GROUP else item.type.value
     if item.choice_list is not None:
         item_type = f"{item_type} {item.choice_list.name}"
@@ -1436,9 +1443,8 @@ def _localized_cells(base: str, text: LocalizedText, names: dict[str, str]) -> d
             for code, value in text.by_language.items() if code in names}
 
 
-def _fill(sheet: Any, header: list[str], rows: list[dict[str, Any]],
-          languages: Iterable[str]) -> None:
-    del languages  # the header already carries them
+def _fill(sheet: Any, header: list[str], rows: list[dict[str, Any]]) -> None:
+    """Write the column names in bold and the rows under them; `rows` map names to values."""
     sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)

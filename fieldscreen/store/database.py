@@ -68,8 +68,9 @@ def storage_error(error: BaseException) -> UserError | None:
             )
         if "disk i/o error" in message or code == errno.EIO:
             return StorageUnavailable(
-                _("The disk reported an error while saving."),
-                hint=_("Your answers are still on screen. Check the drive, then save again."),
+                _("The disk reported an error."),
+                hint=_("Nothing on screen is lost. Check the drive (and that it is not full), "
+                       "then try again."),
             )
     if isinstance(error, sqlite3.DatabaseError) and (
         "malformed" in str(error) or "not a database" in str(error)

@@ -130,9 +130,11 @@ class Outbox:
             for record_id, version in keys:
                 if (record_id, version) not in wanted:
                     continue
+                # updated_at moves to the receipt, so retention counts from arrival.
                 closed += db.execute(
-                    "UPDATE records SET status = 'received' WHERE id = ? AND version = ? "
-                    "AND status = 'sealed'", [record_id, version]).rowcount
+                    "UPDATE records SET status = 'received', updated_at = ? WHERE id = ? "
+                    "AND version = ? AND status = 'sealed'",
+                    [_stamp(self._clock()), record_id, version]).rowcount
                 self._audit.append(db, AuditAction.RECEIVED, at=self._clock(),
                                    record_id=record_id, details={"batch": batch_id})
             db.execute("UPDATE outbox SET receipt_at = ?, delivered_at = COALESCE("

@@ -7,7 +7,9 @@ describe a child, and every private key, is encrypted with the profile's random 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -173,7 +175,11 @@ class ProfileStore:
         if kdf is None:
             kdf, calibrated = calibrate_kdf()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        database = ProfileDatabase(folder / DATABASE_FILE, MIGRATIONS)
+        # Built under a temporary name and renamed when complete: a creation cut short
+        # (power cut, kill) leaves no half-made profile that would block the name.
+        building = folder / (DATABASE_FILE + ".creating")
+        _remove_database_files(building)
+        database = ProfileDatabase(building, MIGRATIONS)
         try:
             profile_id = str(uuid.uuid4())
             dek = random_key()
@@ -207,9 +213,15 @@ class ProfileStore:
                                          SigningKey.generate().to_bytes())
                 unlocked._audit.append(db, AuditAction.PROFILE_CREATED, at=now,
                                        details={"role": role.value})
-            return unlocked
+            database.close()  # checkpoints the write-ahead log into the one file
+            final = folder / DATABASE_FILE
+            os.replace(building, final)
+            _fsync_directory(folder)
+            database = ProfileDatabase(final, MIGRATIONS)
+            return UnlockedProfile(database, dek, info, self._clock)
         except BaseException:
             database.close()
+            _remove_database_files(building)
             raise
 
     def open(self, name: str) -> LockedProfile:
@@ -223,6 +235,21 @@ class ProfileStore:
                       else _("Create one first: fieldscreen profile create --role field")),
             )
         return LockedProfile(ProfileDatabase(path, MIGRATIONS), self._clock)
+
+
+def _remove_database_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _fsync_directory(folder: Path) -> None:
+    # The rename is durable only once the folder itself is synced (POSIX).
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _read_info(database: ProfileDatabase) -> ProfileInfo:
@@ -321,7 +348,30 @@ class LockedProfile:
                        "WHERE id = 1", [_stamp(self._clock())])
             return db.execute("SELECT failures FROM unlock_attempts WHERE id = 1").fetchone()[0]
 
+    def _check_key(self, dek: bytes) -> None:
+        """Refuse a key that does not open this profile's secrets.
+
+        A slot that opens is not proof enough: someone who can write the file could seal a
+        key of their own into a recovery slot (its profile id is in clear). Writing with
+        such a key (an audit entry, a new passphrase slot) would lock the real key out.
+        """
+        cipher = FieldCipher(derive_subkey(dek, "secrets"))
+        with self._database.read() as connection:
+            rows = connection.execute("SELECT name, value FROM secrets").fetchall()
+        try:
+            if not rows:
+                raise CryptoError("no secrets to check the key against")
+            for name, value in rows:
+                cipher.open(value, FieldCipher.context("secrets", "value", name,
+                                                       SECRETS_SCHEMA_VERSION))
+        except CryptoError:
+            raise UserError(
+                _("This key does not open the profile: the key slot was altered."),
+                hint=_("Nothing was changed. Ask your coordinator for help."),
+            ) from None
+
     def _opened(self, dek: bytes, action: AuditAction) -> UnlockedProfile:
+        self._check_key(dek)
         unlocked = UnlockedProfile(self._database, dek, self.info, self._clock)
         with self._database.write() as db:
             db.execute("UPDATE unlock_attempts SET failures = 0, last_failure = NULL "

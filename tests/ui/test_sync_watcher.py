@@ -49,8 +49,9 @@ def test_records_flow_when_the_server_comes_back(qtbot, tmp_path, webdav_server)
     field.lock()
 
     webdav_server.stop()
-    window = FieldWindow(store=store, profile_name="worker", form=form,
-                         services=load_services(SHIPPED_SERVICES), probe_seconds=0.2)
+    window = FieldWindow(data_dir=tmp_path / "field", profile_name="worker",
+                         checklist=lambda: (form, load_services(SHIPPED_SERVICES)),
+                         probe_seconds=0.2)
     qtbot.addWidget(window)
     window.show()
     window._unlock(PASSPHRASE)

@@ -154,3 +154,28 @@ def test_broken_pipe_is_not_a_bug():
     describe.stdout.close()
     _out, err = describe.communicate(timeout=60)
     assert b"bug" not in err
+
+
+def test_xlsform_verbs_round_trip_the_shipped_checklist(capsys, tmp_path, shipped_form):
+    from fieldscreen.forms.loader import load_form
+
+    workbook = tmp_path / "checklist.xlsx"
+    code, _out, err = run(capsys, "forms", "export-xlsform", str(SHIPPED_FORM), "-o",
+                          str(workbook))
+    assert code == 0, err
+    back = tmp_path / "back.yaml"
+    code, _out, err = run(capsys, "forms", "import-xlsform", str(workbook), "-o", str(back))
+    assert code == 0, err
+    assert "warning" not in err
+    again = load_form(back)
+    assert [item.name for item in again.items] == [item.name for item in shipped_form.items]
+
+
+def test_import_xlsform_of_a_broken_file_exits_1(capsys, tmp_path):
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a spreadsheet")
+    code, _out, err = run(capsys, "forms", "import-xlsform", str(broken), "-o",
+                          str(tmp_path / "out.yaml"))
+    assert code == 1
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.yaml").exists()

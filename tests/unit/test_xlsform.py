@@ -1,0 +1,852 @@
+"""XLSForm import and export: round trips, every mapped feature, every refusal, hostile files."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl.utils.exceptions import IllegalCharacterError
+
+from fieldscreen.errors import SourceProblem, SourceProblems, UserError
+from fieldscreen.forms import xlsform
+from fieldscreen.forms.loader import load_form, load_form_text
+from fieldscreen.forms.schema import Form, LocalizedText
+from fieldscreen.forms.xlsform import export_xlsform, import_xlsform
+from tests.conftest import DATA, ROOT, SHIPPED_FORM
+
+MINI = DATA / "forms" / "mini.yaml"
+
+# A complete fs_rules sheet, so that feature tests see no "default rules" warnings.
+RULES = [
+    ["key", "value"],
+    ["version", "t-r1"],
+    ["thresholds.refer", 8],
+    ["thresholds.monitor", 4],
+    ["lowered_thresholds.refer", 5],
+    ["lowered_thresholds.monitor", 2],
+    ["elevated_level_score", 2],
+    ["elevated_levels_for_referral", 3],
+    ["resilience_cap", 0.5],
+    ["gaps_for_follow_up", 4],
+]
+SETTINGS = [["form_id", "version", "form_title", "default_language"],
+            ["t", "1", "Test", "English (en)"]]
+YES_NO = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]]
+
+_KEEP = object()
+
+
+def write_book(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    """Write `sheets` (name -> rows, the first row being the column names) to `path`."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def book(tmp_path: Path, survey: list[list[Any]], *, choices: Any = _KEEP,
+         settings_rows: Any = _KEEP, rules: Any = _KEEP, name: str = "form.xlsx",
+         **extra: list[list[Any]]) -> Path:
+    """A workbook with a survey sheet and, unless told otherwise, the usual other sheets."""
+    sheets = {"survey": survey}
+    for sheet, rows, default in (("choices", choices, YES_NO), ("settings", settings_rows,
+                                                                SETTINGS),
+                                 ("fs_rules", rules, RULES)):
+        rows = default if rows is _KEEP else rows
+        if rows is not None:
+            sheets[sheet] = rows
+    sheets.update(extra)
+    return write_book(tmp_path / name, sheets)
+
+
+def imported(path: Path) -> tuple[Form, list[SourceProblem]]:
+    result = import_xlsform(path)
+    return load_form_text(result.yaml_text, "imported.yaml"), result.warnings
+
+
+def refused(path: Path) -> list[SourceProblem]:
+    with pytest.raises(SourceProblems) as raised:
+        import_xlsform(path)
+    return raised.value.problems
+
+
+def located(problems: list[SourceProblem], path: Path, sheet: str) -> list[tuple[int, str]]:
+    return [(p.line, p.message) for p in problems if p.path == f"{path}#{sheet}"]
+
+
+def texts(text: LocalizedText) -> dict[str, str]:
+    return dict(text.by_language)
+
+
+def describe(form: Form) -> dict[str, Any]:
+    """Everything a form means, as plain data, for comparing two forms."""
+    rules = form.rules
+    return {
+        "id": form.id, "version": form.version, "title": texts(form.title),
+        "default_language": form.default_language, "languages": form.languages,
+        "choice_lists": {name: [(c.name, texts(c.label), c.image) for c in lst.choices]
+                         for name, lst in form.choice_lists.items()},
+        "items": [{
+            "name": i.name, "type": i.type, "parent": i.parent, "children": i.children,
+            "label": texts(i.label), "hint": texts(i.hint),
+            "constraint_message": texts(i.constraint_message), "required": i.required,
+            "relevant": i.relevant and i.relevant.source,
+            "constraint": i.constraint and i.constraint.source,
+            "calculation": i.calculation and i.calculation.source,
+            "audience": i.audience, "role": i.role, "indicator": i.indicator,
+            "choices": i.choice_list and i.choice_list.name,
+        } for i in form.items],
+        "rules": (rules.version, rules.thresholds, rules.lowered_thresholds,
+                  rules.lowered_when and rules.lowered_when.source, rules.elevated_level_score,
+                  rules.elevated_levels_for_referral, rules.resilience_cap,
+                  rules.gaps_for_follow_up, dict(rules.answer_scores)),
+    }
+
+
+def round_trip(tmp_path: Path, source: Path) -> tuple[Form, Form, xlsform.ImportResult]:
+    form = load_form(source)
+    target = tmp_path / "exported.xlsx"
+    export_xlsform(form, source.read_text(encoding="utf-8"), target)
+    result = import_xlsform(target)
+    return form, load_form_text(result.yaml_text, "imported.yaml"), result
+
+
+# -- round trips --------------------------------------------------------------------------
+
+
+def test_shipped_checklist_round_trips(tmp_path):
+    original, again, result = round_trip(tmp_path, SHIPPED_FORM)
+    assert result.warnings == []
+    assert describe(again) == describe(original)
+    # Spot checks that the comparison is not vacuous.
+    assert len(again.items) > 80 and len(list(again.indicators())) > 40
+    assert again.item("a_papers_kept").indicator.red_flag
+    assert again.rules.lowered_when.source == "${age_years} < 12 or ${unaccompanied} = 'yes'"
+    assert again.item("a_papers_kept").parent == "level_a_child"
+
+
+def test_translated_form_round_trips(tmp_path):
+    original, again, result = round_trip(tmp_path, MINI)
+    assert result.warnings == []
+    assert describe(again) == describe(original)
+    assert again.languages == ("en", "fr")
+    assert again.title.get("fr") == "Mini dépistage"
+
+
+def test_round_trip_is_stable(tmp_path):
+    _original, again, first = round_trip(tmp_path, SHIPPED_FORM)
+    second_path = tmp_path / "second.xlsx"
+    export_xlsform(again, first.yaml_text, second_path)
+    second = import_xlsform(second_path)
+    # Only the "Converted from <file>" line differs.
+    assert first.yaml_text.replace("exported.xlsx", "second.xlsx") == second.yaml_text
+
+
+def test_opening_comments_survive_a_round_trip(tmp_path):
+    _original, _again, result = round_trip(tmp_path, SHIPPED_FORM)
+    assert result.yaml_text.startswith("# Converted from exported.xlsx")
+    assert "# All wording is the FieldScreen project's own." in result.yaml_text
+    assert "\n#\n# This is a screening for referral" in result.yaml_text
+
+
+def test_exported_workbook_has_xlsform_columns(tmp_path):
+    form = load_form(MINI)
+    target = tmp_path / "mini.xlsx"
+    export_xlsform(form, None, target)
+    wb = openpyxl.load_workbook(target)
+    assert wb.sheetnames == ["survey", "choices", "settings", "fs_rules"]
+    header = [cell.value for cell in wb["survey"][1]]
+    assert header[:4] == ["type", "name", "label::English (en)", "label::French (fr)"]
+    assert {"fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
+            "fs_role"} <= set(header)
+    rows = {row[1]: dict(zip(header, row, strict=True))
+            for row in wb["survey"].iter_rows(min_row=2, values_only=True)}
+    assert rows["a_cannot_leave"]["type"] == "select_one child_scale"
+    assert rows["a_cannot_leave"]["fs_weight"] == 3
+    assert rows["a_cannot_leave"]["fs_red_flag"] == "yes"
+    assert rows["main"]["type"] == "begin_group"
+    assert [row[0] for row in wb["survey"].iter_rows(values_only=True)].count("end_group") == 1
+    settings_rows = list(wb["settings"].iter_rows(values_only=True))
+    assert dict(zip(*settings_rows, strict=True)) == {
+        "form_id": "mini", "version": "1.0", "form_title": "Mini screening",
+        "fs_title::French (fr)": "Mini dépistage", "default_language": "English (en)"}
+    keys = [row[0] for row in wb["fs_rules"].iter_rows(min_row=2, values_only=True)]
+    assert keys[:3] == ["version", "thresholds.refer", "thresholds.monitor"]
+    assert "lowered_when" in keys
+
+
+def test_exported_workbook_converts_with_pyxform(tmp_path):
+    xls2xform = pytest.importorskip("pyxform.xls2xform")
+    target = tmp_path / "child-screening.xlsx"
+    export_xlsform(load_form(SHIPPED_FORM), None, target)
+    result = xls2xform.convert(xlsform=str(target))
+    assert "<h:title>Child wellbeing and safety check</h:title>" in result.xform
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    text = (ROOT / "tests" / "data" / "forms" / "mini.yaml").read_text(encoding="utf-8")
+    text = text.replace("label: {en: Sex}", "label: {en: \"=1+1 is not a formula\"}")
+    form = load_form_text(text)
+    target = tmp_path / "f.xlsx"
+    export_xlsform(form, text, target)
+    again, _warnings = imported(target)
+    assert again.item("sex").label.get("en") == "=1+1 is not a formula"
+
+
+def test_export_replaces_the_file_in_one_step(tmp_path):
+    target = tmp_path / "form.xlsx"
+    target.write_bytes(b"old")
+    export_xlsform(load_form(MINI), None, target)
+    assert zipfile.is_zipfile(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["form.xlsx"]
+    with pytest.raises(UserError, match="cannot write"):
+        export_xlsform(load_form(MINI), None, tmp_path / "missing" / "form.xlsx")
+
+
+# -- supported features -------------------------------------------------------------------
+
+
+def test_groups_nest_and_both_spellings_work(tmp_path):
+    path = book(tmp_path, [
+        ["type", "name", "label", "relevant"],
+        ["begin_group", "outer", "Outer", ""],
+        ["text", "a", "A", ""],
+        ["begin group", "inner", "Inner", "${a} != ''"],
+        ["integer", "b", "B", ""],
+        ["end group", "", "", ""],
+        ["end_group", "", "", ""],
+        ["note", "after", "After", ""],
+    ])
+    form, warnings = imported(path)
+    assert warnings == []
+    assert [(i.name, i.type.value, i.parent) for i in form.items] == [
+        ("outer", "group", None), ("a", "text", "outer"), ("inner", "group", "outer"),
+        ("b", "integer", "inner"), ("after", "note", None)]
+    assert form.item("outer").children == ("a", "inner")
+    assert form.item("inner").relevant.source == "${a} != ''"
+
+
+def test_relevant_constraint_message_and_calculation(tmp_path):
+    path = book(tmp_path, [
+        ["type", "name", "label", "relevant", "constraint", "constraint_message",
+         "calculation"],
+        ["select_one yn", "ok", "OK?", None, None, None, None],
+        ["integer", "age", "Age", "${ok} = 'yes'", ". >= 0 and . <= 17", "0 to 17", None],
+        ["calculate", "older", None, None, None, None, "${age} + 1"],
+    ])
+    form, warnings = imported(path)
+    assert warnings == []
+    age = form.item("age")
+    assert age.relevant.source == "${ok} = 'yes'"
+    assert age.constraint.source == ". >= 0 and . <= 17"
+    assert age.constraint_message.get("en") == "0 to 17"
+    assert form.item("older").calculation.source == "${age} + 1"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("yes", True), ("true", True), ("TRUE", True), (1, True), ("1", True), (True, True),
+    ("no", False), ("false", False), (0, False), (False, False), (None, False),
+])
+def test_required_values(tmp_path, value, expected):
+    path = book(tmp_path, [["type", "name", "label", "required"], ["text", "q", "Q", value]])
+    form, warnings = imported(path)
+    assert warnings == []
+    assert form.item("q").required is expected
+
+
+def test_languages_and_hints_feed_the_translations(tmp_path):
+    path = book(tmp_path, [
+        ["type", "name", "label::English (en)", "label::Français (fr)", "hint::English (en)",
+         "hint::Français (fr)"],
+        ["select_one yn", "safe", "Do you feel safe?", "Te sens-tu en sécurité ?",
+         "Ask gently", "Demande doucement"],
+    ], choices=[["list_name", "name", "label::English (en)", "label::Français (fr)"],
+                ["yn", "yes", "Yes", "Oui"], ["yn", "no", "No", "Non"]])
+    form, warnings = imported(path)
+    assert warnings == []
+    assert form.languages == ("en", "fr")
+    safe = form.item("safe")
+    assert safe.label.get("fr") == "Te sens-tu en sécurité ?"
+    assert safe.hint.get("fr") == "Demande doucement"
+    assert safe.hint.get("en") == "Ask gently"
+    assert safe.choice_list.choices[0].label.get("fr") == "Oui"
+
+
+def test_settings_are_read(tmp_path):
+    path = book(tmp_path, [["type", "name", "label::Français (fr)", "label::English (en)"],
+                           ["text", "q", "Q fr", "Q en"]],
+                settings_rows=[["form_id", "version", "form_title", "fs_title::English (en)",
+                                "default_language"],
+                               ["my_form", 2024010101, "Formulaire", "Form", "Français (fr)"]])
+    form, warnings = imported(path)
+    assert warnings == []
+    assert (form.id, form.version, form.default_language) == ("my_form", "2024010101", "fr")
+    assert form.languages == ("fr", "en")
+    assert texts(form.title) == {"fr": "Formulaire", "en": "Form"}
+
+
+def test_default_language_may_be_a_bare_code_or_a_language_name(tmp_path):
+    for value in ("fr", "French", "Français (fr)"):
+        path = book(tmp_path, [["type", "name", "label", "label::English (en)"],
+                               ["text", "q", "Q fr", "Q en"]],
+                    settings_rows=[["form_id", "version", "default_language"],
+                                   ["t", "1", value]])
+        form, _warnings = imported(path)
+        assert form.default_language == "fr" and form.item("q").label.get("fr") == "Q fr"
+
+
+def test_selects_and_indicator_metadata(tmp_path):
+    child_scale = [["child", n, n.title()] for n in ("yes", "not_sure", "no", "rather_not_say")]
+    path = book(tmp_path, [
+        ["type", "name", "label", "fs_audience", "fs_level", "fs_kind", "fs_weight",
+         "fs_red_flag", "fs_role"],
+        ["select_one child", "a_locked", "Locked in?", "child", "a", "Risk", "3", "yes", None],
+        ["select one child", "b_adult", "Trusted adult?", "Child", "B", "resilience", 2, None,
+         None],
+        ["select all that apply forms", "forms_seen", "Forms", "worker", None, None, None,
+         None, "exploitation_form"],
+        ["select_multiple forms", "more", "More", None, None, None, None, None, None],
+        ["integer", "age", "Age", None, None, None, None, None, "age"],
+    ], choices=[["list_name", "name", "label", "fs_image"], *child_scale,
+                ["forms", "labour", "Labour", "labour-icon"], ["forms", 1, "One", None]])
+    form, warnings = imported(path)
+    assert warnings == []
+    locked = form.item("a_locked").indicator
+    assert (locked.level.value, locked.kind.value, locked.weight, locked.red_flag) == (
+        "A", "risk", 3.0, True)
+    assert form.item("b_adult").indicator.weight == 2.0
+    assert form.item("forms_seen").type.value == "select_multiple"
+    assert form.item("forms_seen").role.value == "exploitation_form"
+    assert form.item("age").role.value == "age"
+    assert form.choice_lists["forms"].names == ("labour", "1")
+    assert form.choice_lists["forms"].choices[0].image == "labour-icon"
+
+
+def test_rules_sheet_is_read(tmp_path):
+    rules = [*RULES, ["lowered_when", "${age} < 12"], ["answer_scores.not_sure", 0.25],
+             ["answer_scores.some", "gap"], ["note", "this column is ignored"]]
+    rules[0] = ["key", "value", "note"]
+    rules[2] = ["thresholds.refer", "9", "typed as text"]
+    path = book(tmp_path, [["type", "name", "label"], ["integer", "age", "Age"]],
+                rules=rules[:-1])
+    form, warnings = imported(path)
+    assert warnings == []
+    assert form.rules.version == "t-r1"
+    assert form.rules.thresholds.refer == 9
+    assert form.rules.lowered_when.source == "${age} < 12"
+    assert form.rules.answer_scores["not_sure"] == 0.25
+    assert form.rules.answer_scores["some"] is None
+
+
+def test_without_a_rules_sheet_the_documented_defaults_are_used(tmp_path):
+    path = book(tmp_path, [["type", "name", "label"], ["text", "q", "Q"]], rules=None)
+    form, warnings = imported(path)
+    assert [(w.path, w.line) for w in warnings] == [(f"{path}#fs_rules", 0)]
+    assert "default referral rules" in warnings[0].message
+    assert (form.rules.thresholds.refer, form.rules.thresholds.monitor) == (8, 4)
+    assert form.rules.version == "1-default"
+
+
+def test_missing_rule_rows_are_defaulted_with_a_warning(tmp_path):
+    path = book(tmp_path, [["type", "name", "label"], ["text", "q", "Q"]],
+                rules=[row for row in RULES if row[0] != "resilience_cap"])
+    form, warnings = imported(path)
+    assert [(w.line, w.message) for w in warnings] == [
+        (1, "there is no 'resilience_cap' row; using 0.5")]
+    assert form.rules.resilience_cap == 0.5
+
+
+def test_missing_settings_are_defaulted_with_warnings(tmp_path):
+    path = book(tmp_path, [["type", "name", "label"], ["text", "q", "Q"]],
+                settings_rows=None, name="My Form.xlsx")
+    form, warnings = imported(path)
+    assert (form.id, form.version, form.default_language) == ("my-form", "1", "en")
+    assert all(w.path == f"{path}#settings" and w.line == 0 for w in warnings)
+    assert len(warnings) == 3  # default language, form_id, version
+
+
+# -- unsupported features: warnings at the exact row --------------------------------------
+
+BASE = ["type", "name", "label"]
+
+# (what, survey rows after the header, expected row, words in the message)
+UNSUPPORTED = [
+    ("repeat", [["text", "q", "Q"], ["begin_repeat", "kids", "Kids"], ["text", "kid", "Kid"],
+                ["begin_group", "g", "G"], ["text", "x", "X"], ["end_group", "", ""],
+                ["end_repeat", "", ""]], 3, "repeat 'kids' (rows 3 to 8) and the 3 items"),
+    ("geopoint", [["text", "q", "Q"], ["geopoint", "where", "Where?"]], 3, "locations"),
+    ("geotrace", [["text", "q", "Q"], ["geotrace", "path", "Path"]], 3, "geotrace"),
+    ("geoshape", [["text", "q", "Q"], ["geoshape", "area", "Area"]], 3, "geoshape"),
+    ("barcode", [["text", "q", "Q"], ["barcode", "code", "Code"]], 3, "barcode"),
+    ("image type", [["image", "photo", "Photo"], ["text", "q", "Q"]], 2, "photos"),
+    ("audio type", [["text", "q", "Q"], ["audio", "voice", "Voice"]], 3, "recordings"),
+    ("file type", [["text", "q", "Q"], ["file", "doc", "Doc"]], 3, "files"),
+    ("range", [["text", "q", "Q"], ["range", "r", "R"]], 3, "range"),
+    ("rank", [["text", "q", "Q"], ["rank yn", "r", "R"]], 3, "ranking"),
+    ("time", [["text", "q", "Q"], ["time", "t", "T"]], 3, "times"),
+    ("from file", [["text", "q", "Q"], ["select_one_from_file c.csv", "f", "F"]], 3,
+     "from a file"),
+    ("metadata", [["start", "start", None], ["text", "q", "Q"]], 2, "metadata"),
+    ("or_other", [["text", "q", "Q"], ["select_one yn or_other", "s", "S"]], 3, "or_other"),
+    ("dynamic choices", [["text", "q", "Q"], ["select_one ${q}", "s", "S"]], 3,
+     "other answers"),
+]
+
+
+@pytest.mark.parametrize("what, rows, row, words", UNSUPPORTED,
+                         ids=[case[0] for case in UNSUPPORTED])
+def test_unsupported_types_are_warned_at_their_row(tmp_path, what, rows, row, words):
+    path = book(tmp_path, [BASE, *rows])
+    form, warnings = imported(path)
+    assert [w.line for w in warnings] == [row], warnings
+    assert warnings[0].path == f"{path}#survey"
+    assert words in warnings[0].message
+    assert "q" in form
+
+
+# (column, value, words in the message); the column's value is on row 3.
+IGNORED_COLUMNS = [
+    ("appearance", "minimal", "appearance"),
+    ("choice_filter", "name != 'no'", "choice filters"),
+    ("default", "yes", "default answers"),
+    ("read_only", "yes", "read-only"),
+    ("parameters", "start=1", "parameters"),
+    ("trigger", "${q}", "triggered"),
+    ("media::image", "picture.png", "images"),
+    ("image", "picture.png", "images"),
+    ("audio::English (en)", "a.mp3", "audio"),
+    ("guidance_hint", "More", "guidance"),
+    ("required_message", "Please", "required"),
+    ("bind::odk:length", "10", "not one FieldScreen reads"),
+    ("colour", "red", "not one FieldScreen reads"),
+    ("fs_colour", "red", "not one FieldScreen reads"),
+]
+
+
+@pytest.mark.parametrize("column, value, words", IGNORED_COLUMNS,
+                         ids=[case[0] for case in IGNORED_COLUMNS])
+def test_unsupported_columns_are_warned_at_their_row(tmp_path, column, value, words):
+    path = book(tmp_path, [[*BASE, column], ["text", "q", "Q", None],
+                           ["select_one yn", "s", "S", value]])
+    form, warnings = imported(path)
+    assert [(w.path, w.line) for w in warnings] == [(f"{path}#survey", 3)], warnings
+    assert words in warnings[0].message
+    assert "s" in form
+
+
+@pytest.mark.parametrize("rows, row, words", [
+    ([["text", "q", "Q", "${x} = 1"]], 2, "conditions are not supported"),
+    ([["text", "q", "Q", None], ["note", "n", "N", "yes"]], 3, "cannot be required"),
+], ids=["conditional", "on a note"])
+def test_required_that_cannot_be_kept_is_warned(tmp_path, rows, row, words):
+    path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None], *rows])
+    form, warnings = imported(path)
+    assert [w.line for w in warnings] == [row + 1] and words in warnings[0].message
+    assert not any(item.required for item in form.items)
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([[None, "orphan", "A row without a type", None, None]], "has no type"),
+    ([["text", "q2", "Q2", None, "stray"]], "no name in row 1"),
+    ([["text", "q2", "Q2", "Too big", None]], "constraint_message without a constraint"),
+    ([["note", "n", "N", None, None]], None),
+], ids=["no type", "unnamed column", "message without constraint", "control"])
+def test_other_row_problems_are_warned_at_their_row(tmp_path, rows, words):
+    header = [*BASE, "constraint_message"]
+    path = book(tmp_path, [header, ["text", "q", "Q", None], *rows])
+    _form, warnings = imported(path)
+    assert [(w.line, words in w.message) for w in warnings] == ([(3, True)] if words else [])
+
+
+def test_calculation_on_a_question_is_warned(tmp_path):
+    path = book(tmp_path, [[*BASE, "calculation"], ["integer", "x", "X", None],
+                           ["integer", "y", "Y", "${x} * 2"]])
+    form, warnings = imported(path)
+    assert [w.line for w in warnings] == [3] and "dynamic defaults" in warnings[0].message
+    assert form.item("y").calculation is None
+
+
+def test_label_with_answer_placeholders_is_warned(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "name_q", "Name?"], ["note", "hi", "Hello ${name_q}"]])
+    _form, warnings = imported(path)
+    assert [w.line for w in warnings] == [3] and "as written" in warnings[0].message
+
+
+def test_other_sheets_are_warned(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]],
+                external_choices=[["list_name", "name"], ["x", "y"]],
+                Notes=[["anything"], ["here"]])
+    _form, warnings = imported(path)
+    assert {(w.path, w.line) for w in warnings} == {
+        (f"{path}#external_choices", 0), (f"{path}#Notes", 0)}
+
+
+def test_unknown_settings_and_extra_settings_rows_are_warned(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]], settings_rows=[
+        [*SETTINGS[0], "instance_name", "public_key"],
+        [*SETTINGS[1], "concat(${q})", "abc"], ["t2", "2", None, None, None, None]])
+    _form, warnings = imported(path)
+    assert [(w.line, w.message.split(":")[0]) for w in warnings] == [
+        (2, "column 'instance_name' is ignored here"),
+        (2, "column 'public_key' is ignored here"),
+        (3, "only the first row under the column names is read; this row is ignored")]
+
+
+def test_unsupported_expression_on_a_left_out_item_is_only_a_warning(tmp_path):
+    path = book(tmp_path, [[*BASE, "relevant"], ["text", "q", "Q", None],
+                           ["geopoint", "where", "Where", "pulldata('a', 'b')"]])
+    form, warnings = imported(path)
+    assert [w.line for w in warnings] == [3, 3]
+    assert "pulldata" in warnings[1].message
+    assert "where" not in form
+
+
+def test_a_group_left_empty_is_left_out_with_a_warning(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"], ["begin_group", "g", "G"],
+                           ["geopoint", "where", "Where"], ["end_group", None, None]])
+    form, warnings = imported(path)
+    assert [w.line for w in warnings] == [3, 4]
+    assert "group 'g' is left out" in warnings[0].message
+    assert "g" not in form
+
+
+def test_warnings_are_bounded(tmp_path):
+    rows = [["text", f"q{i}", "Q", "minimal"] for i in range(xlsform.MAX_REPORTED + 20)]
+    path = book(tmp_path, [[*BASE, "appearance"], *rows])
+    _form, warnings = imported(path)
+    assert len(warnings) == xlsform.MAX_REPORTED + 1
+    assert warnings[-1].message == "... and 20 more"
+
+
+# -- not representable: errors at the exact row -------------------------------------------
+
+# (what, survey rows after the header, sheet, expected row, words in the message)
+NOT_REPRESENTABLE = [
+    ("unsupported function in relevant", [["text", "q", "Q", "pulldata('a', 'b') = 1"]],
+     "survey", 2, "Unknown function 'pulldata'"),
+    ("XPath path in relevant", [["text", "q", "Q", None], ["text", "r", "R", "/data/q = 1"]],
+     "survey", 3, "relevant of 'r' cannot be represented"),
+    ("reference into a repeat", [["begin_repeat", "kids", "Kids", None],
+                                 ["text", "kid", "Kid", None], ["end_repeat", None, None, None],
+                                 ["text", "q", "Q", "${kid} != ''"]],
+     "survey", 5, "refers to ${kid}, which is left out (row 3"),
+    ("reference to a left-out type", [["geopoint", "where", "Where", None],
+                                      ["text", "q", "Q", "${where} != ''"]],
+     "survey", 3, "refers to ${where}"),
+    ("duplicate name", [["text", "q", "Q", None], ["integer", "q", "Q2", None]],
+     "survey", 3, "already used on row 2"),
+    ("duplicate name inside a repeat", [["text", "q", "Q", None], ["begin_repeat", "r", "R",
+                                                                   None],
+                                        ["text", "q", "Q", None], ["end_repeat", "", "", None]],
+     "survey", 4, "already used on row 2"),
+    ("unknown type", [["txt", "q", "Q", None]], "survey", 2, "unknown type 'txt'"),
+    ("select without list", [["select_one", "q", "Q", None]], "survey", 2, "name of its"),
+    ("missing list", [["select_one colours", "q", "Q", None]], "survey", 2,
+     "'colours', which is not on the choices sheet"),
+    ("end_group alone", [["text", "q", "Q", None], ["end_group", None, None, None]],
+     "survey", 3, "no matching begin_group"),
+    ("unclosed group", [["begin_group", "g", "G", None], ["text", "q", "Q", None]],
+     "survey", 2, "begin_group 'g' has no matching end_group"),
+    ("crossed ends", [["begin_group", "g", "G", None], ["text", "q", "Q", None],
+                      ["end_repeat", None, None, None]], "survey", 4, "closes the begin_group"),
+    ("bad name", [["text", "my-q", "Q", None]], "survey", 2, "name 'my-q'"),
+    ("no name", [["text", None, "Q", None]], "survey", 2, "has no name"),
+    ("calculate without calculation", [["calculate", "c", None, None]], "survey", 2,
+     "has no calculation"),
+    ("dot in relevant", [["text", "q", "Q", ". = 1"]], "survey", 2, "only in a constraint"),
+    ("unknown reference", [["text", "q", "Q", "${nope} = 1"]], "survey", 2,
+     "${nope}, which is not an item"),
+    ("label only in another language", [["text", "q", None, None]], "survey", 2,
+     "no text in the default language"),
+    ("nothing kept", [["geopoint", "where", "Where", None]], "survey", 1, "nothing"),
+]
+
+
+@pytest.mark.parametrize("what, rows, sheet, row, words", NOT_REPRESENTABLE,
+                         ids=[case[0] for case in NOT_REPRESENTABLE])
+def test_forms_that_cannot_be_represented_are_refused(tmp_path, what, rows, sheet, row, words):
+    header = [*BASE, "relevant"]
+    if what == "label only in another language":
+        header, rows = [*BASE, "label::French (fr)", "relevant"], [["text", "q", None, "Q fr",
+                                                                    None]]
+    path = book(tmp_path, [header, *rows])
+    problems = refused(path)
+    assert (row, words) in [(line, words) for line, message in located(problems, path, sheet)
+                            if words in message], problems
+    for problem in problems:
+        assert re.match(rf"{re.escape(str(path))}#\w+:\d+: ", str(problem))
+
+
+@pytest.mark.parametrize("choices, row, words", [
+    ([["list_name", "name", "label"], ["yn", "Yes", "Yes"]], 2, "choice name 'Yes'"),
+    ([["list_name", "name", "label"], ["yn", "yes", "Y"], ["yn", "yes", "Y"]], 3,
+     "appears twice in list 'yn' (first on row 2)"),
+    ([["list_name", "name", "label"], ["yn", "yes", None]], 2, "needs a label"),
+    ([["list_name", "name", "label"], ["yn", 1.5, "x"]], 2, "choice name '1.5'"),
+    ([["list_name", "name", "label"], [None, "yes", "Yes"]], 2, "no list_name"),
+    ([["list_name", "label"], ["yn", "Yes"]], 1, "needs a 'name' column"),
+], ids=["capitals", "duplicate", "no label", "decimal", "no list", "no name column"])
+def test_bad_choices_are_refused_at_their_row(tmp_path, choices, row, words):
+    path = book(tmp_path, [BASE, ["select_one yn", "q", "Q"]], choices=choices)
+    problems = refused(path)
+    assert any(line == row and words in message
+               for line, message in located(problems, path, "choices")), problems
+
+
+@pytest.mark.parametrize("rows, row, words", [
+    ([["select_one yn", "q", "Q", "worker", "A", "risk"]], 2, "canonical scale"),
+    ([["select_one yn", "q", "Q", "child", "F", "risk"]], 2, "level must be"),
+    ([["text", "q", "Q", "someone", None, None]], 2, "audience must be"),
+], ids=["non-canonical scale", "bad level", "bad audience"])
+def test_indicator_problems_are_reported_at_the_survey_row(tmp_path, rows, row, words):
+    path = book(tmp_path, [[*BASE, "fs_audience", "fs_level", "fs_kind"],
+                           ["note", "intro", "Hello", None, None, None], *rows])
+    problems = refused(path)
+    assert any(line == row + 1 and words in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_a_role_given_twice_is_reported_at_the_second_row(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_role"], ["integer", "a", "A", "age"],
+                           ["integer", "b", "B", "age"]])
+    problems = refused(path)
+    assert [(p.line, "already given to 'a'" in p.message) for p in problems] == [(3, True)]
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("lowered_when", "once(today())", "Unknown function 'once'"),
+    ("thresholds.refer", "high", "must be a number"),
+    ("resilience_cap", 7, "between"),
+    ("gaps_for_follow_up", 2.5, "whole number"),
+    ("answer_scores.yes", 0.5, "must score 1"),
+    ("version", "t-r2", "already given on row 2"),
+])
+def test_bad_rules_are_reported_at_their_row(tmp_path, key, value, words):
+    rules = [row for row in RULES if row[0] != key or key == "version"]
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]], rules=[*rules, [key, value]])
+    problems = refused(path)
+    assert any(line == len(rules) + 1 and words in message
+               for line, message in located(problems, path, "fs_rules")), problems
+
+
+def test_a_workbook_without_a_survey_sheet_is_refused(tmp_path):
+    path = write_book(tmp_path / "f.xlsx", {"Sheet": [["type", "name"]]})
+    problems = refused(path)
+    assert [(p.path, p.line) for p in problems] == [(f"{path}#survey", 0)]
+    assert "no 'survey' sheet" in problems[0].message
+
+
+def test_unreadable_language_columns_are_refused(tmp_path):
+    path = book(tmp_path, [["type", "name", "label", "label::Klingonese"], ["text", "q", "Q",
+                                                                            "Q?"]])
+    problems = refused(path)
+    assert [(p.line, "write the code in brackets" in p.message) for p in problems] == [(1, True)]
+
+
+def test_duplicate_columns_are_refused(tmp_path):
+    path = book(tmp_path, [["type", "name", "label", "label::English (en)"],
+                           ["text", "q", "Q", "Q"]])
+    problems = refused(path)
+    assert [(p.line, "both hold 'label::en'" in p.message) for p in problems] == [(1, True)]
+
+
+# -- hostile workbooks --------------------------------------------------------------------
+
+
+def test_too_many_survey_rows_are_refused_quickly(tmp_path):
+    wb = openpyxl.Workbook(write_only=True)
+    sheet = wb.create_sheet("survey")
+    sheet.append(BASE)
+    for number in range(xlsform.MAX_SURVEY_ROWS + 1):
+        sheet.append(["text", f"q{number}", "Q"])
+    path = tmp_path / "big.xlsx"
+    wb.save(path)
+    started = time.perf_counter()
+    problems = refused(path)
+    assert time.perf_counter() - started < 10
+    assert [(p.line, "more than 5000 rows" in p.message) for p in problems] == [
+        (xlsform.MAX_SURVEY_ROWS + 2, True)]
+
+
+@pytest.mark.slow
+def test_the_largest_allowed_survey_is_read(tmp_path):
+    wb = openpyxl.Workbook(write_only=True)
+    sheet = wb.create_sheet("survey")
+    sheet.append(BASE)
+    for number in range(xlsform.MAX_SURVEY_ROWS):
+        sheet.append(["text", f"q{number}", "Q"])
+    path = tmp_path / "large.xlsx"
+    wb.save(path)
+    form, _warnings = imported(path)
+    assert len(form.items) == xlsform.MAX_SURVEY_ROWS
+
+
+def test_a_cell_far_down_the_sheet_is_refused_quickly(tmp_path):
+    path = tmp_path / "far.xlsx"
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    sheet.title = "survey"
+    sheet.append(BASE)
+    sheet.append(["text", "q", "Q"])
+    sheet.cell(row=1_048_576, column=1, value="text")
+    wb.save(path)
+    started = time.perf_counter()
+    problems = refused(path)
+    assert time.perf_counter() - started < 10
+    assert "goes on past row 50000" in problems[0].message
+
+
+def test_too_many_columns_are_refused(tmp_path):
+    header = [*BASE, *[f"extra{i}" for i in range(xlsform.MAX_COLUMNS)]]
+    path = book(tmp_path, [header, ["text", "q", "Q"]])
+    problems = refused(path)
+    assert [(p.line, "at most 200 columns" in p.message) for p in problems] == [(1, True)]
+
+
+def test_a_huge_cell_is_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "x" * (xlsform.MAX_CELL_CHARACTERS + 1)]])
+    problems = refused(path)
+    assert [(p.line, "C2" in p.message) for p in problems] == [(2, True)]
+
+
+def _with_cached_value(path: Path, cell: str, cached: str | None) -> None:
+    """Give formula `cell` a saved result, as Excel would (openpyxl cannot write one)."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    pattern = rf'<c r="{cell}"><f>(.*?)</f><v\s*/>'
+    replacement = (rf'<c r="{cell}" t="str"><f>\1</f><v>{cached}</v>' if cached is not None
+                   else rf'<c r="{cell}"><f>\1</f><v />')
+    assert re.search(pattern, sheet)
+    parts["xl/worksheets/sheet1.xml"] = re.sub(pattern, replacement, sheet).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def test_formulas_are_read_as_their_saved_result(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", '=CONCAT("Your ", "name")']])
+    _with_cached_value(path, "C2", "Your name")
+    form, warnings = imported(path)
+    assert form.item("q").label.get("en") == "Your name"
+    assert [(w.line, "C2 holds a formula" in w.message) for w in warnings] == [(2, True)]
+
+
+def test_formulas_without_a_saved_result_are_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", '=CONCAT("Your ", "name")']])
+    problems = refused(path)
+    assert [(p.line, "no saved result" in p.message) for p in problems] == [(2, True)]
+
+
+def test_excel_error_values_are_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "#N/A"]])
+    problems = refused(path)
+    assert [(p.line, "Excel error #N/A" in p.message) for p in problems] == [(2, True)]
+
+
+@pytest.mark.parametrize("value, words", [
+    (123, "name '123'"),
+    (1.5, "name '1.5'"),
+    (datetime.date(2020, 1, 2), "'2020-01-02', which is not a name"),
+    (True, "'true', which is not a name"),
+])
+def test_non_text_names_are_refused_at_their_row(tmp_path, value, words):
+    path = book(tmp_path, [BASE, ["text", "ok", "OK"], ["text", value, "Q"]])
+    problems = refused(path)
+    assert [(p.line, words in p.message) for p in problems] == [(3, True)], problems
+
+
+def test_numbers_and_dates_in_text_columns_become_text(tmp_path):
+    path = book(tmp_path, [[*BASE, "hint"], ["text", "q", 42, datetime.date(2020, 1, 2)]],
+                settings_rows=[["form_id", "version"], ["t", 3.0]])
+    form, _warnings = imported(path)
+    assert (form.item("q").label.get("en"), form.item("q").hint.get("en")) == ("42",
+                                                                               "2020-01-02")
+    assert form.version == "3"
+
+
+@pytest.mark.parametrize("content", [b"", b"type,name,label\ntext,q,Q\n", b"PK\x03\x04junk"],
+                         ids=["empty", "csv", "broken zip"])
+def test_files_that_are_not_workbooks_are_refused(tmp_path, content):
+    path = tmp_path / "form.xlsx"
+    path.write_bytes(content)
+    problems = refused(path)
+    assert [(p.path, p.line) for p in problems] == [(str(path), 0)]
+    assert ".xlsx" in problems[0].message
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused(tmp_path):
+    path = tmp_path / "form.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "hello")
+    problems = refused(path)
+    assert "cannot be read" in problems[0].message
+
+
+def test_missing_files_and_folders_are_refused(tmp_path):
+    assert "no such file" in refused(tmp_path / "nothing.xlsx")[0].message
+    assert "not a file" in refused(tmp_path)[0].message
+
+
+def test_workbooks_that_unpack_too_large_are_refused(tmp_path, monkeypatch):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]])
+    monkeypatch.setattr(xlsform, "MAX_UNPACKED_BYTES", 1000)
+    assert "unpacks to more than" in refused(path)[0].message
+
+
+def test_workbooks_larger_than_the_limit_are_refused(tmp_path, monkeypatch):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]])
+    monkeypatch.setattr(xlsform, "MAX_WORKBOOK_BYTES", 100)
+    assert "larger than" in refused(path)[0].message
+
+
+CELLS = st.one_of(
+    st.none(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(), st.dates(min_value=datetime.date(1900, 3, 1)),
+    st.sampled_from(["text", "integer", "select_one yn", "begin_group", "end_group",
+                     "begin_repeat", "end_repeat", "calculate", "note", "geopoint", "yes", "no",
+                     "q", "g", "yn", "${q} = 1", ". > 1", "pulldata()", "=1+1", "#N/A", "A",
+                     "risk", "child", "select_one", "", " ", "English (en)", "fr", "gap",
+                     "thresholds.refer", "version", "lowered_when"]),
+    st.text(max_size=12),
+)
+ROWS = st.lists(st.lists(CELLS, min_size=1, max_size=6), max_size=6)
+COLUMNS = st.sampled_from(["type", "name", "label", "label::Français (fr)", "label::fr",
+                           "label::Nowhere", "relevant", "required", "constraint",
+                           "calculation", "fs_level", "fs_kind", "fs_audience", "fs_weight",
+                           "list_name", "form_id", "version", "default_language", "key",
+                           "value", "appearance", "media::image", None])
+HEADERS = st.lists(COLUMNS, min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(survey=ROWS, choices=st.tuples(HEADERS, ROWS), settings_sheet=st.tuples(HEADERS, ROWS),
+       rules=st.tuples(HEADERS, ROWS))
+def test_arbitrary_workbooks_never_crash(tmp_path, survey, choices, settings_sheet, rules):
+    header = ["type", "name", "label", "relevant", "required", "fs_level"]
+    try:
+        path = book(tmp_path, [header, *survey], choices=[choices[0], *choices[1]],
+                    settings_rows=[settings_sheet[0], *settings_sheet[1]],
+                    rules=[rules[0], *rules[1]], name="fuzz.xlsx")
+    except (ValueError, TypeError, IllegalCharacterError):  # openpyxl refuses to write these
+        return
+    try:
+        result = import_xlsform(path)
+    except SourceProblems as problems:
+        assert problems.problems
+        assert all(re.match(r".+#\w+:\d+: ", str(p)) or p.line == 0 for p in problems.problems)
+        return
+    load_form_text(result.yaml_text)
