@@ -62,6 +62,13 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = verbs.add_parser(
         "demo", help=_("open the app in training mode with synthetic data (no real records)")
     )
+    demo.add_argument("--check-scenarios", action="store_true",
+                      help=_("check every training scenario's expected outcome against the "
+                             "rules; exit 1 naming each that differs"))
+    demo.add_argument("--scenarios", metavar="DIR", type=Path,
+                      help=_("the scenario folder (default: the shipped scenarios)"))
+    demo.add_argument("--keep", metavar="DIR", type=Path,
+                      help=_("keep the training sandbox in DIR instead of removing it at exit"))
     demo.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
     demo.set_defaults(run=_run_demo)
 
@@ -277,15 +284,42 @@ def _report_bug(error: BaseException) -> None:
 # -- demo -----------------------------------------------------------------------------
 
 
+def _run_check_scenarios(args: argparse.Namespace) -> int:
+    from fieldscreen.demo.scenarios import check_all, shipped_scenarios_dir
+    from fieldscreen.forms.loader import load_form
+    from fieldscreen.paths import shipped_dir
+
+    form = load_form(shipped_dir("forms") / "child-screening.yaml")
+    folder = args.scenarios or shipped_scenarios_dir()
+    checks = check_all(folder, form)
+    if not checks:
+        raise UserError(_("No scenarios in {folder}.").format(folder=folder))
+    for check in checks:
+        for line in check.lines():
+            print(line)
+    failed = [check for check in checks if not check.ok]
+    print(ngettext("{count} scenario checked", "{count} scenarios checked", len(checks)).format(
+        count=len(checks)) + "; " + ngettext("{failed} differs from the rules.",
+                                             "{failed} differ from the rules.",
+                                             len(failed)).format(failed=len(failed)),
+          file=sys.stderr)
+    return EXIT_USER_ERROR if failed else EXIT_OK
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
     from fieldscreen.paths import AppDirectories
 
+    if args.check_scenarios:
+        return _run_check_scenarios(args)
+    if args.keep is not None and args.basedir is not None:
+        raise UserError(_("Use --keep DIR or --basedir DIR, not both."))
     # Training never touches real profiles: a throw-away base directory unless one is given.
-    temporary = args.basedir is None
-    base = Path(tempfile.mkdtemp(prefix="fieldscreen-demo-")) if temporary else args.basedir
+    chosen = args.keep or args.basedir
+    temporary = chosen is None
+    base = Path(tempfile.mkdtemp(prefix="fieldscreen-demo-")) if temporary else chosen
     try:
         AppDirectories.under(base).ensure()
         return _run_gui(AppDirectories.under(base), "training", demo=True,

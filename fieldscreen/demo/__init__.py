@@ -1,1 +1,1 @@
-"""Demo mode: synthetic children and training scenarios, isolated from real data."""
+"""Demo mode: synthetic children (`children`) and training scenarios (`scenarios`), no real data."""
