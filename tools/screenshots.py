@@ -84,6 +84,12 @@ def shoot(language: str, out: Path) -> list[Path]:
                             "referral_consent": "yes", "area": "north_district"})
         window._show_result()
         save(window, "result")
+        window.show_home()
+        window.show_trainer()
+        settle(app, window)
+        for _step in range(5):
+            window.trainer.show_step(window.trainer.position + 1)
+        save(window, "trainer")
         window.lock()
         save(window, "unlock")
         window.close()

@@ -34,6 +34,7 @@ from fieldscreen.ui.home import HomeScreen
 from fieldscreen.ui.result import ResultScreen
 from fieldscreen.ui.sync_watcher import SyncWatcher
 from fieldscreen.ui.tasks import TaskRunner
+from fieldscreen.ui.trainer import TrainerScreen
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
 from fieldscreen.ui.wizard import WizardScreen
@@ -146,8 +147,9 @@ class FieldWindow(QMainWindow):
         self.home = HomeScreen(self.stack)
         self.wizard = WizardScreen(self.stack)
         self.result = ResultScreen(self.stack)
+        self.trainer = TrainerScreen(self.stack)
         for screen in (self.first_run, self.unlock_screen, self.home, self.wizard,
-                       self.result):
+                       self.result, self.trainer):
             self.stack.addWidget(screen)
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -158,6 +160,11 @@ class FieldWindow(QMainWindow):
         self.home.resume_draft.connect(self._resume_draft)
         self.home.sync_requested.connect(lambda: self.sync_now(None))
         self.home.export_requested.connect(self._export_to_folder)
+        self.home.trainer_requested.connect(self.show_trainer)
+        self.home.trainer_button.setVisible(demo)
+        self.trainer.back_requested.connect(self.show_home)
+        self.trainer.practise_requested.connect(self.practise)
+        self._practice_number = 0
         self.wizard.answered.connect(self._autosave)
         self.wizard.finished.connect(self._show_result)
         self.wizard.stopped.connect(self._stop_screening)
@@ -309,6 +316,7 @@ class FieldWindow(QMainWindow):
         self.wizard.clear()
         self.result.clear()
         self.home.clear()
+        self.trainer.clear()
         profile, self.profile = self.profile, None
         if profile is not None:
             # Queued behind any save still running, so nothing acknowledged is lost.
@@ -347,6 +355,7 @@ class FieldWindow(QMainWindow):
     # -- home ------------------------------------------------------------------------------------
 
     def show_home(self) -> None:
+        self.title.setText(_("FieldScreen"))
         self.stack.setCurrentWidget(self.home)
         self.home.new_button.setFocus()
         self.refresh_home()
@@ -472,6 +481,36 @@ class FieldWindow(QMainWindow):
 
         self.result.message.setText(_("Saving…"))
         self.tasks.run(work, done, failed)
+
+    # -- training --------------------------------------------------------------------------------
+
+    def show_trainer(self) -> None:
+        """List the training scenarios (loaded and checked on the worker)."""
+        form = self.form
+        if not self.demo or form is None:
+            return
+        from fieldscreen.demo.scenarios import load_scenarios, shipped_scenarios_dir
+
+        def shown(scenarios: Any) -> None:
+            self.trainer.show_scenarios(form, scenarios)
+            self.stack.setCurrentWidget(self.trainer)
+
+        self.tasks.run(lambda: load_scenarios(shipped_scenarios_dir(), form), shown,
+                       lambda error: self.home.show_sync(0, None, None, _message(error)))
+
+    def practise(self) -> None:
+        """Start a screening of the next synthetic child; the trainer plays the child."""
+        if not self.demo or self.form is None:
+            return
+        from fieldscreen.demo.children import synthetic_children
+
+        number = self._practice_number
+        self._practice_number += 1
+        child = synthetic_children(seed=1, count=number + 1, language="en",
+                                   form=self.form)[number]
+        self.new_screening()
+        self.title.setText(_("Practising with {name}, {age} (synthetic)").format(
+            name=child.name, age=child.age))
 
     # -- sync ------------------------------------------------------------------------------------
 

@@ -32,12 +32,14 @@ class HomeScreen(QWidget):
         resume_draft(str): resume the draft with this record id.
         sync_requested(): sync now.
         export_requested(): copy sealed batches to a folder (USB stick).
+        trainer_requested(): open the training scenarios (demo mode only).
     """
 
     new_screening = Signal()
     resume_draft = Signal(str)
     sync_requested = Signal()
     export_requested = Signal()
+    trainer_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +50,11 @@ class HomeScreen(QWidget):
         self.new_button.setStyleSheet("font-size: 20pt; font-weight: bold;")
         self.new_button.clicked.connect(self.new_screening.emit)
         layout.addWidget(self.new_button)
+        self.trainer_button = QPushButton(_("Training scenarios"), self)
+        self.trainer_button.setAccessibleName(_("Open the training scenarios"))
+        self.trainer_button.clicked.connect(self.trainer_requested.emit)
+        self.trainer_button.hide()
+        layout.addWidget(self.trainer_button)
 
         drafts_label = QLabel(_("Drafts to resume:"), self)
         layout.addWidget(drafts_label)

@@ -265,3 +265,24 @@ def test_child_language_switches_alone_and_arabic_is_mirrored(qtbot):
     # The worker's own interface stays as it was: only the child's content changes.
     assert wizard.next_button.text() == "Next →"
     assert wizard.layoutDirection() == Qt.LayoutDirection.LeftToRight
+
+
+def test_trainer_replays_a_scenario_and_practice_starts_a_screening(window, qtbot):
+    assert window.home.trainer_button.isVisible()
+    qtbot.mouseClick(window.home.trainer_button, Qt.MouseButton.LeftButton)
+    settle(window, qtbot)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.trainer, timeout=10_000)
+    trainer = window.trainer
+    assert trainer.scenario_list.count() >= 12
+    assert_all_named(window)
+    red_flag = next(i for i, s in enumerate(trainer.scenarios) if "red-flag" in s.id)
+    trainer.scenario_list.setCurrentRow(red_flag)
+    assert "Urgent" in trainer.story.toPlainText()
+    texts = []
+    while trainer.next_button.isEnabled():
+        qtbot.mouseClick(trainer.next_button, Qt.MouseButton.LeftButton)
+        texts.append(trainer.step_label.text())
+    assert any("immediate danger" in text for text in texts)
+    qtbot.mouseClick(trainer.practise_button, Qt.MouseButton.LeftButton)
+    assert window.stack.currentWidget() is window.wizard
+    assert "synthetic" in window.title.text()
