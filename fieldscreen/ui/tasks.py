@@ -43,7 +43,13 @@ class TaskRunner(QObject):
 
     def run(self, function: Callable[[], Any], on_success: Callable[[Any], None],
             on_failure: Callable[[BaseException], None]) -> int:
-        """Queue `function`; `on_success(result)` or `on_failure(error)` runs on the GUI thread."""
+        """Queue `function`; `on_success(result)` or `on_failure(error)` runs on the GUI thread.
+
+        After `stop()` (the window is closing) nothing runs and 0 is returned: a timer that
+        fires late must not start work on a closed profile.
+        """
+        if not self._thread.is_alive():
+            return 0
         task_id = next(self._ids)
         self._callbacks[task_id] = (on_success, on_failure)
         self._pending += 1
@@ -83,11 +89,14 @@ class TaskRunner(QObject):
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until queued work ran (tests and shutdown); results are delivered later."""
+        if not self._thread.is_alive():
+            return  # stopped: nothing can be queued any more
         done = threading.Event()
         self.run(done.set, lambda _result: None, lambda _error: None)
         done.wait(timeout)
 
     def stop(self) -> None:
-        """Finish queued work and end the worker thread."""
-        self._queue.put(_STOP)
-        self._thread.join(timeout=60)
+        """Finish queued work and end the worker thread (a second call does nothing)."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout=60)
