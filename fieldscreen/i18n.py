@@ -1,27 +1,48 @@
 """Gettext for every person-facing string: `_`, `ngettext`, `N_`, and the active UI language.
 
-Catalogs live in `translations/<lang>/LC_MESSAGES/fieldscreen.po`. A compiled `.mo` next to
-the `.po` is used when present (built at install); otherwise the `.po` is compiled in memory
-with Babel on first use, so nothing is written outside the base directory. No Qt here: the
-UI loads Qt's own translators on top of this.
+Catalogs live in `translations/<lang>/LC_MESSAGES/<domain>.po`, one domain per kind of text:
+`fieldscreen` for the program's own messages and `fieldscreen-forms` for the text of form
+files (see `fieldscreen.forms.translations`). A compiled `.mo` next to the `.po` is used when
+present and not older than it; otherwise the `.po` is compiled in memory with Babel on first
+use (fuzzy entries left out, as gettext does), so nothing is written outside the base
+directory and no `.mo` has to be committed. No Qt here: the UI loads Qt's own translators on
+top of this.
+
+Dates and numbers are formatted for the active language with Babel (`format_date`,
+`format_datetime`, `format_number`, `format_decimal`), and `is_right_to_left` tells the UI
+which languages are written right to left.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as _datetime
+import decimal
 import gettext as _gettext
 import io
 import threading
+from functools import lru_cache
+from typing import Literal
 
 from fieldscreen.paths import shipped_dir
 
 DOMAIN = "fieldscreen"
+FORMS_DOMAIN = "fieldscreen-forms"
 SOURCE_LANGUAGE = "en"
 TRANSLATIONS_DIR = shipped_dir("translations")
 
+# Digits follow the locale's default numbering system in CLDR (Latin digits for `ar`, `fr`,
+# `es`, `uk`); a regional locale such as `ar_EG` gets its own.
+_NUMBERING_SYSTEM = "default"
+
 _lock = threading.Lock()
-_cache: dict[str, _gettext.NullTranslations] = {}
+# Keyed by language for the UI domain (kept so for callers that look at it) and by
+# (domain, language) for every other domain.
+_cache: dict[str | tuple[str, str], _gettext.NullTranslations] = {}
 _active: _gettext.NullTranslations = _gettext.NullTranslations()
 _active_language = SOURCE_LANGUAGE
+
+DateLength = Literal["short", "medium", "long", "full"]
 
 
 def _(message: str) -> str:
@@ -39,30 +60,45 @@ def N_(message: str) -> str:
     return message
 
 
-def available_languages() -> list[str]:
-    """Language codes with a catalog, plus the source language, sorted."""
+def catalog_languages(domain: str = DOMAIN) -> list[str]:
+    """Language codes that have a `.po` catalog for `domain`, sorted (source language too)."""
     found = {SOURCE_LANGUAGE}
     if TRANSLATIONS_DIR.is_dir():
-        for po in TRANSLATIONS_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
+        for po in TRANSLATIONS_DIR.glob(f"*/LC_MESSAGES/{domain}.po"):
             found.add(po.parent.parent.name)
     return sorted(found)
 
 
-def translations_for(language: str) -> _gettext.NullTranslations:
-    """The gettext translations for `language` (the source language has none)."""
+def available_languages() -> list[str]:
+    """Language codes with a UI catalog, plus the source language, sorted."""
+    return catalog_languages(DOMAIN)
+
+
+def translations_for(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
+    """The gettext translations of `domain` for `language` (the source language has none).
+
+    Loaded once per process and language, then served from a cache.
+    """
+    key: str | tuple[str, str] = language if domain == DOMAIN else (domain, language)
     with _lock:
-        cached = _cache.get(language)
+        cached = _cache.get(key)
         if cached is not None:
             return cached
-        translations = _load(language)
-        _cache[language] = translations
+        translations = _load(language, domain)
+        _cache[key] = translations
         return translations
 
 
-def _load(language: str) -> _gettext.NullTranslations:
+def clear_cache() -> None:
+    """Forget loaded catalogs, so the next use reads them again (after an update)."""
+    with _lock:
+        _cache.clear()
+
+
+def _load(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
     folder = TRANSLATIONS_DIR / language / "LC_MESSAGES"
-    mo_path = folder / f"{DOMAIN}.mo"
-    po_path = folder / f"{DOMAIN}.po"
+    mo_path = folder / f"{domain}.mo"
+    po_path = folder / f"{domain}.po"
     if mo_path.is_file() and (
         not po_path.is_file() or mo_path.stat().st_mtime >= po_path.stat().st_mtime
     ):
@@ -74,7 +110,7 @@ def _load(language: str) -> _gettext.NullTranslations:
         from babel.messages.pofile import read_po
 
         with po_path.open("rb") as handle:
-            catalog = read_po(handle, locale=language, domain=DOMAIN)
+            catalog = read_po(handle, locale=language, domain=domain)
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
         buffer.seek(0)
@@ -83,7 +119,7 @@ def _load(language: str) -> _gettext.NullTranslations:
 
 
 def set_language(language: str) -> None:
-    """Make `language` the active UI language for `_` and `ngettext`."""
+    """Make `language` the active UI language for `_`, `ngettext` and the formatters."""
     global _active, _active_language
     translations = translations_for(language)
     with _lock:
@@ -94,3 +130,99 @@ def set_language(language: str) -> None:
 def active_language() -> str:
     """The code of the active UI language."""
     return _active_language
+
+
+# -- scripts -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _locale(language: str):  # -> babel.Locale
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(SOURCE_LANGUAGE)
+
+
+@lru_cache(maxsize=64)
+def is_right_to_left(language: str) -> bool:
+    """Whether `language` is written right to left (Arabic, Persian, Hebrew, Urdu, ...).
+
+    Taken from Babel's locale data (CLDR `characterOrder`); an unknown code counts as
+    left to right.
+    """
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return locale.character_order == "right-to-left"
+
+
+def language_name(language: str) -> str:
+    """The name of `language` in that language ("Français", "العربية"), for language menus.
+
+    An unknown code is returned as it is.
+    """
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return language
+    name = locale.get_display_name(locale) or language
+    return name[:1].upper() + name[1:]
+
+
+# -- dates and numbers -------------------------------------------------------------------
+
+
+def format_date(date: _datetime.date, length: DateLength = "medium") -> str:
+    """`date` written for the active language ("23 nov. 2026", "23‏/11‏/2026")."""
+    from babel.dates import format_date as babel_format_date
+
+    if isinstance(date, _datetime.datetime):
+        date = _local(date).date()
+    return babel_format_date(date, length, locale=_locale(_active_language))
+
+
+def format_datetime(moment: _datetime.datetime, length: DateLength = "medium") -> str:
+    """`moment` as a date of the given length and a short time, for the active language.
+
+    An aware moment (records keep UTC) is shown in the device's local time; a naive one is
+    shown as it is.
+    """
+    from babel.dates import format_date as babel_format_date
+    from babel.dates import format_time as babel_format_time
+
+    locale = _locale(_active_language)
+    moment = _local(moment)
+    date_text = babel_format_date(moment.date(), length, locale=locale)
+    time_text = babel_format_time(moment.replace(tzinfo=None).time(), "short", locale=locale)
+    pattern = str(locale.datetime_formats.get(length) or "{1} {0}")
+    return pattern.replace("'", "").replace("{0}", time_text).replace("{1}", date_text)
+
+
+def _local(moment: _datetime.datetime) -> _datetime.datetime:
+    return moment.astimezone() if moment.tzinfo is not None else moment
+
+
+def format_number(value: int | float | decimal.Decimal) -> str:
+    """A whole or decimal number with the active language's separators ("12 345", "12,345")."""
+    from babel.numbers import format_decimal as babel_format_decimal
+
+    return babel_format_decimal(value, locale=_locale(_active_language),
+                                numbering_system=_NUMBERING_SYSTEM)
+
+
+def format_decimal(value: int | float | decimal.Decimal, digits: int) -> str:
+    """`value` rounded to exactly `digits` decimal places, for the active language ("0,50")."""
+    if digits < 0:
+        raise ValueError("digits must be 0 or more")
+    locale = _locale(_active_language)
+    pattern = copy.copy(locale.decimal_formats[None])
+    pattern.frac_prec = (digits, digits)
+    exact = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
+    return pattern.apply(exact, locale, numbering_system=_NUMBERING_SYSTEM)

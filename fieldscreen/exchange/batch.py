@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from fieldscreen.i18n import _
 from fieldscreen.store.audit import GENESIS
 from fieldscreen.store.crypto import (
@@ -268,16 +270,15 @@ def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...
         if not hmac.compare_digest(sha256(line).hex(), entry["sha256"]):
             raise bad("a record's hash differs")
         try:
-            record = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise bad("a record is not JSON") from None
+            # orjson, unlike json, refuses what no UTF-8 text can hold (a lone surrogate
+            # escaped as "\ud800"), NaN and infinities; and it is several times faster on
+            # the import's hottest line.
+            record = orjson.loads(line)
+        except (orjson.JSONDecodeError, RecursionError):
+            raise bad("a record is not JSON, or holds text that is not valid Unicode"
+                      ) from None
         if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
             raise bad("a record has unexpected keys")
-        try:
-            # JSON may escape a lone surrogate ("\ud800"), which no UTF-8 text can hold.
-            json.dumps(record, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise bad("a record holds text that is not valid Unicode") from None
         if record["id"] != entry["id"] or record["version"] != entry["version"]:
             raise bad("a record's id or version differs")
         if record["id"] in seen:
@@ -296,7 +297,7 @@ def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...
             updated_at=record["updated_at"], demo=record["demo"],
             summary={"decision": outcome.get("final_decision", outcome.get("decision")),
                      "follow_up": bool(outcome.get("follow_up"))},
-            payload={"answers": record["answers"], "outcome": outcome},
+            line=line,
         ))
     return tuple(found)
 

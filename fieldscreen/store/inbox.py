@@ -8,11 +8,12 @@ completes it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
@@ -135,7 +136,9 @@ class IncomingRecord:
     updated_at: str
     demo: bool
     summary: dict[str, Any]
-    payload: dict[str, Any]
+    # The record's exact line from the batch, as verified against the signed manifest; it
+    # is stored as it came (encrypted), which also saves serialising it again.
+    line: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +238,9 @@ class Inbox:
                 if row is not None and row[0] >= record.version:
                     duplicate += 1
                     continue
-                summary = self._cipher.seal(json.dumps(record.summary).encode("utf-8"),
+                summary = self._cipher.seal(orjson.dumps(record.summary),
                                             self._context("summary", record.id))
-                payload = self._cipher.seal(
-                    json.dumps(record.payload, ensure_ascii=False).encode("utf-8"),
-                    self._context("payload", record.id))
+                payload = self._cipher.seal(record.line, self._context("payload", record.id))
                 db.execute(
                     "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
                     "form_id, form_version, created_at, updated_at, imported_at, demo, "
@@ -306,7 +307,7 @@ class Inbox:
         found = []
         for row in rows:
             try:
-                summary = json.loads(self._cipher.open(row[9], self._context("summary",
+                summary = orjson.loads(self._cipher.open(row[9], self._context("summary",
                                                                              row[0])))
             except CryptoError:
                 raise UserError(_("An imported record cannot be opened: the database was "
@@ -322,7 +323,8 @@ class Inbox:
                                      [record_id]).fetchone()
         if row is None:
             raise KeyError(record_id)
-        return json.loads(self._cipher.open(row[0], self._context("payload", record_id)))
+        record = orjson.loads(self._cipher.open(row[0], self._context("payload", record_id)))
+        return {"answers": record["answers"], "outcome": record["outcome"]}
 
     def last_sequences(self) -> dict[str, int]:
         with self._database.read() as connection:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -31,13 +30,12 @@ from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.home import HomeScreen
-from fieldscreen.ui.result import ResultScreen
-from fieldscreen.ui.sync_watcher import SyncWatcher
 from fieldscreen.ui.tasks import TaskRunner
-from fieldscreen.ui.trainer import TrainerScreen
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
-from fieldscreen.ui.wizard import WizardScreen
+
+# PySide builds the whole `Qt` namespace of enums on first access (about 25 ms); modules on
+# the path to the unlock screen reach for it only once the window is up.
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
@@ -45,11 +43,16 @@ if TYPE_CHECKING:
     from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.store.crypto import KdfParameters
     from fieldscreen.store.profile import ProfileStore, UnlockedProfile
+    from fieldscreen.ui.result import ResultScreen
+    from fieldscreen.ui.sync_watcher import SyncWatcher
+    from fieldscreen.ui.trainer import TrainerScreen
+    from fieldscreen.ui.wizard import WizardScreen
 
 Clock = Callable[[], dt.datetime]
 Checklist = Callable[[], "tuple[Form, ServicesDirectory | None]"]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
 WARM_UP_DELAY_MS = 150
+AFTER_FIRST_PAINT_MS = 100
 
 
 def _message(error: BaseException) -> str:
@@ -145,11 +148,12 @@ class FieldWindow(QMainWindow):
         self.first_run = FirstRunScreen(self.stack)
         self.unlock_screen = UnlockScreen(self.stack)
         self.home = HomeScreen(self.stack)
-        self.wizard = WizardScreen(self.stack)
-        self.result = ResultScreen(self.stack)
-        self.trainer = TrainerScreen(self.stack)
-        for screen in (self.first_run, self.unlock_screen, self.home, self.wizard,
-                       self.result, self.trainer):
+        # The wizard, result and trainer screens (and the engine they import) are built on
+        # first use: the unlock screen must appear as fast as a bare window.
+        self._wizard: WizardScreen | None = None
+        self._result: ResultScreen | None = None
+        self._trainer: TrainerScreen | None = None
+        for screen in (self.first_run, self.unlock_screen, self.home):
             self.stack.addWidget(screen)
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -162,29 +166,65 @@ class FieldWindow(QMainWindow):
         self.home.export_requested.connect(self._export_to_folder)
         self.home.trainer_requested.connect(self.show_trainer)
         self.home.trainer_button.setVisible(demo)
-        self.trainer.back_requested.connect(self.show_home)
-        self.trainer.practise_requested.connect(self.practise)
         self._practice_number = 0
-        self.wizard.answered.connect(self._autosave)
-        self.wizard.finished.connect(self._show_result)
-        self.wizard.stopped.connect(self._stop_screening)
-        self.result.back_requested.connect(lambda: self.stack.setCurrentWidget(self.wizard))
-        self.result.save_requested.connect(self._save_final)
-        for keys in QUICK_EXIT_KEYS:
-            QShortcut(QKeySequence(keys), self, self.quick_exit,
-                      context=Qt.ShortcutContext.ApplicationShortcut)
+        # Shortcuts and the idle watch are set up just after the first paint (nobody can
+        # reach for F12 within a tenth of a second): they are not needed to show the unlock
+        # screen, and Qt's enums cost tens of milliseconds to build on first use.
+        QTimer.singleShot(AFTER_FIRST_PAINT_MS, self._after_first_paint)
 
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(int(idle_minutes * 60_000))
         self.idle_timer.timeout.connect(self.lock)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
         self.resize(900, 700)
         self._start()
 
     # -- start, unlock, lock ---------------------------------------------------------------------
+
+    def _after_first_paint(self) -> None:
+        from PySide6.QtCore import Qt  # see the note on Qt's enums at the top
+
+        for keys in QUICK_EXIT_KEYS:
+            QShortcut(QKeySequence(keys), self, self.quick_exit,
+                      context=Qt.ShortcutContext.ApplicationShortcut)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    @property
+    def wizard(self) -> WizardScreen:
+        if self._wizard is None:
+            from fieldscreen.ui.wizard import WizardScreen
+
+            self._wizard = WizardScreen(self.stack)
+            self.stack.addWidget(self._wizard)
+            self._wizard.answered.connect(self._autosave)
+            self._wizard.finished.connect(self._show_result)
+            self._wizard.stopped.connect(self._stop_screening)
+        return self._wizard
+
+    @property
+    def result(self) -> ResultScreen:
+        if self._result is None:
+            from fieldscreen.ui.result import ResultScreen
+
+            self._result = ResultScreen(self.stack)
+            self.stack.addWidget(self._result)
+            self._result.back_requested.connect(
+                lambda: self.stack.setCurrentWidget(self.wizard))
+            self._result.save_requested.connect(self._save_final)
+        return self._result
+
+    @property
+    def trainer(self) -> TrainerScreen:
+        if self._trainer is None:
+            from fieldscreen.ui.trainer import TrainerScreen
+
+            self._trainer = TrainerScreen(self.stack)
+            self.stack.addWidget(self._trainer)
+            self._trainer.back_requested.connect(self.show_home)
+            self._trainer.practise_requested.connect(self.practise)
+        return self._trainer
 
     @property
     def store(self) -> ProfileStore:
@@ -270,6 +310,7 @@ class FieldWindow(QMainWindow):
 
     def _watch_connectivity(self, profile: UnlockedProfile) -> None:
         from fieldscreen.exchange.sync import target_reachable
+        from fieldscreen.ui.sync_watcher import SyncWatcher
 
         if profile.installed_pack() is None:
             return  # nowhere to sync to
@@ -313,10 +354,10 @@ class FieldWindow(QMainWindow):
             self.watcher = None
         self.session = None
         self.record_id = None
-        self.wizard.clear()
-        self.result.clear()
+        for screen in (self._wizard, self._result, self._trainer):
+            if screen is not None:
+                screen.clear()
         self.home.clear()
-        self.trainer.clear()
         profile, self.profile = self.profile, None
         if profile is not None:
             # Queued behind any save still running, so nothing acknowledged is lost.
@@ -549,6 +590,8 @@ class FieldWindow(QMainWindow):
         self.tasks.run(work, done, failed)
 
     def _export_to_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self, _("Choose the USB folder"))
         if folder:
             self.sync_now(folder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.engine.explain import outcome_title
-from fieldscreen.forms.schema import Outcome
 from fieldscreen.i18n import _, ngettext
+
+# PySide builds the whole `Qt` namespace of enums on first access (about 25 ms); modules on
+# the path to the unlock screen reach for it only once the window is up.
 
 if TYPE_CHECKING:
     from fieldscreen.store.records import RecordSummary
@@ -61,8 +62,7 @@ class HomeScreen(QWidget):
         self.drafts = QListWidget(self)
         self.drafts.setAccessibleName(_("Drafts to resume (press Enter to resume)"))
         drafts_label.setBuddy(self.drafts)
-        self.drafts.itemActivated.connect(
-            lambda item: self.resume_draft.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.drafts.itemActivated.connect(self._activated)
         layout.addWidget(self.drafts)
 
         today_label = QLabel(_("Today's screenings:"), self)
@@ -92,8 +92,18 @@ class HomeScreen(QWidget):
         sync_row.addWidget(self.export_button)
         layout.addLayout(sync_row)
 
+    def _activated(self, item: QListWidgetItem) -> None:
+        from PySide6.QtCore import Qt
+
+        self.resume_draft.emit(item.data(Qt.ItemDataRole.UserRole))
+
     def show_records(self, summaries: list[RecordSummary], today: str) -> None:
         """Fill the lists; `today` is the UTC date prefix (YYYY-MM-DD)."""
+        from PySide6.QtCore import Qt  # not at import: see the note at the top
+
+        from fieldscreen.engine.explain import outcome_title
+        from fieldscreen.forms.schema import Outcome
+
         self.drafts.clear()
         self.today.clear()
         for summary in summaries:

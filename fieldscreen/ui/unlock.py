@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -124,6 +123,8 @@ class FirstRunScreen(QWidget):
         self.strength.setFormat(_(_STRENGTH_WORDS[score]))
 
     def _choose_pack(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _filter = QFileDialog.getOpenFileName(
             self, _("Choose the deployment pack"), str(Path.home()),
             _("Deployment packs (*.json *.fspack);;All files (*)"))

@@ -24,8 +24,8 @@ from fieldscreen.forms.loader import load_form
 from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.store.records import RecordStatus
+from fieldscreen.ui.answer_cards import AnswerCard
 from fieldscreen.ui.field_window import FieldWindow
-from fieldscreen.ui.widgets import AnswerCard
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
 
 PASSPHRASE = "correct horse battery"
