@@ -170,6 +170,7 @@ class FieldWindow(QMainWindow):
         # Shortcuts and the idle watch are set up just after the first paint (nobody can
         # reach for F12 within a tenth of a second): they are not needed to show the unlock
         # screen, and Qt's enums cost tens of milliseconds to build on first use.
+        self.shortcuts_ready = False
         QTimer.singleShot(AFTER_FIRST_PAINT_MS, self._after_first_paint)
 
         self.idle_timer = QTimer(self)
@@ -190,6 +191,7 @@ class FieldWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
+        self.shortcuts_ready = True
 
     @property
     def wizard(self) -> WizardScreen:

@@ -48,7 +48,8 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(created)
     created.show()
     qtbot.waitExposed(created)
-    qtbot.waitUntil(lambda: created.profile is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: created.profile is not None and created.shortcuts_ready,
+                    timeout=20_000)
     yield created
     if created.isVisible():
         created.close()
