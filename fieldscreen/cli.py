@@ -18,6 +18,7 @@ from typing import Any
 
 from fieldscreen import __version__
 from fieldscreen.errors import UserError
+from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _, ngettext
 
 EXIT_OK = 0
@@ -419,10 +420,8 @@ def _run_forms_import_xlsform(args: argparse.Namespace) -> int:
     result = import_xlsform(args.xlsform)
     for warning in result.warnings:
         print(_("warning: {problem}").format(problem=warning), file=sys.stderr)
-    temporary = args.output.with_name(args.output.name + ".part")
     try:
-        temporary.write_text(result.yaml_text, encoding="utf-8")
-        os.replace(temporary, args.output)
+        write_atomically(args.output, result.yaml_text.encode("utf-8"), mode=0o644)
     except OSError as error:
         raise UserError(_("Cannot write {path}: {reason}").format(
             path=args.output, reason=error.strerror or error)) from None
@@ -875,10 +874,8 @@ def _run_coordinator_pack(args: argparse.Namespace) -> int:
         fingerprint = profile.coordinator_signing_key().public.fingerprint()
     finally:
         profile.lock()
-    temporary = args.output.with_name(args.output.name + ".part")
     try:
-        temporary.write_bytes(raw)
-        os.replace(temporary, args.output)
+        write_atomically(args.output, raw, mode=0o644)
     except OSError as error:
         raise UserError(_("Cannot write {path}: {reason}").format(
             path=args.output, reason=error.strerror or error)) from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from fieldscreen.exchange.batch import (
 )
 from fieldscreen.exchange.receipt import receipt_file_name, write_receipt
 from fieldscreen.exchange.transports import FolderTransport, Transport, TransportError, retrying
+from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _
 from fieldscreen.store.crypto import sha256
 from fieldscreen.store.inbox import LedgerVerdict
@@ -265,12 +265,7 @@ class BatchImporter:
         self._quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         stored = self._quarantine_dir / f"{file_sha256}.age"
         if not stored.exists():
-            temporary = stored.with_suffix(".part")
-            with temporary.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, stored)
+            write_atomically(stored, data)
         self._profile.inbox.quarantine(
             file_sha256=file_sha256, source=source, stored_as=str(stored),
             reason_code=refusal.code.value, reason=refusal.reason,

@@ -7,9 +7,7 @@ captive portal answering "200 OK" with a login page never makes records look sen
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import random
 import time
 import uuid
@@ -20,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from fieldscreen.errors import UserError
+from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _
 
 T = TypeVar("T")
@@ -96,13 +95,7 @@ class FolderTransport:
         try:
             if target.is_file() and target.read_bytes() == data:
                 return
-            temporary = self.folder / f".{name}.{uuid.uuid4().hex}.part"
-            with temporary.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-            _fsync_directory(self.folder)
+            write_atomically(target, data, mode=0o644)
             # A failing stick can accept a write and return other bytes: read it back.
             if target.read_bytes() != data:
                 raise TransportError(_("The file written to {folder} reads back differently."
@@ -110,8 +103,6 @@ class FolderTransport:
                                      hint=_("The USB stick may be failing; use another one."),
                                      transient=False)
         except OSError as error:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                temporary.unlink(missing_ok=True)
             raise _folder_error(self.folder, error) from None
 
     def get(self, name: str) -> bytes | None:
@@ -139,16 +130,6 @@ class FolderTransport:
 
     def close(self) -> None:
         pass
-
-
-def _fsync_directory(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform or filesystem allows it.
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def _folder_error(folder: Path, error: OSError) -> TransportError:

@@ -190,26 +190,6 @@ def _choice_list_audiences(items: Any) -> dict[str, Audience]:
     return found
 
 
-def form_messages(form: Form) -> Iterator[tuple[str, str]]:
-    """`(context, source text)` of every translatable text of a loaded form.
-
-    The same messages `extract_form` finds in the form's file; used to check coverage.
-    """
-    default = form.default_language
-    if form.title.by_language.get(default):
-        yield title_context(form.id), form.title.by_language[default]
-    for choice_list in form.choice_lists.values():
-        for choice in choice_list.choices:
-            if choice.label.by_language.get(default):
-                yield (choice_context(form.id, choice_list.name, choice.name),
-                       choice.label.by_language[default])
-    for item in form.items:
-        for key in ITEM_TEXT_KEYS:
-            text: LocalizedText = getattr(item, key)
-            if text.by_language.get(default):
-                yield item_context(form.id, item.name, key), text.by_language[default]
-
-
 # -- filling a form's languages from the catalogs ----------------------------------------
 
 Lookup = Callable[[str, str], str | None]

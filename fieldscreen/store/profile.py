@@ -7,7 +7,6 @@ describe a child, and every private key, is encrypted with the profile's random 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
@@ -18,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from fieldscreen.errors import UserError
+from fieldscreen.files import fsync_directory
 from fieldscreen.i18n import _, ngettext
 from fieldscreen.store.audit import AuditAction, AuditLog, AuditVerification
 from fieldscreen.store.crypto import (
@@ -216,7 +216,7 @@ class ProfileStore:
             database.close()  # checkpoints the write-ahead log into the one file
             final = folder / DATABASE_FILE
             os.replace(building, final)
-            _fsync_directory(folder)
+            fsync_directory(folder)
             database = ProfileDatabase(final, MIGRATIONS)
             return UnlockedProfile(database, dek, info, self._clock)
         except BaseException:
@@ -240,16 +240,6 @@ class ProfileStore:
 def _remove_database_files(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-
-
-def _fsync_directory(folder: Path) -> None:
-    # The rename is durable only once the folder itself is synced (POSIX).
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def _read_info(database: ProfileDatabase) -> ProfileInfo:

@@ -1,0 +1,42 @@
+"""Durable file writes: a temporary name, fsync, then an atomic rename, then the folder synced.
+
+A crash or a full disk never leaves half a file under the name a person (or the coordinator)
+expects: either the old file or the whole new one is there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX); a no-op where folders cannot be synced."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one.
+
+    Raises:
+        OSError: the write failed; nothing was left behind under either name.
+    """
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
