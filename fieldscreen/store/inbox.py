@@ -23,6 +23,7 @@ from fieldscreen.store.database import ProfileDatabase
 
 Clock = Callable[[], dt.datetime]
 TABLE = "imported_records"
+_IDS_PER_QUERY = 500
 IMPORTED_SCHEMA_VERSION = 1
 
 
@@ -232,23 +233,34 @@ class Inbox:
             check = self._check(db, device_id, batch_id, sequence, manifest_sha256)
             if check.verdict is not LedgerVerdict.NEW:
                 return ImportCounts(0, len(records))
+            # One query for the versions already held and one executemany for the rows:
+            # per-record statements were the largest cost of importing 100k records.
+            connection = db.conn
+            held: dict[str, int] = {}
+            ids = [record.id for record in records]
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start:start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                held.update(connection.execute(
+                    f"SELECT id, version FROM imported_records WHERE id IN ({marks})",  # noqa: S608
+                    chunk).fetchall())
+            rows = []
             for record in records:
-                row = db.execute("SELECT version FROM imported_records WHERE id = ?",
-                                 [record.id]).fetchone()
-                if row is not None and row[0] >= record.version:
+                if held.get(record.id, 0) >= record.version:
                     duplicate += 1
                     continue
+                held[record.id] = record.version
                 summary = self._cipher.seal(orjson.dumps(record.summary),
                                             self._context("summary", record.id))
                 payload = self._cipher.seal(record.line, self._context("payload", record.id))
-                db.execute(
-                    "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
-                    "form_id, form_version, created_at, updated_at, imported_at, demo, "
-                    "summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [record.id, record.version, device_id, batch_id, record.form_id,
-                     record.form_version, record.created_at, record.updated_at, now,
-                     int(record.demo), summary, payload])
-                imported += 1
+                rows.append((record.id, record.version, device_id, batch_id, record.form_id,
+                             record.form_version, record.created_at, record.updated_at, now,
+                             int(record.demo), summary, payload))
+            connection.executemany(
+                "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
+                "form_id, form_version, created_at, updated_at, imported_at, demo, "
+                "summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            imported = len(rows)
             db.execute(
                 "INSERT INTO batch_ledger (device_id, batch_id, sequence, manifest_sha256, "
                 "file_sha256, record_count, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
