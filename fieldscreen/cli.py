@@ -52,6 +52,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help=_("keep every file of this run under DIR instead of the usual per-user folders"),
     )
     parser.add_argument(
+        "--language",
+        metavar="CODE",
+        help=_("the interface language, e.g. fr, es, ar, uk (default: from the "
+               "environment, else English)"),
+    )
+    parser.add_argument(
         "--profile",
         metavar="NAME",
         default="default",
@@ -250,10 +256,41 @@ def _passphrase_options(parser: argparse.ArgumentParser) -> None:
                        help=_("read the passphrase from the first line of standard input"))
 
 
+def _choose_language(argv: Sequence[str]) -> None:
+    """Set the UI language before the parser is built, so its help is translated too.
+
+    `--language CODE` wins; otherwise the environment's (LANGUAGE, LC_ALL, LC_MESSAGES,
+    LANG) when a catalog exists for it; otherwise English.
+    """
+    from fieldscreen.i18n import SOURCE_LANGUAGE, available_languages, set_language
+
+    available = available_languages()
+    wanted: list[str] = []
+    for index, argument in enumerate(argv):
+        if argument == "--language" and index + 1 < len(argv):
+            wanted = [argv[index + 1]]
+        elif argument.startswith("--language="):
+            wanted = [argument.split("=", 1)[1]]
+    if not wanted:
+        for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+            value = os.environ.get(variable, "")
+            if value and value not in ("C", "POSIX"):
+                wanted = [part.split(".")[0] for part in value.split(":")]
+                break
+    for code in wanted:
+        for candidate in (code, code.split("_")[0]):
+            if candidate in available:
+                set_language(candidate)
+                return
+    set_language(SOURCE_LANGUAGE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    _choose_language(arguments)
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
@@ -504,15 +541,18 @@ def _run_screen(args: argparse.Namespace) -> int:
 
 def _print_decision(form: Any, decision: Any, problems: list[Any]) -> None:
     from fieldscreen.engine.explain import outcome_title, reason_text
+    from fieldscreen.forms.translations import with_catalog_languages
+    from fieldscreen.i18n import active_language
 
-    language = form.default_language
+    language = active_language()
+    form = with_catalog_languages(form)
     print(_("Decision: {outcome}").format(outcome=outcome_title(decision.outcome)))
     if decision.follow_up:
         print(_("Follow-up visit needed: many questions are still open."))
     for reason in decision.reasons:
         print(f"- {reason_text(reason, decision)}")
         for name in reason.items:
-            print(f"    {name}: {form.item(name).label.get(language)}")
+            print(f"    {name}: {form.item(name).label.get(language, form.default_language)}")
     if problems:
         print(_("Answers to check:"))
         for problem in problems:

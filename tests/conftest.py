@@ -9,6 +9,8 @@ import pytest
 
 # Qt tests run headless unless a test starts Xvfb itself.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Messages are checked in English unless a test asks for another language.
+os.environ["LANGUAGE"] = "en"
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

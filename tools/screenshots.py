@@ -23,7 +23,6 @@ from fieldscreen import i18n
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.ui.app import DEMO_PASSPHRASE, application, shipped_checklist
 from fieldscreen.ui.field_window import FieldWindow
-from fieldscreen.ui.wizard import RIGHT_TO_LEFT
 
 SIZE = (1000, 720)
 
@@ -37,7 +36,7 @@ def settle(app: QApplication, window: FieldWindow) -> None:
 def shoot(language: str, out: Path) -> list[Path]:
     i18n.set_language(language)
     app = application()
-    app.setLayoutDirection(Qt.LayoutDirection.RightToLeft if language in RIGHT_TO_LEFT
+    app.setLayoutDirection(Qt.LayoutDirection.RightToLeft if i18n.is_right_to_left(language)
                            else Qt.LayoutDirection.LeftToRight)
     form, services = shipped_checklist()
     written: list[Path] = []

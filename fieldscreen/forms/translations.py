@@ -272,16 +272,20 @@ def translate_form_languages(form: Form, languages: Iterable[str]) -> Form:
     return form
 
 
+def with_catalog_languages(form: Form) -> Form:
+    """`form` with every language that has a `fieldscreen-forms` catalog filled in."""
+    languages = [code for code in i18n.catalog_languages(FORMS_DOMAIN)
+                 if code != form.default_language]
+    return translate_form_languages(form, languages)
+
+
 def load_translated_form(path: str | Path) -> Form:
     """Load the form at `path` and fill every language that has a `fieldscreen-forms` catalog.
 
     Raises:
         SourceProblems: the form file is not valid (as `load_form`).
     """
-    form = load_form(path)
-    languages = [code for code in i18n.catalog_languages(FORMS_DOMAIN)
-                 if code != form.default_language]
-    return translate_form_languages(form, languages)
+    return with_catalog_languages(load_form(path))
 
 
 def coverage(form: Form, language: str) -> float:

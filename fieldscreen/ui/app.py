@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication
 
-from fieldscreen.i18n import active_language
+from fieldscreen.i18n import active_language, is_right_to_left
 from fieldscreen.paths import AppDirectories, shipped_dir
 from fieldscreen.ui.field_window import FieldWindow
 
@@ -24,6 +24,10 @@ def application() -> QApplication:
         return app
     app = QApplication(sys.argv[:1])
     app.setApplicationName("FieldScreen")
+    if is_right_to_left(active_language()):
+        from PySide6.QtCore import Qt
+
+        app.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
     translator = QTranslator(app)
     folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
     if translator.load(QLocale(active_language()), "qtbase", "_", folder):
@@ -33,11 +37,11 @@ def application() -> QApplication:
 
 def shipped_checklist() -> tuple[Any, Any]:
     """The shipped form and services directory (imported here: YAML loading is not free)."""
-    from fieldscreen.forms.loader import load_form
     from fieldscreen.forms.services import load_services
+    from fieldscreen.forms.translations import load_translated_form
 
     forms = shipped_dir("forms")
-    form = load_form(forms / "child-screening.yaml")
+    form = load_translated_form(forms / "child-screening.yaml")
     services_path = forms / "services.yaml"
     services = load_services(services_path) if services_path.is_file() else None
     return form, services

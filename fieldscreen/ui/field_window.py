@@ -343,8 +343,10 @@ class FieldWindow(QMainWindow):
         if raw is None:
             self.form, self.services = shipped_form, shipped_services
             return
+        from fieldscreen.forms.translations import with_catalog_languages
+
         pack = read_pack(raw)
-        self.form = pack.form()
+        self.form = with_catalog_languages(pack.form())
         self.services = pack.services or shipped_services
 
     def lock(self) -> None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from fieldscreen.engine.explain import outcome_title, reason_text
 from fieldscreen.errors import UserError
 from fieldscreen.forms.schema import Outcome, Role
-from fieldscreen.i18n import _
+from fieldscreen.i18n import _, active_language
 from fieldscreen.ui.answer_cards import OUTCOME_COLOURS
 
 if TYPE_CHECKING:
@@ -142,6 +142,8 @@ class ResultScreen(QWidget):
         self.services = services
         decision = session.decision()
         form = session.form
+        # The reasons are for the worker: in the interface's language.
+        language = active_language()
         colour = OUTCOME_COLOURS[decision.outcome.value]
         self.decision.setText(outcome_title(decision.outcome))
         self.decision.setStyleSheet(f"background:{colour}; color:white; font-size:22pt; "
@@ -153,11 +155,13 @@ class ResultScreen(QWidget):
         for reason in decision.reasons:
             self.reasons.addItem(reason_text(reason, decision))
             for name in reason.items:
-                self.reasons.addItem("    • " + form.item(name).label.get(form.default_language))
+                label = form.item(name).label.get(language, form.default_language)
+                self.reasons.addItem("    • " + label)
         if decision.protective_items:
             self.reasons.addItem(_("Strengths that lower the risk:"))
             for name in decision.protective_items:
-                self.reasons.addItem("    • " + form.item(name).label.get(form.default_language))
+                label = form.item(name).label.get(language, form.default_language)
+                self.reasons.addItem("    • " + label)
         if not decision.reasons:
             self.reasons.addItem(_("No rule raised a concern."))
         self.final.blockSignals(True)

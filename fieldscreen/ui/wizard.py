@@ -37,20 +37,12 @@ from PySide6.QtWidgets import (
 from fieldscreen.engine.answers import AnswerError
 from fieldscreen.engine.steps import WizardStep, wizard_steps
 from fieldscreen.forms.schema import Audience, Item, ItemType
-from fieldscreen.i18n import _
+from fieldscreen.i18n import _, is_right_to_left, language_name
 from fieldscreen.ui.answer_cards import AnswerCard
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningSession
 
-RIGHT_TO_LEFT = {"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv"}
-_LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "ar": "العربية",
-                   "ru": "Русский", "uk": "Українська", "sw": "Kiswahili", "bn": "বাংলা",
-                   "ne": "नेपाली"}
-
-
-def language_name(code: str) -> str:
-    return _LANGUAGE_NAMES.get(code, code)
 
 
 class WizardScreen(QWidget):
@@ -265,8 +257,11 @@ class WizardScreen(QWidget):
             self.audience_label.setText(_("Ask the child"))
             self.audience_label.setStyleSheet("background:#dcfce7; padding:4px;")
         child_page = not step.for_worker
-        rtl = child_page and self.child_language in RIGHT_TO_LEFT
-        page.setLayoutDirection(Qt.LayoutDirection.RightToLeft if rtl
+        # The child's page follows the child's language; the worker's pages and the
+        # window follow the UI language.
+        direction = (is_right_to_left(self.child_language) if child_page
+                     else self.layoutDirection() == Qt.LayoutDirection.RightToLeft)
+        page.setLayoutDirection(Qt.LayoutDirection.RightToLeft if direction
                                 else Qt.LayoutDirection.LeftToRight)
         for item in step.items:
             self._add_item(layout, item, large=child_page and len(step.items) == 1)
@@ -296,7 +291,8 @@ class WizardScreen(QWidget):
             hint_label.setWordWrap(True)
             hint_label.setTextFormat(Qt.TextFormat.PlainText)
             hint_label.setAccessibleName(_("Hint: {hint}").format(hint=hint))
-            hint_label.setStyleSheet("color:#475569; font-style: italic;")
+            # Not italic: common fonts have no oblique Arabic glyphs.
+            hint_label.setStyleSheet("color:#475569;")
             layout.addWidget(hint_label)
         editor = self._editor(item, large=large, label=label)
         if editor is not None:

@@ -179,3 +179,15 @@ def test_import_xlsform_of_a_broken_file_exits_1(capsys, tmp_path):
     assert code == 1
     assert "Traceback" not in err
     assert not (tmp_path / "out.yaml").exists()
+
+
+def test_language_option_translates_messages_and_labels(capsys):
+    code, out, _err = run(capsys, "--language", "fr", "screen", str(SHIPPED_FORM),
+                          "--answers", str(ANSWERS / "urgent.json"))
+    assert code == 0
+    assert "Decision:" not in out
+    assert "identification" in out
+    # The next command, without the option, is in English again.
+    code, out, _err = run(capsys, "screen", str(SHIPPED_FORM), "--answers",
+                          str(ANSWERS / "urgent.json"))
+    assert "Decision:" in out
