@@ -205,6 +205,15 @@ def format_datetime(moment: _datetime.datetime, length: DateLength = "medium") -
     return pattern.replace("'", "").replace("{0}", time_text).replace("{1}", date_text)
 
 
+def format_time(moment: _datetime.datetime) -> str:
+    """The time of day of `moment` (local time), short form, for the active language."""
+    from babel.dates import format_time as babel_format_time
+
+    moment = _local(moment)
+    return babel_format_time(moment.replace(tzinfo=None).time(), "short",
+                             locale=_locale(_active_language))
+
+
 def _local(moment: _datetime.datetime) -> _datetime.datetime:
     return moment.astimezone() if moment.tzinfo is not None else moment
 

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -27,7 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.errors import UserError
-from fieldscreen.i18n import _
+from fieldscreen.i18n import (
+    _,
+    active_language,
+    available_languages,
+    is_right_to_left,
+    language_name,
+    set_language,
+)
 from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.home import HomeScreen
 from fieldscreen.ui.tasks import TaskRunner
@@ -119,7 +127,6 @@ class FieldWindow(QMainWindow):
         self.watcher: SyncWatcher | None = None
         self._probe_seconds = probe_seconds
 
-        self.setWindowTitle(_("FieldScreen — training") if demo else _("FieldScreen"))
         central = QWidget(self)
         outer = QVBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -128,16 +135,20 @@ class FieldWindow(QMainWindow):
             outer.addWidget(self.banner)
         header = QHBoxLayout()
         header.setContentsMargins(8, 4, 8, 0)
-        self.title = QLabel(_("FieldScreen"), central)
-        self.title.setAccessibleName(_("FieldScreen"))
+        self.title = QLabel(central)
         self.title.setStyleSheet("font-weight: bold;")
         header.addWidget(self.title, 1)
-        self.lock_button = QPushButton(_("Lock"), central)
-        self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
+        # The worker's interface language; the child's is chosen on the checklist screen.
+        self.ui_language = QComboBox(central)
+        for code in available_languages():
+            self.ui_language.addItem(language_name(code), code)
+        self.ui_language.setCurrentIndex(max(0, self.ui_language.findData(active_language())))
+        self.ui_language.currentIndexChanged.connect(self._ui_language_chosen)
+        header.addWidget(self.ui_language)
+        self.lock_button = QPushButton(central)
         self.lock_button.clicked.connect(self.lock)
         header.addWidget(self.lock_button)
-        self.quick_exit_button = QPushButton(_("Quick exit (F12)"), central)
-        self.quick_exit_button.setAccessibleName(_("Quick exit: lock and close at once"))
+        self.quick_exit_button = QPushButton(central)
         self.quick_exit_button.setStyleSheet("background:#334155; color:white; "
                                              "font-weight:bold; padding:4px 10px;")
         self.quick_exit_button.clicked.connect(self.quick_exit)
@@ -145,27 +156,10 @@ class FieldWindow(QMainWindow):
         outer.addLayout(header)
 
         self.stack = QStackedWidget(central)
-        self.first_run = FirstRunScreen(self.stack)
-        self.unlock_screen = UnlockScreen(self.stack)
-        self.home = HomeScreen(self.stack)
-        # The wizard, result and trainer screens (and the engine they import) are built on
-        # first use: the unlock screen must appear as fast as a bare window.
-        self._wizard: WizardScreen | None = None
-        self._result: ResultScreen | None = None
-        self._trainer: TrainerScreen | None = None
-        for screen in (self.first_run, self.unlock_screen, self.home):
-            self.stack.addWidget(screen)
+        self._build_screens()
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
-
-        self.first_run.create_requested.connect(self._create_profile)
-        self.unlock_screen.unlock_requested.connect(self._unlock)
-        self.home.new_screening.connect(self.new_screening)
-        self.home.resume_draft.connect(self._resume_draft)
-        self.home.sync_requested.connect(lambda: self.sync_now(None))
-        self.home.export_requested.connect(self._export_to_folder)
-        self.home.trainer_requested.connect(self.show_trainer)
-        self.home.trainer_button.setVisible(demo)
+        self._translate_header()
         self._practice_number = 0
         # Shortcuts and the idle watch are set up just after the first paint (nobody can
         # reach for F12 within a tenth of a second): they are not needed to show the unlock
@@ -179,6 +173,90 @@ class FieldWindow(QMainWindow):
         self.idle_timer.timeout.connect(self.lock)
         self.resize(900, 700)
         self._start()
+
+    def _build_screens(self) -> None:
+        """Create the first screens in the active UI language (again after a switch)."""
+        self.first_run = FirstRunScreen(self.stack)
+        self.unlock_screen = UnlockScreen(self.stack)
+        self.home = HomeScreen(self.stack)
+        # The wizard, result and trainer screens (and the engine they import) are built on
+        # first use: the unlock screen must appear as fast as a bare window.
+        self._wizard: WizardScreen | None = None
+        self._result: ResultScreen | None = None
+        self._trainer: TrainerScreen | None = None
+        for screen in (self.first_run, self.unlock_screen, self.home):
+            self.stack.addWidget(screen)
+        self.first_run.create_requested.connect(self._create_profile)
+        self.unlock_screen.unlock_requested.connect(self._unlock)
+        self.home.new_screening.connect(self.new_screening)
+        self.home.resume_draft.connect(self._resume_draft)
+        self.home.sync_requested.connect(lambda: self.sync_now(None))
+        self.home.export_requested.connect(self._export_to_folder)
+        self.home.trainer_requested.connect(self.show_trainer)
+        self.home.trainer_button.setVisible(self.demo)
+
+    def _translate_header(self) -> None:
+        self.setWindowTitle(_("FieldScreen — training") if self.demo else _("FieldScreen"))
+        self.title.setText(_("FieldScreen"))
+        self.title.setAccessibleName(_("FieldScreen"))
+        self.ui_language.setAccessibleName(_("Interface language"))
+        self.lock_button.setText(_("Lock"))
+        self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
+        self.quick_exit_button.setText(_("Quick exit (F12)"))
+        self.quick_exit_button.setAccessibleName(_("Quick exit: lock and close at once"))
+        if self.banner is not None:
+            self.banner.setText(_("TRAINING — not real data"))
+            self.banner.setAccessibleName(_("Training mode: nothing here is real data"))
+
+    def _ui_language_chosen(self, _index: int) -> None:
+        code = self.ui_language.currentData()
+        if code:
+            self.set_interface_language(code)
+
+    def set_interface_language(self, language: str) -> None:
+        """Switch the worker's interface language now, mirroring it if it reads right to left.
+
+        The screens are built again in the new language; an open screening keeps its
+        answers (the checklist screen comes back at the same question).
+        """
+        from PySide6.QtCore import Qt
+
+        set_language(language)
+        app = QApplication.instance()
+        direction = (Qt.LayoutDirection.RightToLeft if is_right_to_left(language)
+                     else Qt.LayoutDirection.LeftToRight)
+        if app is not None:
+            app.setLayoutDirection(direction)
+        self.setLayoutDirection(direction)
+        current = self.stack.currentWidget()
+        showing = {self.first_run: "first_run", self.unlock_screen: "unlock",
+                   self.home: "home", self._wizard: "wizard", self._result: "result",
+                   self._trainer: "trainer"}.get(current, "unlock")
+        old = [self.first_run, self.unlock_screen, self.home, self._wizard, self._result,
+               self._trainer]
+        position = self._wizard.index if self._wizard is not None else 0
+        self._build_screens()
+        for screen in old:
+            if screen is not None:
+                self.stack.removeWidget(screen)
+                screen.deleteLater()
+        self._translate_header()
+        if self.profile is None:
+            self.stack.setCurrentWidget(self.first_run if showing == "first_run"
+                                        else self.unlock_screen)
+            self.lock_button.hide()
+        elif showing in ("wizard", "result") and self.session is not None:
+            self.wizard.start(self.session)
+            self.wizard.index = position
+            self.wizard._render()
+            if showing == "result":
+                self._show_result()
+            else:
+                self.stack.setCurrentWidget(self.wizard)
+        elif showing == "trainer":
+            self.show_trainer()
+        else:
+            self.show_home()
 
     # -- start, unlock, lock ---------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
@@ -16,13 +17,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.i18n import _, ngettext
+from fieldscreen.i18n import N_, _, format_date, format_time, ngettext
 
 # PySide builds the whole `Qt` namespace of enums on first access (about 25 ms); modules on
 # the path to the unlock screen reach for it only once the window is up.
 
 if TYPE_CHECKING:
     from fieldscreen.store.records import RecordSummary
+
+
+_STATUS_WORDS = {
+    "draft": N_("draft"),
+    "final": N_("saved, not yet sent"),
+    "sealed": N_("sealed for sending"),
+    "received": N_("received by the coordinator"),
+}
+
+
+def _parse_stamp(stamp: str) -> dt.datetime:
+    """A stored UTC time ("...Z") as local time, for display."""
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
 
 
 class HomeScreen(QWidget):
@@ -107,16 +121,18 @@ class HomeScreen(QWidget):
         self.drafts.clear()
         self.today.clear()
         for summary in summaries:
-            when = summary.updated_at[11:16]
+            when = format_time(_parse_stamp(summary.updated_at))
             if summary.status.value == "draft":
+                started = _parse_stamp(summary.created_at)
                 item = QListWidgetItem(_("Draft started {date} {time}").format(
-                    date=summary.created_at[:10], time=when))
+                    date=format_date(started.date()), time=format_time(started)))
                 item.setData(Qt.ItemDataRole.UserRole, summary.id)
                 self.drafts.addItem(item)
             elif summary.created_at.startswith(today):
                 decision = (outcome_title(Outcome(summary.decision)) if summary.decision
                             else "-")
-                self.today.addItem(f"{when}  {decision}  ({_(summary.status.value)})")
+                status = _(_STATUS_WORDS.get(summary.status.value, summary.status.value))
+                self.today.addItem(f"{when}  {decision}  ({status})")
         if self.drafts.count() == 0:
             self.drafts.addItem(_("No drafts."))
         if self.today.count() == 0:

@@ -287,3 +287,28 @@ def test_trainer_replays_a_scenario_and_practice_starts_a_screening(window, qtbo
     qtbot.mouseClick(trainer.practise_button, Qt.MouseButton.LeftButton)
     assert window.stack.currentWidget() is window.wizard
     assert "synthetic" in window.title.text()
+
+
+def test_interface_language_switches_in_the_window_and_arabic_mirrors(window, qtbot):
+    from fieldscreen import i18n
+
+    try:
+        window.new_screening()
+        window.wizard.session.answer("child_assent", "yes")
+        window.wizard.go_next()
+        position = window.wizard.index
+        combo = window.ui_language
+        combo.setCurrentIndex(combo.findData("ar"))
+        assert window.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        assert window.lock_button.text() == i18n._("Lock") != "Lock"
+        # The open screening survives the switch, at the same question.
+        assert window.stack.currentWidget() is window.wizard
+        assert window.wizard.index == position
+        assert window.wizard.session.answers["child_assent"] == "yes"
+        assert_all_named(window)
+        combo.setCurrentIndex(combo.findData("fr"))
+        assert window.layoutDirection() == Qt.LayoutDirection.LeftToRight
+        assert window.wizard.next_button.text() != "Next →"
+    finally:
+        i18n.set_language("en")
+        QApplication.instance().setLayoutDirection(Qt.LayoutDirection.LeftToRight)
