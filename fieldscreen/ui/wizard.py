@@ -345,26 +345,19 @@ class WizardScreen(QWidget):
                 checks.append(check)
                 grid.addWidget(check, index // 2, index % 2)
             return box
-        if kind is ItemType.INTEGER:
-            spin = QSpinBox(parent)
-            spin.setRange(-1, 120)
+        if kind in (ItemType.INTEGER, ItemType.DECIMAL):
+            whole = kind is ItemType.INTEGER
+            spin: QSpinBox | QDoubleSpinBox = QSpinBox(parent) if whole else QDoubleSpinBox(
+                parent)
+            spin.setRange(-1, 120 if whole else 1_000_000)
+            # -1 shows as "not answered": a number box cannot be empty.
             spin.setSpecialValueText(_("not answered"))
-            spin.setValue(current if isinstance(current, int) else -1)
+            spin.setValue(current if isinstance(current, int | float) else -1)
             spin.setAccessibleName(self._text(item))
             self._focus_first(spin)
             spin.valueChanged.connect(lambda v: self._set(item, None if v < 0 else v))
             label.setBuddy(spin)
             return spin
-        if kind is ItemType.DECIMAL:
-            spin_d = QDoubleSpinBox(parent)
-            spin_d.setRange(-1, 1_000_000)
-            spin_d.setSpecialValueText(_("not answered"))
-            spin_d.setValue(current if isinstance(current, float) else -1)
-            spin_d.setAccessibleName(self._text(item))
-            self._focus_first(spin_d)
-            spin_d.valueChanged.connect(lambda v: self._set(item, None if v < 0 else v))
-            label.setBuddy(spin_d)
-            return spin_d
         if kind is ItemType.TEXT:
             line = QLineEdit(parent)
             line.setText(current if isinstance(current, str) else "")
