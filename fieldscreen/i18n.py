@@ -152,6 +152,8 @@ def is_right_to_left(language: str) -> bool:
     Taken from Babel's locale data (CLDR `characterOrder`); an unknown code counts as
     left to right.
     """
+    if language == SOURCE_LANGUAGE:
+        return False  # without loading Babel's locale data: the app asks this at start-up
     from babel import Locale, UnknownLocaleError
 
     try:

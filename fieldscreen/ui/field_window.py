@@ -139,11 +139,9 @@ class FieldWindow(QMainWindow):
         self.title.setStyleSheet("font-weight: bold;")
         header.addWidget(self.title, 1)
         # The worker's interface language; the child's is chosen on the checklist screen.
+        # Filled after the first paint: the languages' own names come from Babel's data.
         self.ui_language = QComboBox(central)
-        for code in available_languages():
-            self.ui_language.addItem(language_name(code), code)
-        self.ui_language.setCurrentIndex(max(0, self.ui_language.findData(active_language())))
-        self.ui_language.currentIndexChanged.connect(self._ui_language_chosen)
+        self.ui_language.hide()
         header.addWidget(self.ui_language)
         self.lock_button = QPushButton(central)
         self.lock_button.clicked.connect(self.lock)
@@ -262,6 +260,12 @@ class FieldWindow(QMainWindow):
 
     def _after_first_paint(self) -> None:
         from PySide6.QtCore import Qt  # see the note on Qt's enums at the top
+
+        for code in available_languages():
+            self.ui_language.addItem(language_name(code), code)
+        self.ui_language.setCurrentIndex(max(0, self.ui_language.findData(active_language())))
+        self.ui_language.currentIndexChanged.connect(self._ui_language_chosen)
+        self.ui_language.show()
 
         for keys in QUICK_EXIT_KEYS:
             QShortcut(QKeySequence(keys), self, self.quick_exit,
