@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from fieldscreen.store.crypto import CryptoError, FieldCipher, derive_subkey, keyed_hash
+from fieldscreen.store.timestamps import precise_utc_stamp
 
 GENESIS = "0" * 64
 TABLE = "audit_log"
@@ -107,7 +108,7 @@ class AuditLog:
         """Add an entry inside the caller's write transaction (so it commits with the change)."""
         row = db.execute("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-        stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = precise_utc_stamp(at)
         sealed = self._cipher.seal(
             json.dumps(details or {}, sort_keys=True).encode("utf-8"), self._context(seq))
         mac = self._mac(prev, seq, stamp, action.value, record_id, self._actor, sealed)

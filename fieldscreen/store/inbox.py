@@ -20,15 +20,13 @@ from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher, sha256
 from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
 TABLE = "imported_records"
 _IDS_PER_QUERY = 500
 IMPORTED_SCHEMA_VERSION = 1
 
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def device_id_for(public_key: bytes) -> str:
@@ -68,7 +66,7 @@ class DeviceRegistry:
                            "new key."))
             return existing
         device = Device(device_id_for(public_key), public_key, name.strip()[:80] or "device",
-                        _stamp(self._clock()), None)
+                        utc_stamp(self._clock()), None)
         with self._database.write() as db:
             db.execute("INSERT INTO devices (device_id, public_key, name, enrolled_at) "
                        "VALUES (?, ?, ?, ?)",
@@ -84,7 +82,7 @@ class DeviceRegistry:
             return found
         with self._database.write() as db:
             db.execute("UPDATE devices SET revoked_at = ? WHERE device_id = ?",
-                       [_stamp(self._clock()), found.device_id])
+                       [utc_stamp(self._clock()), found.device_id])
             self._audit.append(db, AuditAction.DEVICE_REVOKED, at=self._clock(),
                                details={"device": found.device_id})
         return self.find(found.device_id)
@@ -227,7 +225,7 @@ class Inbox:
         Records are upserted by (id, version): an older or equal version changes nothing.
         A batch already in the ledger is a no-op (all its records count as duplicates).
         """
-        now = _stamp(self._clock())
+        now = utc_stamp(self._clock())
         imported = duplicate = 0
         with self._database.write() as db:
             check = self._check(db, device_id, batch_id, sequence, manifest_sha256)
@@ -288,7 +286,7 @@ class Inbox:
             cursor = db.execute(
                 "INSERT INTO quarantine (file_sha256, source, stored_as, reason_code, reason, "
                 "at, device_id, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [file_sha256, source, stored_as, reason_code, reason, _stamp(self._clock()),
+                [file_sha256, source, stored_as, reason_code, reason, utc_stamp(self._clock()),
                  device_id, batch_id])
             self._audit.append(db, AuditAction.BATCH_QUARANTINED, at=self._clock(),
                                details={"reason": reason_code, "file": file_sha256})

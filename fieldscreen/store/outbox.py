@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from fieldscreen.store.audit import GENESIS, AuditAction, AuditLog
 from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
 
@@ -32,9 +33,6 @@ class OutboxBatch:
     receipt_at: str | None
     records: tuple[tuple[str, int], ...]
 
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Outbox:
@@ -69,7 +67,7 @@ class Outbox:
             db.execute(
                 "INSERT INTO outbox (batch_id, sequence, created_at, manifest_sha256, "
                 "record_count, file) VALUES (?, ?, ?, ?, ?, ?)",
-                [batch_id, sequence, _stamp(self._clock()), manifest_sha256, len(keys), file],
+                [batch_id, sequence, utc_stamp(self._clock()), manifest_sha256, len(keys), file],
             )
             for record_id, version in keys:
                 changed = db.execute(
@@ -115,7 +113,7 @@ class Outbox:
         """The target confirmed it holds the batch's exact bytes."""
         with self._database.write() as db:
             db.execute("UPDATE outbox SET delivered_at = ? WHERE batch_id = ? "
-                       "AND delivered_at IS NULL", [_stamp(self._clock()), batch_id])
+                       "AND delivered_at IS NULL", [utc_stamp(self._clock()), batch_id])
 
     def accept_receipt(self, batch_id: str, acknowledged: Iterable[tuple[str, int]]) -> int:
         """Mark the batch's records received; returns how many records it closed.
@@ -134,12 +132,12 @@ class Outbox:
                 closed += db.execute(
                     "UPDATE records SET status = 'received', updated_at = ? WHERE id = ? "
                     "AND version = ? AND status = 'sealed'",
-                    [_stamp(self._clock()), record_id, version]).rowcount
+                    [utc_stamp(self._clock()), record_id, version]).rowcount
                 self._audit.append(db, AuditAction.RECEIVED, at=self._clock(),
                                    record_id=record_id, details={"batch": batch_id})
             db.execute("UPDATE outbox SET receipt_at = ?, delivered_at = COALESCE("
                        "delivered_at, ?) WHERE batch_id = ?",
-                       [_stamp(self._clock()), _stamp(self._clock()), batch_id])
+                       [utc_stamp(self._clock()), utc_stamp(self._clock()), batch_id])
         return closed
 
     def counts(self) -> dict[str, int]:

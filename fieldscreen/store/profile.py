@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from fieldscreen.engine.session import utc_now
 from fieldscreen.errors import UserError
 from fieldscreen.files import fsync_directory
 from fieldscreen.i18n import _, ngettext
@@ -39,6 +40,7 @@ from fieldscreen.store.outbox import Outbox
 from fieldscreen.store.passphrase_policy import MIN_PASSPHRASE_LENGTH
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
+from fieldscreen.store.timestamps import precise_utc_stamp
 
 Clock = Callable[[], dt.datetime]
 MAX_UNLOCK_DELAY = 300.0
@@ -51,9 +53,6 @@ COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
 COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
 DEPLOYMENT_PACK = "deployment_pack"
 
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class ProfileRole(StrEnum):
@@ -124,9 +123,6 @@ def check_passphrase_strength(passphrase: str) -> None:
         )
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
 
 class ProfileStore:
     """The profiles kept in one data folder.
@@ -185,7 +181,7 @@ class ProfileStore:
             dek = random_key()
             slot = PassphraseSlot.create(dek, passphrase, kdf, profile_id)
             now = self._clock()
-            info = ProfileInfo(profile_id, name, role, _stamp(now), demo,
+            info = ProfileInfo(profile_id, name, role, precise_utc_stamp(now), demo,
                                recovery_recipient is not None)
             unlocked = UnlockedProfile(database, dek, info, self._clock)
             with database.write() as db:
@@ -196,13 +192,13 @@ class ProfileStore:
                 for key, value in metadata.items():
                     db.execute("INSERT INTO profile (key, value) VALUES (?, ?)", [key, value])
                 db.execute("INSERT INTO key_slots (slot, data, updated_at) VALUES (?, ?, ?)",
-                           [PASSPHRASE_SLOT, slot.to_json(), _stamp(now)])
+                           [PASSPHRASE_SLOT, slot.to_json(), precise_utc_stamp(now)])
                 db.execute("INSERT INTO unlock_attempts (id, failures) VALUES (1, 0)")
                 if recovery_recipient is not None:
                     recovery = RecoverySlot.create(dek, recovery_recipient, profile_id)
                     db.execute(
                         "INSERT INTO key_slots (slot, data, updated_at) VALUES (?, ?, ?)",
-                        [RECOVERY_SLOT, recovery.to_json(), _stamp(now)])
+                        [RECOVERY_SLOT, recovery.to_json(), precise_utc_stamp(now)])
                 if role is ProfileRole.FIELD:
                     unlocked._put_secret(db, DEVICE_SIGNING_KEY,
                                          SigningKey.generate().to_bytes())
@@ -335,7 +331,7 @@ class LockedProfile:
     def _record_failure(self) -> int:
         with self._database.write() as db:
             db.execute("UPDATE unlock_attempts SET failures = failures + 1, last_failure = ? "
-                       "WHERE id = 1", [_stamp(self._clock())])
+                       "WHERE id = 1", [precise_utc_stamp(self._clock())])
             return db.execute("SELECT failures FROM unlock_attempts WHERE id = 1").fetchone()[0]
 
     def _check_key(self, dek: bytes) -> None:
@@ -455,7 +451,7 @@ class UnlockedProfile:
             self._put_secret(db, DEPLOYMENT_PACK, raw)
             db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
                        "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
-                                            _stamp(self._clock())])
+                                            precise_utc_stamp(self._clock())])
             self._audit.append(db, AuditAction.PACK_INSTALLED, at=self._clock())
 
     def installed_pack(self) -> bytes | None:
@@ -476,7 +472,7 @@ class UnlockedProfile:
         slot = PassphraseSlot.create(self._dek, new_passphrase, current.kdf, self.profile_id)
         with self._database.write() as db:
             db.execute("UPDATE key_slots SET data = ?, updated_at = ? WHERE slot = ?",
-                       [slot.to_json(), _stamp(self._clock()), PASSPHRASE_SLOT])
+                       [slot.to_json(), precise_utc_stamp(self._clock()), PASSPHRASE_SLOT])
             self._audit.append(db, AuditAction.PASSPHRASE_CHANGED, at=self._clock())
 
     def set_recovery_recipient(self, recipient: str) -> None:
@@ -489,7 +485,7 @@ class UnlockedProfile:
         with self._database.write() as db:
             db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
                        "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
-                                            _stamp(self._clock())])
+                                            precise_utc_stamp(self._clock())])
             self._audit.append(db, AuditAction.RECOVERY_SET, at=self._clock())
 
     # -- audit -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.timestamps import utc_stamp
 
 TABLE = "records"
 # The layout of the encrypted `summary` and `payload`. Stored on every row and bound into
@@ -128,9 +129,6 @@ def create_table(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX records_status ON records (status, updated_at)")
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 class RecordRepository:
     """Reads and writes one profile's records.
@@ -190,7 +188,7 @@ class RecordRepository:
     def _save(self, status: RecordStatus, form_id: str, form_version: str,
               answers: Mapping[str, Any], outcome: dict[str, Any] | None,
               record_id: str | None, create_if_missing: bool) -> RecordSummary:
-        now = _stamp(self._clock())
+        now = utc_stamp(self._clock())
         decision = (outcome.get("final_decision", outcome.get("decision")) if outcome
                     else None)
         follow_up = bool(outcome.get("follow_up")) if outcome else False
@@ -273,7 +271,7 @@ class RecordRepository:
 
     def purge_received(self, older_than: dt.timedelta) -> int:
         """Delete received records last changed more than `older_than` ago; returns how many."""
-        cutoff = _stamp(self._clock() - older_than)
+        cutoff = utc_stamp(self._clock() - older_than)
         with self._database.write() as db:
             ids = [row[0] for row in db.execute(
                 "SELECT id FROM records WHERE status = ? AND updated_at < ?",
