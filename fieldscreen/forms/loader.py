@@ -739,7 +739,7 @@ def check_paths(paths: Iterable[str | Path]) -> list[SourceProblem]:
     Returns:
         All problems found, in file order; empty when everything is valid.
     """
-    from fieldscreen.forms.services import load_services  # the sibling loader
+    from fieldscreen.forms.services import read_services  # the sibling reader
 
     problems: list[SourceProblem] = []
     files: list[Path] = []
@@ -755,12 +755,13 @@ def check_paths(paths: Iterable[str | Path]) -> list[SourceProblem]:
             files.append(path)
     for path in files:
         try:
+            # Parsed once; the format line says which reader validates it.
             data = parse_yaml(read_source_text(path), str(path))
             kind = data.get("format") if isinstance(data, dict) else None
             if isinstance(kind, str) and kind.startswith("fieldscreen-services/"):
-                load_services(path)
+                read_services(data, str(path))
             else:
-                load_form(path)
+                FormReader(str(path), source=path).read(data)
         except SourceProblems as error:
             problems.extend(error.problems)
     return problems
