@@ -6,6 +6,7 @@ only the items whose relevance or calculation depends on it, in dependency order
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ class ScreeningOutcome:
     override_reason: str | None
     consent_given: bool | None
     no_consent_reason: str | None
+    # The answers of the items with a statistics role (age, sex, nationality, area, forms
+    # of exploitation), keyed by role: the coordinator counts them without knowing the form.
+    disaggregation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = self.decision.to_json()
@@ -61,8 +65,14 @@ class ScreeningOutcome:
             override_reason=self.override_reason,
             consent_given=self.consent_given,
             no_consent_reason=self.no_consent_reason,
+            disaggregation=dict(self.disaggregation),
         )
         return data
+
+
+# The roles counted by the coordinator's statistics (DOMAIN.md: disaggregate by these).
+DISAGGREGATION_ROLES = (Role.AGE, Role.SEX, Role.NATIONALITY, Role.AREA,
+                        Role.EXPLOITATION_FORM)
 
 
 _graph_cache: dict[int, tuple[Form, EvaluationGraph]] = {}
@@ -314,7 +324,17 @@ class ScreeningSession:
             override_reason=override.reason if override else None,
             consent_given=consent,
             no_consent_reason=self._no_consent_reason if needs_referral else None,
+            disaggregation=self.disaggregation(),
         )
+
+    def disaggregation(self) -> dict[str, Any]:
+        """The answers that statistics count, by role; an unanswered role is None."""
+        found: dict[str, Any] = {}
+        for role in DISAGGREGATION_ROLES:
+            item = self.form.item_with_role(role)
+            value = self._values.get(item.name) if item is not None else None
+            found[role.value] = None if value is None else answer_to_json(value)
+        return found
 
     def is_complete_enough(self) -> bool:
         """Whether nothing blocks saving the screening as final (required items, constraints)."""

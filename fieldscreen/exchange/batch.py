@@ -35,7 +35,7 @@ from fieldscreen.store.crypto import (
     sha256,
     unb64,
 )
-from fieldscreen.store.inbox import Device, IncomingRecord
+from fieldscreen.store.inbox import Device, IncomingRecord, summary_from_outcome
 
 BATCH_FORMAT = "fieldscreen-batch/1"
 SIGNATURE_DOMAIN = "batch-manifest"
@@ -295,8 +295,7 @@ def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...
             id=record["id"], version=record["version"], form_id=record["form_id"],
             form_version=record["form_version"], created_at=record["created_at"],
             updated_at=record["updated_at"], demo=record["demo"],
-            summary={"decision": outcome.get("final_decision", outcome.get("decision")),
-                     "follow_up": bool(outcome.get("follow_up"))},
+            summary=summary_from_outcome(outcome),
             line=line,
         ))
     return tuple(found)

@@ -45,6 +45,11 @@ class AuditAction(StrEnum):
     BATCH_IMPORTED = "batch.imported"
     BATCH_QUARANTINED = "batch.quarantined"
     PACK_INSTALLED = "pack.installed"
+    FOLLOW_UP_OPENED = "follow_up.opened"
+    FOLLOW_UP_STATUS = "follow_up.status_changed"
+    FOLLOW_UP_NOTE = "follow_up.note_added"
+    FOLLOW_UP_DEADLINES = "follow_up.deadlines_changed"
+    EXPORTED = "data.exported"
 
 
 @dataclass(frozen=True, slots=True)

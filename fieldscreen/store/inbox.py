@@ -8,7 +8,8 @@ completes it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,12 +21,47 @@ from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher, sha256
 from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.follow_up import open_cases
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
 TABLE = "imported_records"
 _IDS_PER_QUERY = 500
 IMPORTED_SCHEMA_VERSION = 1
+_DECISIONS = frozenset({"information", "monitor", "referral", "urgent"})
+# Choice names as forms define them; anything else from a batch is not counted.
+_CHOICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+MAX_AGE = 130
+MAX_FORMS = 16
+
+
+def _choice(value: Any) -> str | None:
+    return value if isinstance(value, str) and _CHOICE_NAME.match(value) else None
+
+
+def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
+    """What the coordinator keeps (encrypted) to list, queue and count a record.
+
+    The outcome comes from a signed batch but is still outside input: every value is
+    checked, and one that is not what a form can produce is counted as not known.
+    """
+    decision = outcome.get("final_decision", outcome.get("decision"))
+    facts = outcome.get("disaggregation")
+    facts = facts if isinstance(facts, dict) else {}
+    age = facts.get("age")
+    forms = facts.get("exploitation_form")
+    if isinstance(forms, str):
+        forms = [forms]
+    return {
+        "decision": decision if decision in _DECISIONS else None,
+        "follow_up": outcome.get("follow_up") is True,
+        "age": age if type(age) is int and 0 <= age <= MAX_AGE else None,
+        "sex": _choice(facts.get("sex")),
+        "nationality": _choice(facts.get("nationality")),
+        "area": _choice(facts.get("area")),
+        "forms": sorted({name for name in forms if _choice(name)})[:MAX_FORMS]
+        if isinstance(forms, list) else [],
+    }
 
 
 
@@ -243,6 +279,7 @@ class Inbox:
                     f"SELECT id, version FROM imported_records WHERE id IN ({marks})",  # noqa: S608
                     chunk).fetchall())
             rows = []
+            cases = []
             for record in records:
                 if held.get(record.id, 0) >= record.version:
                     duplicate += 1
@@ -254,11 +291,14 @@ class Inbox:
                 rows.append((record.id, record.version, device_id, batch_id, record.form_id,
                              record.form_version, record.created_at, record.updated_at, now,
                              int(record.demo), summary, payload))
+                cases.append((record.id, record.summary.get("decision"), record.updated_at))
             connection.executemany(
                 "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
                 "form_id, form_version, created_at, updated_at, imported_at, demo, "
                 "summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             imported = len(rows)
+            # Children who need a referral join the queue in the same transaction.
+            open_cases(db, self._cipher, self._audit, self._clock(), cases)
             db.execute(
                 "INSERT INTO batch_ledger (device_id, batch_id, sequence, manifest_sha256, "
                 "file_sha256, record_count, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -326,6 +366,26 @@ class Inbox:
                                                summary.get("decision"),
                                                bool(summary.get("follow_up"))))
         return found
+
+    def summaries(self) -> Iterator[tuple[str, str, bool, dict[str, Any]]]:
+        """(id, created_at, demo, summary) of every imported record, decrypted in bulk.
+
+        Statistics read this once at unlock; it opens summaries a page at a time so a
+        million records never sit in memory twice.
+        """
+        head, tail = self._context("summary", "\x01").split(b"\x01")
+        with self._database.read() as connection:
+            cursor = connection.execute(
+                "SELECT id, created_at, demo, summary FROM imported_records")
+            while page := cursor.fetchmany(20_000):
+                try:
+                    opened = self._cipher.open_many(
+                        [(row[3], head + row[0].encode() + tail) for row in page])
+                except CryptoError:
+                    raise UserError(_("An imported record cannot be opened: the database "
+                                      "was altered or damaged.")) from None
+                for row, plain in zip(page, opened, strict=True):
+                    yield row[0], row[1], bool(row[2]), orjson.loads(plain)
 
     def record_payload(self, record_id: str) -> dict[str, Any]:
         with self._database.read() as connection:

@@ -33,6 +33,7 @@ from fieldscreen.store.crypto import (
     random_key,
 )
 from fieldscreen.store.database import ProfileDatabase, StorageDamaged
+from fieldscreen.store.follow_up import ReferralQueue
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
 from fieldscreen.store.layout import DATABASE_FILE, profile_names, profiles_root
@@ -389,8 +390,9 @@ class UnlockedProfile:
             demo=self.info.demo)
         self.outbox = Outbox(database, self._audit, clock)
         self.devices = DeviceRegistry(database, self._audit, clock)
-        self.inbox = Inbox(database, FieldCipher(derive_subkey(dek, "imported-records")),
-                           self._audit, clock)
+        imported = FieldCipher(derive_subkey(dek, "imported-records"))
+        self.inbox = Inbox(database, imported, self._audit, clock)
+        self.referrals = ReferralQueue(database, imported, self._audit, clock)
 
     @property
     def database_path(self) -> Path:
@@ -515,6 +517,7 @@ class UnlockedProfile:
         self.outbox = None  # type: ignore[assignment]
         self.devices = None  # type: ignore[assignment]
         self.inbox = None  # type: ignore[assignment]
+        self.referrals = None  # type: ignore[assignment]
         self._audit = None  # type: ignore[assignment]
         self._secrets = None  # type: ignore[assignment]
         self._database.close()

@@ -74,8 +74,23 @@ def _listing_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def _follow_up(db: sqlite_utils.Database) -> None:
+    # The referral queue. Only the record id and the time of the last change are in clear;
+    # the case's priority, status and history, and every note, are encrypted.
+    db.execute(
+        "CREATE TABLE follow_ups (record_id TEXT PRIMARY KEY REFERENCES "
+        "imported_records(id), changed_at TEXT NOT NULL, state BLOB NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE follow_up_notes (id INTEGER PRIMARY KEY, record_id TEXT NOT NULL "
+        "REFERENCES follow_ups(record_id), at TEXT NOT NULL, note BLOB NOT NULL)"
+    )
+    db.execute("CREATE INDEX follow_up_notes_case ON follow_up_notes (record_id, id)")
+
+
 MIGRATIONS = [
     Migration(1, "initial schema", _initial),
     Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
     Migration(3, "covering index for listing records", _listing_index),
+    Migration(4, "referral queue: follow-up cases and notes", _follow_up),
 ]

@@ -1,0 +1,1 @@
+"""The coordinator's numbers: statistics over imported records, and their exports."""

@@ -1,0 +1,135 @@
+"""The imported records as an in-memory column table, built once at unlock, for statistics.
+
+Each record becomes a handful of small integers (screening day, age, codes for sex,
+nationality, area and decision, a bit set of forms of exploitation), held in numpy arrays:
+about 20 bytes a record, so a million records take some 20 MB and any count over them is
+a vectorised pass. Nothing here is written to disk; the table is dropped with the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DECISIONS = ("information", "monitor", "referral", "urgent")
+# Code 0 of every coded column means "not known".
+UNKNOWN = 0
+# One bit per form of exploitation; a deployment with more forms folds the rest into
+# the last bit (shown as "other").
+MAX_FORM_BITS = 63
+_EPOCH = dt.date(1970, 1, 1)
+
+
+class Vocabulary:
+    """Names seen in one column, each given a small code in order of first appearance."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.names: list[str | None] = [None]
+        self._codes: dict[str | None, int] = {None: UNKNOWN}
+        self._limit = limit
+
+    def code(self, name: str | None) -> int:
+        found = self._codes.get(name)
+        if found is None:
+            if self._limit is not None and len(self.names) > self._limit:
+                return len(self.names) - 1
+            found = self._codes[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+    def code_of(self, name: str | None) -> int | None:
+        return self._codes.get(name)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def screening_day(stamp: str) -> int:
+    """Days since 1970-01-01 of an ISO timestamp's date (as written by the store)."""
+    return (dt.date.fromisoformat(stamp[:10]) - _EPOCH).days
+
+
+def day_of(date: dt.date) -> int:
+    return (date - _EPOCH).days
+
+
+def date_of(day: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=int(day))
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningFacts:
+    """Column arrays of equal length, one row per imported record."""
+
+    day: np.ndarray  # int32, days since 1970-01-01 of the screening
+    age: np.ndarray  # int16, -1 when not known
+    sex: np.ndarray  # int16 codes into sexes.names
+    nationality: np.ndarray
+    area: np.ndarray
+    decision: np.ndarray  # int8: 0 not known, then 1 + index in DECISIONS
+    forms: np.ndarray  # uint64 bit set into form_names (bit i = form_names[i])
+    sexes: tuple[str | None, ...]
+    nationalities: tuple[str | None, ...]
+    areas: tuple[str | None, ...]
+    form_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @property
+    def first_day(self) -> dt.date | None:
+        return date_of(self.day.min()) if len(self) else None
+
+    @property
+    def last_day(self) -> dt.date | None:
+        return date_of(self.day.max()) if len(self) else None
+
+
+def build_facts(summaries: Iterable[tuple[str, str, bool, dict[str, Any]]]) -> ScreeningFacts:
+    """The column table of (id, created_at, demo, summary) rows as `Inbox.summaries()` gives."""
+    day, age = array("i"), array("h")
+    sex, nationality, area = array("h"), array("h"), array("h")
+    decision, forms = array("b"), array("Q")
+    sexes, nationalities, areas = Vocabulary(), Vocabulary(), Vocabulary()
+    form_bits: dict[str, int] = {}
+    decision_codes = {name: index + 1 for index, name in enumerate(DECISIONS)}
+    # Summaries repeat: most children share a handful of (sex, nationality, area, forms)
+    # combinations, so coding each distinct combination once saves most of the work.
+    coded: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
+    for _id, created_at, _demo, summary in summaries:
+        day.append(screening_day(created_at))
+        known_age = summary.get("age")
+        age.append(known_age if isinstance(known_age, int) else -1)
+        decision.append(decision_codes.get(summary.get("decision"), UNKNOWN))
+        key = (summary.get("sex"), summary.get("nationality"), summary.get("area"),
+               tuple(summary.get("forms") or ()))
+        codes = coded.get(key)
+        if codes is None:
+            bits = 0
+            for name in key[3]:
+                bit = form_bits.get(name)
+                if bit is None:
+                    bit = form_bits[name] = min(len(form_bits), MAX_FORM_BITS - 1)
+                bits |= 1 << bit
+            codes = coded[key] = (sexes.code(key[0]), nationalities.code(key[1]),
+                                  areas.code(key[2]), bits)
+        sex.append(codes[0])
+        nationality.append(codes[1])
+        area.append(codes[2])
+        forms.append(codes[3])
+    names = sorted(form_bits, key=form_bits.__getitem__)[:MAX_FORM_BITS]
+    if len(form_bits) >= MAX_FORM_BITS:
+        names[-1] = "other"
+    return ScreeningFacts(
+        day=np.frombuffer(day, dtype=np.int32), age=np.frombuffer(age, dtype=np.int16),
+        sex=np.frombuffer(sex, dtype=np.int16),
+        nationality=np.frombuffer(nationality, dtype=np.int16),
+        area=np.frombuffer(area, dtype=np.int16), decision=np.frombuffer(decision, dtype=np.int8),
+        forms=np.frombuffer(forms, dtype=np.uint64),
+        sexes=tuple(sexes.names), nationalities=tuple(nationalities.names),
+        areas=tuple(areas.names), form_names=tuple(names))

@@ -1,0 +1,331 @@
+"""The coordinator's referral queue: one follow-up case per child who needs a referral.
+
+A case opens, in the import's own transaction, for every imported record whose final
+decision is urgent or referral. The coordinator moves it through the follow-up statuses
+and writes notes; every change is an audit entry. A case's state and notes are encrypted
+like the records they follow: a stolen laptop does not tell which children were referred.
+
+Overdue: a case that is still "new" when its deadline has passed (by default 24 hours
+after the screening for an urgent case and 7 days for a referral). Deadlines count from
+the screening, not from the import, because the child has waited since then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import N_, _
+from fieldscreen.store.audit import AuditAction, AuditLog
+from fieldscreen.store.crypto import CryptoError, FieldCipher
+from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.timestamps import utc_stamp
+
+Clock = Callable[[], dt.datetime]
+CASES = "follow_ups"
+NOTES = "follow_up_notes"
+# The layout of the encrypted state and notes, bound into their ciphertext.
+FOLLOW_UP_SCHEMA_VERSION = 1
+MAX_NOTE_CHARS = 4000
+# Where the deadlines are kept (the profile table: settings, not child data).
+_URGENT_HOURS_KEY = "follow_up.urgent_hours"
+_REFERRAL_DAYS_KEY = "follow_up.referral_days"
+# The decisions that open a case, most urgent first.
+CASE_PRIORITIES = ("urgent", "referral")
+
+
+class FollowUpStatus(StrEnum):
+    """Where a case stands, in the order a case normally moves."""
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    REFERRED = "referred"
+    ACCEPTED = "accepted"  # accepted by the service
+    DELIVERED = "delivered"  # services delivered
+    CLOSED = "closed"
+
+    @property
+    def rank(self) -> int:
+        return list(FollowUpStatus).index(self)
+
+    @property
+    def label(self) -> str:
+        return _(_STATUS_LABELS[self])
+
+
+_STATUS_LABELS = {
+    FollowUpStatus.NEW: N_("New"),
+    FollowUpStatus.CONTACTED: N_("Contacted"),
+    FollowUpStatus.REFERRED: N_("Referred"),
+    FollowUpStatus.ACCEPTED: N_("Accepted by service"),
+    FollowUpStatus.DELIVERED: N_("Services delivered"),
+    FollowUpStatus.CLOSED: N_("Closed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """How long a new case may wait before it is overdue."""
+
+    urgent_hours: int = 24
+    referral_days: int = 7
+
+    def limit(self, priority: str) -> dt.timedelta:
+        if priority == "urgent":
+            return dt.timedelta(hours=self.urgent_hours)
+        return dt.timedelta(days=self.referral_days)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseNote:
+    at: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpCase:
+    """One child's follow-up, with what the queue shows about them."""
+
+    record_id: str
+    priority: str  # "urgent" or "referral"
+    status: FollowUpStatus
+    screened_at: str
+    opened_at: str
+    changed_at: str
+    due_at: str
+    overdue: bool
+    history: tuple[tuple[str, str], ...]  # (status, at), oldest first
+    facts: dict[str, Any]  # the record's statistics summary: age, sex, area...
+
+
+def _parse_stamp(stamp: str) -> dt.datetime:
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def _context(table: str, column: str, key: str) -> bytes:
+    return FieldCipher.context(table, column, key, FOLLOW_UP_SCHEMA_VERSION)
+
+
+def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
+               records: Iterable[tuple[str, str | None, str]]) -> int:
+    """Open (or raise the priority of) cases for imported records; inside the import's
+    transaction. `records` holds (record id, final decision, screened at)."""
+    wanted = [(record_id, decision, screened) for record_id, decision, screened in records
+              if decision in CASE_PRIORITIES]
+    if not wanted:
+        return 0
+    stamp = utc_stamp(now)
+    opened = 0
+    for record_id, decision, screened_at in wanted:
+        row = db.execute(f"SELECT state FROM {CASES} WHERE record_id = ?",  # noqa: S608
+                         [record_id]).fetchone()
+        if row is not None:
+            state = orjson.loads(cipher.open(row[0], _context(CASES, "state", record_id)))
+            if CASE_PRIORITIES.index(decision) >= CASE_PRIORITIES.index(state["priority"]):
+                continue
+            # A newer version of the screening made the case more urgent.
+            state["priority"] = decision
+        else:
+            state = {"priority": decision, "status": FollowUpStatus.NEW.value,
+                     "screened_at": screened_at, "opened_at": stamp, "changed_at": stamp,
+                     "history": [[FollowUpStatus.NEW.value, stamp]]}
+            opened += 1
+        db.execute(
+            f"INSERT OR REPLACE INTO {CASES} (record_id, changed_at, state) "  # noqa: S608
+            "VALUES (?, ?, ?)",
+            [record_id, stamp, cipher.seal(orjson.dumps(state),
+                                           _context(CASES, "state", record_id))])
+        audit.append(db, AuditAction.FOLLOW_UP_OPENED, at=now, record_id=record_id,
+                     details={"priority": decision})
+    return opened
+
+
+class ReferralQueue:
+    """The follow-up cases of one coordinator profile.
+
+    Args:
+        database: the coordinator's profile database.
+        cipher: the imported records' cipher (cases and notes are sealed with it).
+        audit: the profile's audit log; every change appends to it.
+        clock: returns the current aware datetime (deadlines and stamps).
+    """
+
+    def __init__(self, database: ProfileDatabase, cipher: FieldCipher, audit: AuditLog,
+                 clock: Clock) -> None:
+        self._database = database
+        self._cipher = cipher
+        self._audit = audit
+        self._clock = clock
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    def deadlines(self) -> Deadlines:
+        with self._database.read() as connection:
+            values = dict(connection.execute(
+                "SELECT key, value FROM profile WHERE key IN (?, ?)",
+                [_URGENT_HOURS_KEY, _REFERRAL_DAYS_KEY]).fetchall())
+        default = Deadlines()
+        return Deadlines(int(values.get(_URGENT_HOURS_KEY, default.urgent_hours)),
+                         int(values.get(_REFERRAL_DAYS_KEY, default.referral_days)))
+
+    def set_deadlines(self, deadlines: Deadlines) -> None:
+        if not (1 <= deadlines.urgent_hours <= 24 * 14 and 1 <= deadlines.referral_days <= 90):
+            raise UserError(_("Deadlines must be between 1 hour and 14 days for urgent cases "
+                              "and between 1 and 90 days for referrals."),
+                            hint=_("Choose values in those ranges and save again."))
+        with self._database.write() as db:
+            for key, value in ((_URGENT_HOURS_KEY, deadlines.urgent_hours),
+                               (_REFERRAL_DAYS_KEY, deadlines.referral_days)):
+                db.execute("INSERT OR REPLACE INTO profile (key, value) VALUES (?, ?)",
+                           [key, str(value)])
+            self._audit.append(db, AuditAction.FOLLOW_UP_DEADLINES, at=self._clock(),
+                               details={"urgent_hours": deadlines.urgent_hours,
+                                        "referral_days": deadlines.referral_days})
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _open_state(self, record_id: str, sealed: bytes) -> dict[str, Any]:
+        try:
+            return orjson.loads(self._cipher.open(sealed, _context(CASES, "state", record_id)))
+        except CryptoError:
+            raise UserError(_("A follow-up case cannot be opened: the database was altered "
+                              "or damaged.")) from None
+
+    def _case(self, record_id: str, state: dict[str, Any], facts: dict[str, Any],
+              deadlines: Deadlines, now: dt.datetime) -> FollowUpCase:
+        status = FollowUpStatus(state["status"])
+        due = _parse_stamp(state["screened_at"]) + deadlines.limit(state["priority"])
+        return FollowUpCase(
+            record_id=record_id, priority=state["priority"], status=status,
+            screened_at=state["screened_at"], opened_at=state["opened_at"],
+            changed_at=state["changed_at"], due_at=utc_stamp(due),
+            overdue=status is FollowUpStatus.NEW and now >= due,
+            history=tuple((entry[0], entry[1]) for entry in state["history"]),
+            facts=facts)
+
+    def cases(self, *, include_closed: bool = False) -> list[FollowUpCase]:
+        """The queue in working order: urgent first, overdue first, then oldest first."""
+        # Imported here: the inbox module imports this one to open cases on import.
+        from fieldscreen.store.inbox import IMPORTED_SCHEMA_VERSION
+
+        with self._database.read() as connection:
+            rows = connection.execute(
+                f"SELECT f.record_id, f.state, r.summary FROM {CASES} f "  # noqa: S608
+                "JOIN imported_records r ON r.id = f.record_id").fetchall()
+        deadlines, now = self.deadlines(), self._clock()
+        found = []
+        for record_id, sealed_state, sealed_summary in rows:
+            state = self._open_state(record_id, sealed_state)
+            if state["status"] == FollowUpStatus.CLOSED and not include_closed:
+                continue
+            try:
+                facts = orjson.loads(self._cipher.open(sealed_summary, FieldCipher.context(
+                    "imported_records", "summary", record_id, IMPORTED_SCHEMA_VERSION)))
+            except CryptoError:
+                raise UserError(_("An imported record cannot be opened: the database was "
+                                  "altered or damaged.")) from None
+            found.append(self._case(record_id, state, facts, deadlines, now))
+        found.sort(key=lambda case: (case.status is FollowUpStatus.CLOSED,
+                                     CASE_PRIORITIES.index(case.priority), not case.overdue,
+                                     case.screened_at, case.record_id))
+        return found
+
+    def case(self, record_id: str) -> FollowUpCase:
+        for case in self.cases(include_closed=True):
+            if case.record_id == record_id:
+                return case
+        raise UserError(_("There is no follow-up case for record {id}.").format(
+            id=record_id[:40]), hint=_("Choose a case from the referral queue."))
+
+    def overdue(self) -> list[FollowUpCase]:
+        return [case for case in self.cases() if case.overdue]
+
+    def notes(self, record_id: str) -> list[CaseNote]:
+        with self._database.read() as connection:
+            rows = connection.execute(
+                f"SELECT id, at, note FROM {NOTES} WHERE record_id = ? "  # noqa: S608
+                "ORDER BY id", [record_id]).fetchall()
+        found = []
+        for note_id, at, sealed in rows:
+            try:
+                text = self._cipher.open(sealed, _context(NOTES, "note", f"{record_id}/{note_id}"))
+            except CryptoError:
+                raise UserError(_("A case note cannot be opened: the database was altered "
+                                  "or damaged.")) from None
+            found.append(CaseNote(at, text.decode("utf-8")))
+        return found
+
+    # -- changing --------------------------------------------------------------------------
+
+    @staticmethod
+    def _clean_note(note: str | None) -> str:
+        text = (note or "").strip()
+        if len(text) > MAX_NOTE_CHARS:
+            raise UserError(_("A note can hold at most {count} characters.").format(
+                count=MAX_NOTE_CHARS), hint=_("Shorten the note and save again."))
+        return text
+
+    def change_status(self, record_id: str, status: FollowUpStatus,
+                      note: str | None = None) -> FollowUpCase:
+        """Move a case to `status`; going back, or closing before services were delivered,
+        needs a note saying why. The change, its note and the audit entry commit together."""
+        text = self._clean_note(note)
+        current = self.case(record_id)
+        if status is current.status:
+            return current
+        going_back = status.rank < current.status.rank
+        closing_early = (status is FollowUpStatus.CLOSED
+                         and current.status is not FollowUpStatus.DELIVERED)
+        if (going_back or closing_early) and not text:
+            raise UserError(
+                _("Write why the case moves back, or why it closes before services were "
+                  "delivered."),
+                hint=_("The note is kept with the case and the change is logged."))
+        now = self._clock()
+        stamp = utc_stamp(now)
+        with self._database.write() as db:
+            row = db.execute(f"SELECT state FROM {CASES} WHERE record_id = ?",  # noqa: S608
+                             [record_id]).fetchone()
+            state = self._open_state(record_id, row[0])
+            previous = state["status"]
+            state["status"] = status.value
+            state["changed_at"] = stamp
+            state["history"].append([status.value, stamp])
+            db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ? "  # noqa: S608
+                       "WHERE record_id = ?",
+                       [stamp, self._cipher.seal(orjson.dumps(state),
+                                                 _context(CASES, "state", record_id)),
+                        record_id])
+            if text:
+                self._insert_note(db, record_id, text, now)
+            self._audit.append(db, AuditAction.FOLLOW_UP_STATUS, at=now, record_id=record_id,
+                               details={"from": previous, "to": status.value,
+                                        "with_note": bool(text)})
+        return self.case(record_id)
+
+    def add_note(self, record_id: str, note: str) -> CaseNote:
+        text = self._clean_note(note)
+        if not text:
+            raise UserError(_("The note is empty."), hint=_("Write the note, then save it."))
+        self.case(record_id)
+        now = self._clock()
+        with self._database.write() as db:
+            self._insert_note(db, record_id, text, now)
+            self._audit.append(db, AuditAction.FOLLOW_UP_NOTE, at=now, record_id=record_id)
+        return CaseNote(utc_stamp(now), text)
+
+    def _insert_note(self, db: Any, record_id: str, text: str, now: dt.datetime) -> None:
+        stamp = utc_stamp(now)
+        note_id = db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {NOTES}"  # noqa: S608
+                             ).fetchone()[0]
+        db.execute(f"INSERT INTO {NOTES} (id, record_id, at, note) "  # noqa: S608
+                   "VALUES (?, ?, ?, ?)",
+                   [note_id, record_id, stamp,
+                    self._cipher.seal(text.encode("utf-8"),
+                                      _context(NOTES, "note", f"{record_id}/{note_id}"))])
