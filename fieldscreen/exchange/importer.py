@@ -29,7 +29,7 @@ from fieldscreen.exchange.transports import FolderTransport, Transport, Transpor
 from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _, active_language
 from fieldscreen.store.crypto import sha256
-from fieldscreen.store.inbox import LedgerVerdict
+from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry
 from fieldscreen.store.profile import UnlockedProfile
 
 BATCH_SUFFIX = ".age"
@@ -176,7 +176,13 @@ class BatchImporter:
         self._now = now
 
     def run(self, sources: list[str], make_transport: Callable[[str], Transport],
-            progress: Callable[[int, str], None] | None = None) -> ImportReport:
+            progress: Callable[[int, str], None] | None = None,
+            on_outcome: Callable[[BatchOutcome], None] | None = None) -> ImportReport:
+        """Import every batch found in `sources`.
+
+        `progress(index, source)` is called as each batch file is read and `on_outcome`
+        as each one is settled (on the calling thread), so a window can show both.
+        """
         report = ImportReport()
 
         def readable(opened: contextlib.ExitStack
@@ -195,10 +201,32 @@ class BatchImporter:
 
         try:
             with contextlib.ExitStack() as opened:
-                report.batches.extend(self.import_many(readable(opened)))
+                for outcome in self.import_many(readable(opened)):
+                    report.batches.append(outcome)
+                    if on_outcome:
+                        on_outcome(outcome)
         except TransportError as error:
             report.errors.append(str(error))
         return report
+
+    def retry(self, entry: QuarantineEntry) -> BatchOutcome:
+        """Import a quarantined batch again from its kept file (e.g. once its device was
+        enrolled). Its receipt goes back to the folder it came from when that folder is
+        still there; a batch from WebDAV gets its receipt when it is imported from there
+        again (an imported file is answered again, never imported twice)."""
+        stored = Path(entry.stored_as)
+        try:
+            data = _read_file(stored)
+        except OSError:
+            raise UserError(
+                _("The kept copy of this batch is gone ({path}).").format(path=stored),
+                hint=_("Import the batch again from the USB stick, folder or WebDAV "
+                       "target it came from.")) from None
+        source = Path(entry.source)
+        relay = (FolderTransport(source.parent)
+                 if not entry.source.startswith(("https://", "http://"))
+                 and source.parent.is_dir() else None)
+        return self.import_one(data or b"", entry.source, relay)
 
     def import_many(self, batches: Iterable[tuple[bytes, str, Transport | None]]
                     ) -> Iterator[BatchOutcome]:

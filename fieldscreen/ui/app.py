@@ -58,3 +58,23 @@ def run_field(directories: AppDirectories, profile_name: str, *, demo: bool = Fa
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
     return app.exec()
+
+
+def shipped_form() -> Any:
+    """The shipped checklist alone: its choice labels name the dashboard's categories."""
+    return shipped_checklist()[0]
+
+
+def run_console(directories: AppDirectories, profile_name: str, *, demo: bool = False,
+                quit_after_ms: int | None = None, idle_minutes: float = 15.0) -> int:
+    """Open the coordinator's console (training mode with `demo`) until it closes."""
+    from fieldscreen.ui.console_window import ConsoleWindow
+
+    app = application()
+    window = ConsoleWindow(data_dir=directories.ensure().data, profile_name=profile_name,
+                           form_loader=shipped_form, demo=demo, idle_minutes=idle_minutes,
+                           demo_passphrase=DEMO_PASSPHRASE if demo else None)
+    window.show()
+    if quit_after_ms is not None:
+        QTimer.singleShot(quit_after_ms, window.close)
+    return app.exec()

@@ -54,11 +54,12 @@ class FirstRunScreen(QWidget):
 
     create_requested = Signal(str, object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, coordinator: bool = False) -> None:
         super().__init__(parent)
         self.pack_path: Path | None = None
         layout = QVBoxLayout(self)
-        title = QLabel(_("Welcome. Let's set up FieldScreen on this laptop."), self)
+        title = QLabel(_("Set up the coordinator's profile on this computer.") if coordinator
+                       else _("Welcome. Let's set up FieldScreen on this laptop."), self)
         title.setStyleSheet("font-size: 18pt; font-weight: bold;")
         title.setAccessibleName(title.text())
         title.setWordWrap(True)
@@ -67,7 +68,12 @@ class FirstRunScreen(QWidget):
             "Everything you record is locked with a passphrase that only you know. If you "
             "set up from your coordinator's deployment pack, your coordinator can also "
             "unlock your records if you forget the passphrase (that is what \"recovery\" "
-            "means) — nobody else can, not even someone who steals the laptop."), self)
+            "means) — nobody else can, not even someone who steals the laptop.") if not
+            coordinator else _(
+            "This profile holds the keys that open the field laptops' batches and that sign "
+            "your deployment packs. It is locked with a passphrase that only you know; "
+            "export its identity for safe keeping (fieldscreen coordinator identity) so "
+            "that losing this computer does not lose the data."), self)
         explain.setWordWrap(True)
         explain.setAccessibleName(_("What the passphrase and recovery mean"))
         layout.addWidget(explain)
@@ -83,6 +89,9 @@ class FirstRunScreen(QWidget):
         pack_row.addWidget(self.pack_label, 1)
         pack_row.addWidget(self.pack_button)
         layout.addLayout(pack_row)
+        # A coordinator writes packs; it never installs one.
+        self.pack_label.setVisible(not coordinator)
+        self.pack_button.setVisible(not coordinator)
 
         form = QFormLayout()
         self.passphrase = QLineEdit(self)

@@ -1,0 +1,350 @@
+"""The console's dashboard: children screened by age band, sex, nationality, form of
+exploitation, area and decision, with charts (QtCharts) and the same numbers as tables.
+
+Counts come from `fieldscreen.reporting.dashboard.disaggregate` over the in-memory table
+built at unlock; a refresh is a few vectorised passes, so it runs on the GUI thread. Small
+cells read "<5" (or the chosen threshold) in the tables and on the charts, whose bars for
+such cells are not drawn: a bar's length would give the number away.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QHorizontalBarSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import QDate, QMargins, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.i18n import _, active_language, format_number
+from fieldscreen.reporting.dashboard import (
+    DEFAULT_SMALL_CELL,
+    NOT_KNOWN,
+    AgeBands,
+    DashboardFilter,
+    Dimension,
+    Disaggregation,
+    cell_text,
+    disaggregate,
+    suppressed,
+)
+
+if TYPE_CHECKING:
+    from fieldscreen.reporting.facts import ScreeningFacts
+    from fieldscreen.ui.console_window import ConsoleWindow
+
+_ALL_AREAS = "__all__"
+
+
+def _qdate(date: dt.date) -> QDate:
+    return QDate(date.year, date.month, date.day)
+
+
+def _date(value: QDate) -> dt.date:
+    return dt.date(value.year(), value.month(), value.day())
+
+
+class DashboardPanel(QWidget):
+    """Filters, totals, one chart per dimension, the tables, and exports."""
+
+    def __init__(self, window: ConsoleWindow) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.facts: ScreeningFacts | None = None
+        self.current: Disaggregation | None = None
+        self._filling = False
+        layout = QVBoxLayout(self)
+
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel(_("Screened from:"), self))
+        self.start = self._date_edit(_("First screening date counted"))
+        filters.addWidget(self.start)
+        filters.addWidget(QLabel(_("to:"), self))
+        self.end = self._date_edit(_("Last screening date counted"))
+        filters.addWidget(self.end)
+        filters.addWidget(QLabel(_("Area:"), self))
+        self.area = QComboBox(self)
+        self.area.setAccessibleName(_("Area counted"))
+        filters.addWidget(self.area)
+        filters.addWidget(QLabel(_("Age bands:"), self))
+        self.bands = QComboBox(self)
+        self.bands.setAccessibleName(_("Age bands"))
+        self.bands.addItem(_("0–5, 6–11, 12–17"), AgeBands.STANDARD.value)
+        self.bands.addItem(_("0–4, 5–11, 12–17 (UNHCR)"), AgeBands.UNHCR.value)
+        filters.addWidget(self.bands)
+        filters.addWidget(QLabel(_("Hide counts below:"), self))
+        self.small_cell = QSpinBox(self)
+        self.small_cell.setRange(1, 50)
+        self.small_cell.setValue(DEFAULT_SMALL_CELL)
+        self.small_cell.setAccessibleName(_("Small-cell threshold: counts below it show as "
+                                            "a range"))
+        filters.addWidget(self.small_cell)
+        filters.addStretch(1)
+        layout.addLayout(filters)
+        for widget in (self.start, self.end):
+            widget.dateChanged.connect(lambda _date: self.refresh())
+        for combo in (self.area, self.bands):
+            combo.currentIndexChanged.connect(lambda _index: self.refresh())
+        self.small_cell.valueChanged.connect(lambda _value: self.refresh())
+
+        self.total = QLabel(self)
+        self.total.setStyleSheet("font-size: 14pt; font-weight: bold;")
+        self.total.setAccessibleName(_("Children screened"))
+        layout.addWidget(self.total)
+
+        self.views = QTabWidget(self)
+        self.views.setAccessibleName(_("Charts or tables"))
+        charts_page = QScrollArea(self.views)
+        charts_page.setWidgetResizable(True)
+        charts_holder = QWidget(charts_page)
+        grid = QGridLayout(charts_holder)
+        self.charts: dict[Dimension, QChartView] = {}
+        for index, dimension in enumerate(Dimension):
+            view = QChartView(charts_holder)
+            view.setRenderHint(QPainter.RenderHint.Antialiasing)
+            view.setMinimumSize(320, 240)
+            view.setAccessibleName(_("Chart: {dimension}").format(dimension=dimension.title))
+            grid.addWidget(view, index // 2, index % 2)
+            self.charts[dimension] = view
+        charts_page.setWidget(charts_holder)
+        self.views.addTab(charts_page, _("Charts"))
+
+        tables_page = QWidget(self.views)
+        tables_layout = QHBoxLayout(tables_page)
+        self.table = QTableWidget(0, 3, tables_page)
+        self.table.setHorizontalHeaderLabels([_("Dimension"), _("Category"), _("Children")])
+        self.table.setAccessibleName(_("Counts by dimension"))
+        self.cross = QTableWidget(0, 0, tables_page)
+        self.cross.setAccessibleName(_("Age band by sex"))
+        for table in (self.table, self.cross):
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            table.verticalHeader().setVisible(table is self.cross)
+            table.horizontalHeader().setSectionResizeMode(
+                QHeaderView.ResizeMode.ResizeToContents)
+        tables_layout.addWidget(self.table, 3)
+        tables_layout.addWidget(self.cross, 2)
+        self.views.addTab(tables_page, _("Tables"))
+        layout.addWidget(self.views, 1)
+
+        exports = QHBoxLayout()
+        self.export_format = QComboBox(self)
+        self.export_format.setAccessibleName(_("Export format"))
+        self.export_format.addItem(_("Spreadsheet (XLSX)"), "xlsx")
+        self.export_format.addItem(_("Comma-separated (CSV)"), "csv")
+        exports.addWidget(self.export_format)
+        self.export_hxl = QCheckBox(_("Add HXL hashtags"), self)
+        self.export_hxl.setAccessibleName(_("Add a row of HXL hashtags for humanitarian "
+                                            "tools"))
+        exports.addWidget(self.export_hxl)
+        self.export_records = QCheckBox(_("One row per screening (sensitive)"), self)
+        self.export_records.setAccessibleName(_("Export one row per screening instead of "
+                                                "counts"))
+        exports.addWidget(self.export_records)
+        self.export_button = QPushButton(_("Export…"), self)
+        self.export_button.setAccessibleName(_("Export these numbers to a file"))
+        self.export_button.clicked.connect(self._export_clicked)
+        exports.addWidget(self.export_button)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName(_("Message"))
+        exports.addWidget(self.message, 1)
+        layout.addLayout(exports)
+        self.show_loading()
+
+    def _date_edit(self, name: str) -> QWidget:
+        from PySide6.QtWidgets import QDateEdit
+
+        edit = QDateEdit(self)
+        edit.setCalendarPopup(True)
+        edit.setAccessibleName(name)
+        edit.setDisplayFormat("yyyy-MM-dd")
+        return edit
+
+    # -- data ------------------------------------------------------------------------------
+
+    def show_loading(self) -> None:
+        self.total.setText(_("Counting the imported records…"))
+
+    def show_error(self, message: str) -> None:
+        self.total.setText(message)
+
+    def set_facts(self, facts: ScreeningFacts) -> None:
+        """Take a freshly built statistics table; the filters reset to everything in it."""
+        self.facts = facts
+        self._filling = True
+        try:
+            first = facts.first_day or dt.date.today()
+            last = facts.last_day or dt.date.today()
+            for edit in (self.start, self.end):
+                edit.setDateRange(_qdate(first), _qdate(last))
+            self.start.setDate(_qdate(first))
+            self.end.setDate(_qdate(last))
+            chosen = self.area.currentData()
+            self.area.clear()
+            self.area.addItem(_("All areas"), _ALL_AREAS)
+            label = self._labels()
+            for name in sorted(NOT_KNOWN if name is None else name for name in facts.areas):
+                self.area.addItem(label(Dimension.AREA, name), name)
+            self.area.setCurrentIndex(max(0, self.area.findData(chosen)))
+        finally:
+            self._filling = False
+        self.refresh()
+
+    def query(self) -> DashboardFilter:
+        area = self.area.currentData()
+        return DashboardFilter(
+            start=_date(self.start.date()), end=_date(self.end.date()),
+            areas=None if area in (None, _ALL_AREAS) else frozenset({area}),
+            age_bands=AgeBands(self.bands.currentData() or AgeBands.STANDARD.value))
+
+    def _labels(self):
+        from fieldscreen.reporting.labels import form_labels
+
+        return form_labels(self.window_.form, active_language())
+
+    def refresh(self) -> None:
+        """Count again with the current filters and redraw the charts and tables."""
+        if self._filling or self.facts is None:
+            return
+        self.current = disaggregate(self.facts, self.query())
+        threshold = self.small_cell.value()
+        self.total.setText(_("Children screened: {count}").format(
+            count=cell_text(self.current.total, threshold)
+            if suppressed(self.current.total, threshold)
+            else format_number(self.current.total)))
+        label = self._labels()
+        self.table.setRowCount(0)
+        for dimension in Dimension:
+            for category, count in self.current.counts[dimension]:
+                if count == 0 and category == NOT_KNOWN:
+                    continue
+                row = self.table.rowCount()
+                self.table.insertRow(row)
+                for column, text in enumerate((dimension.title, label(dimension, category),
+                                               cell_text(count, threshold))):
+                    item = QTableWidgetItem(text)
+                    if column == 2:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                              | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(row, column, item)
+            self._draw(dimension, label, threshold)
+        self._fill_cross(label, threshold)
+
+    def cell(self, dimension: Dimension, category: str) -> str:
+        """What the tables show for one category (tests compare exports with it)."""
+        assert self.current is not None
+        return cell_text(self.current.count(dimension, category), self.small_cell.value())
+
+    def _fill_cross(self, label, threshold: int) -> None:
+        current = self.current
+        assert current is not None
+        sexes = current.sexes
+        self.cross.clear()
+        self.cross.setRowCount(len(current.age_by_sex))
+        self.cross.setColumnCount(len(sexes))
+        self.cross.setHorizontalHeaderLabels([label(Dimension.SEX, sex) for sex in sexes])
+        self.cross.setVerticalHeaderLabels([label(Dimension.AGE_BAND, band)
+                                            for band, _row in current.age_by_sex])
+        for row, (_band, counts) in enumerate(current.age_by_sex):
+            for column, count in enumerate(counts):
+                self.cross.setItem(row, column, QTableWidgetItem(cell_text(count, threshold)))
+
+    def _draw(self, dimension: Dimension, label, threshold: int) -> None:
+        assert self.current is not None
+        rows = [(category, count) for category, count in self.current.counts[dimension]
+                if count or category != NOT_KNOWN]
+        names = [f"{label(dimension, category)} ({cell_text(count, threshold)})"
+                 for category, count in rows]
+        bars = QBarSet(dimension.title)
+        for _category, count in rows:
+            bars.append(0 if suppressed(count, threshold) else count)
+        horizontal = dimension in (Dimension.NATIONALITY, Dimension.EXPLOITATION_FORM,
+                                   Dimension.AREA)
+        series = QHorizontalBarSeries() if horizontal else QBarSeries()
+        series.append(bars)
+        chart = QChart()
+        chart.setTitle(dimension.title)
+        chart.addSeries(series)
+        chart.legend().hide()
+        chart.setMargins(QMargins(4, 4, 4, 4))
+        categories = QBarCategoryAxis()
+        categories.append(names)
+        values = QValueAxis()
+        values.setLabelFormat("%d")
+        values.setMin(0)
+        values.setMax(max([count for _c, count in rows if not suppressed(count, threshold)]
+                          + [threshold]))
+        chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft if horizontal
+                      else Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(values, Qt.AlignmentFlag.AlignBottom if horizontal
+                      else Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(categories)
+        series.attachAxis(values)
+        old = self.charts[dimension].chart()
+        self.charts[dimension].setChart(chart)
+        if old is not None:
+            old.deleteLater()
+
+    # -- export ----------------------------------------------------------------------------
+
+    def _export_clicked(self) -> None:
+        fmt = self.export_format.currentData()
+        path, _filter = QFileDialog.getSaveFileName(
+            self, _("Export to"), f"fieldscreen-export.{fmt}",
+            _("Spreadsheet (*.xlsx)") if fmt == "xlsx" else _("CSV (*.csv)"))
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: str) -> None:
+        """Write the current counts (or one row per screening) to `path` on the worker."""
+        from pathlib import Path
+
+        from fieldscreen.ui.console_exports import run_export
+
+        window = self.window_
+        if window.profile is None or self.current is None:
+            return
+        self.message.setText(_("Exporting…"))
+        run_export(window, self, Path(path))
+
+    def clear(self) -> None:
+        self.facts = None
+        self.current = None
+        self.table.setRowCount(0)
+        self.cross.clear()
+        self.cross.setRowCount(0)
+        self.cross.setColumnCount(0)
+        for view in self.charts.values():
+            old = view.chart()
+            view.setChart(QChart())
+            if old is not None:
+                old.deleteLater()
+        self.message.clear()
+        self.area.clear()
+        self.show_loading()

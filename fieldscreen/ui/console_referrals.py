@@ -1,0 +1,325 @@
+"""The console's referral queue: urgent first, overdue alerts, statuses and notes.
+
+The queue, the deadlines and every change live in the store (`ReferralQueue`); this panel
+shows them and sends the coordinator's changes there on the worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.i18n import N_, _, format_datetime, ngettext
+from fieldscreen.store.follow_up import FollowUpStatus
+
+if TYPE_CHECKING:
+    from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase
+    from fieldscreen.ui.console_window import ConsoleWindow
+
+_PRIORITY_WORDS = {"urgent": N_("Urgent"), "referral": N_("Referral")}
+_URGENT_COLOUR = QColor("#fde2e1")
+_OVERDUE_COLOUR = QColor("#a4161a")
+
+
+def _when(stamp: str) -> str:
+    import datetime as dt
+
+    moment = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return format_datetime(moment.astimezone())
+
+
+class ReferralPanel(QWidget):
+    """The list of follow-up cases and the chosen case's status, notes and history."""
+
+    def __init__(self, window: ConsoleWindow) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.cases: list[FollowUpCase] = []
+        self.chosen: str | None = None
+        layout = QVBoxLayout(self)
+
+        self.alert = QLabel(self)
+        self.alert.setWordWrap(True)
+        self.alert.setAccessibleName(_("Overdue cases"))
+        self.alert.setStyleSheet("font-weight: bold; color: #a4161a;")
+        layout.addWidget(self.alert)
+
+        top = QHBoxLayout()
+        self.show_closed = QCheckBox(_("Show closed cases"), self)
+        self.show_closed.setAccessibleName(_("Show closed cases"))
+        self.show_closed.toggled.connect(lambda _checked: self.refresh())
+        top.addWidget(self.show_closed)
+        top.addStretch(1)
+        top.addWidget(QLabel(_("Overdue when still new after:"), self))
+        self.urgent_hours = QSpinBox(self)
+        self.urgent_hours.setRange(1, 24 * 14)
+        self.urgent_hours.setSuffix(_(" h (urgent)"))
+        self.urgent_hours.setAccessibleName(_("Hours before an urgent case is overdue"))
+        top.addWidget(self.urgent_hours)
+        self.referral_days = QSpinBox(self)
+        self.referral_days.setRange(1, 90)
+        self.referral_days.setSuffix(_(" days (referral)"))
+        self.referral_days.setAccessibleName(_("Days before a referral is overdue"))
+        top.addWidget(self.referral_days)
+        self.deadlines_button = QPushButton(_("Save deadlines"), self)
+        self.deadlines_button.setAccessibleName(_("Save the overdue deadlines"))
+        self.deadlines_button.clicked.connect(self._save_deadlines)
+        top.addWidget(self.deadlines_button)
+        layout.addLayout(top)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        headers = [_("Priority"), _("Status"), _("Screened"), _("Due"), _("Age"), _("Sex"),
+                   _("Area"), _("Record")]
+        self.table = QTableWidget(0, len(headers), splitter)
+        self.table.setHorizontalHeaderLabels(headers)
+        self.table.setAccessibleName(_("Referral queue"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+
+        detail = QGroupBox(_("Case"), splitter)
+        detail_layout = QVBoxLayout(detail)
+        self.case_title = QLabel(_("Choose a case in the list."), detail)
+        self.case_title.setWordWrap(True)
+        self.case_title.setAccessibleName(_("Chosen case"))
+        detail_layout.addWidget(self.case_title)
+        self.reasons = QLabel(detail)
+        self.reasons.setWordWrap(True)
+        self.reasons.setAccessibleName(_("Why this child was referred"))
+        detail_layout.addWidget(self.reasons)
+        form = QFormLayout()
+        self.status = QComboBox(detail)
+        self.status.setAccessibleName(_("Follow-up status"))
+        for status in FollowUpStatus:
+            self.status.addItem(status.label, status.value)
+        form.addRow(_("Status:"), self.status)
+        self.note = QPlainTextEdit(detail)
+        self.note.setAccessibleName(_("Note"))
+        self.note.setPlaceholderText(_("What was done, who was contacted, what comes next. "
+                                       "Required when a case moves back or closes early."))
+        self.note.setMaximumHeight(90)
+        form.addRow(_("Note:"), self.note)
+        detail_layout.addLayout(form)
+        self.save_button = QPushButton(_("Save change"), detail)
+        self.save_button.setAccessibleName(_("Save the status and note"))
+        self.save_button.clicked.connect(self._save)
+        detail_layout.addWidget(self.save_button)
+        self.message = QLabel(detail)
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName(_("Message"))
+        detail_layout.addWidget(self.message)
+        detail_layout.addWidget(QLabel(_("Notes and history:"), detail))
+        self.history = QListWidget(detail)
+        self.history.setAccessibleName(_("Notes and history of the case"))
+        detail_layout.addWidget(self.history, 1)
+        splitter.addWidget(self.table)
+        splitter.addWidget(detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout.addWidget(splitter, 1)
+        self._set_case_enabled(False)
+
+    def _set_case_enabled(self, enabled: bool) -> None:
+        for widget in (self.status, self.note, self.save_button):
+            widget.setEnabled(enabled)
+
+    # -- the list --------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        profile = self.window_.profile
+        if profile is None:
+            return
+        include_closed = self.show_closed.isChecked()
+
+        def work() -> tuple[list[FollowUpCase], Deadlines]:
+            return (profile.referrals.cases(include_closed=include_closed),
+                    profile.referrals.deadlines())
+
+        self.window_.run_task(work, self._show, self.message.setText)
+
+    def _show(self, found: tuple[list[FollowUpCase], Deadlines]) -> None:
+        from fieldscreen.reporting.labels import form_labels
+
+        cases, deadlines = found
+        self.urgent_hours.setValue(deadlines.urgent_hours)
+        self.referral_days.setValue(deadlines.referral_days)
+        self.cases = cases
+        label = form_labels(self.window_.form, _language())
+        from fieldscreen.reporting.dashboard import Dimension
+
+        self.table.setRowCount(0)
+        for row, case in enumerate(cases):
+            self.table.insertRow(row)
+            facts = case.facts
+            status = (_("OVERDUE — {status}").format(status=case.status.label)
+                      if case.overdue else case.status.label)
+            values = (_(_PRIORITY_WORDS[case.priority]), status, _when(case.screened_at),
+                      _when(case.due_at),
+                      "—" if facts.get("age") is None else str(facts["age"]),
+                      label(Dimension.SEX, facts.get("sex") or "not_known"),
+                      label(Dimension.AREA, facts.get("area") or "not_known"),
+                      case.record_id[:8])
+            for column, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if case.priority == "urgent":
+                    item.setBackground(QBrush(_URGENT_COLOUR))
+                if case.overdue:
+                    item.setForeground(QBrush(_OVERDUE_COLOUR))
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, column, item)
+        overdue = [case for case in cases if case.overdue]
+        self.alert.setText(ngettext(
+            "{count} case is overdue: it is still new after its deadline.",
+            "{count} cases are overdue: they are still new after their deadline.",
+            len(overdue)).format(count=len(overdue)) if overdue else "")
+        self.alert.setVisible(bool(overdue))
+        if self.chosen is not None:
+            for row, case in enumerate(cases):
+                if case.record_id == self.chosen:
+                    self.table.selectRow(row)
+                    return
+        self._show_case(None)
+
+    def _selection_changed(self) -> None:
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        case = self.cases[rows.pop()] if len(rows) == 1 else None
+        self._show_case(case)
+
+    def select_case(self, record_id: str) -> None:
+        for row, case in enumerate(self.cases):
+            if case.record_id == record_id:
+                self.table.selectRow(row)
+                return
+
+    # -- one case --------------------------------------------------------------------------
+
+    def _show_case(self, case: FollowUpCase | None) -> None:
+        self.history.clear()
+        self.note.clear()
+        self.message.clear()
+        self.reasons.clear()
+        if case is None:
+            self.chosen = None
+            self.case_title.setText(_("Choose a case in the list."))
+            self._set_case_enabled(False)
+            return
+        self.chosen = case.record_id
+        self._set_case_enabled(True)
+        self.case_title.setText(_("{priority} case {record}, screened {when}").format(
+            priority=_(_PRIORITY_WORDS[case.priority]), record=case.record_id[:8],
+            when=_when(case.screened_at)))
+        self.status.setCurrentIndex(self.status.findData(case.status.value))
+        profile = self.window_.profile
+        if profile is None:
+            return
+        record_id = case.record_id
+
+        def work() -> tuple[list[CaseNote], dict[str, Any]]:
+            return profile.referrals.notes(record_id), profile.inbox.record_payload(record_id)
+
+        def shown(found: tuple[list[CaseNote], dict[str, Any]]) -> None:
+            if self.chosen != record_id:
+                return
+            notes, record = found
+            entries = [(at, _("Status: {status}").format(
+                status=FollowUpStatus(status).label)) for status, at in case.history]
+            entries += [(note.at, note.text) for note in notes]
+            for at, text in sorted(entries, key=lambda entry: entry[0]):
+                self.history.addItem(f"{_when(at)} — {text}")
+            self.reasons.setText(self._reasons_text(record.get("outcome") or {}))
+
+        self.window_.run_task(work, shown, self.message.setText)
+
+    def _reasons_text(self, outcome: dict[str, Any]) -> str:
+        form = self.window_.form
+        items = [name for name in outcome.get("reasons", []) if isinstance(name, str)]
+        labels = []
+        for name in items[:12]:
+            label = name
+            if form is not None:
+                try:
+                    label = form.item(name).label.get(_language(), form.default_language)
+                except KeyError:
+                    pass
+            labels.append(label)
+        text = _("Why: {items}").format(items="; ".join(labels)) if labels else ""
+        if outcome.get("override_reason"):
+            text += "\n" + _("The worker changed the outcome: {reason}").format(
+                reason=outcome["override_reason"])
+        return text
+
+    def _save(self) -> None:
+        profile = self.window_.profile
+        record_id = self.chosen
+        if profile is None or record_id is None:
+            return
+        status = FollowUpStatus(self.status.currentData())
+        note = self.note.toPlainText()
+        current = next((case for case in self.cases if case.record_id == record_id), None)
+
+        def work() -> None:
+            if current is not None and status is current.status:
+                profile.referrals.add_note(record_id, note)
+            else:
+                profile.referrals.change_status(record_id, status, note)
+
+        def done(_result: None) -> None:
+            self.message.setText(_("Saved."))
+            self.refresh()
+
+        self.window_.run_task(work, done, self.message.setText)
+
+    def _save_deadlines(self) -> None:
+        profile = self.window_.profile
+        if profile is None:
+            return
+        from fieldscreen.store.follow_up import Deadlines
+
+        deadlines = Deadlines(self.urgent_hours.value(), self.referral_days.value())
+        self.window_.run_task(lambda: profile.referrals.set_deadlines(deadlines),
+                              lambda _r: self.refresh(), self.message.setText)
+
+    def clear(self) -> None:
+        self.cases = []
+        self.chosen = None
+        self.table.setRowCount(0)
+        self.history.clear()
+        self.note.clear()
+        self.reasons.clear()
+        self.message.clear()
+        self.alert.clear()
+        self.case_title.setText(_("Choose a case in the list."))
+        self._set_case_enabled(False)
+
+
+def _language() -> str:
+    from fieldscreen.i18n import active_language
+
+    return active_language()

@@ -1,0 +1,344 @@
+"""The coordinator's console: unlock, then import, referral queue, dashboard and devices.
+
+Like the field window, every database, crypto and network call runs on the TaskRunner's
+worker thread and comes back to the GUI thread through its signal. At unlock the imported
+records' summaries are decrypted once into the in-memory statistics table; the dashboard
+counts over it without touching the disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import _
+from fieldscreen.store.layout import profile_names
+from fieldscreen.ui.console_dashboard import DashboardPanel
+from fieldscreen.ui.console_devices import DevicesPanel
+from fieldscreen.ui.console_import import ImportPanel
+from fieldscreen.ui.console_referrals import ReferralPanel
+from fieldscreen.ui.tasks import TaskRunner
+from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
+from fieldscreen.ui.widgets import TrainingBanner
+
+if TYPE_CHECKING:
+    from fieldscreen.exchange.transports import Transport
+    from fieldscreen.forms.schema import Form
+    from fieldscreen.reporting.facts import ScreeningFacts
+    from fieldscreen.store.crypto import KdfParameters
+    from fieldscreen.store.profile import ProfileStore, UnlockedProfile
+
+Clock = Callable[[], dt.datetime]
+QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
+
+
+def person_message(error: BaseException) -> str:
+    """What to show for a failed task: the UserError's words, or a bug without details."""
+    if isinstance(error, UserError):
+        return str(error)
+    # A bug: say so without echoing details that could hold a child's data.
+    return _("Something went wrong ({kind}). Your saved records are safe.").format(
+        kind=type(error).__name__)
+
+
+class ConsoleWindow(QMainWindow):
+    """The coordinator's window.
+
+    Args:
+        data_dir: the data folder profiles live in.
+        profile_name: the coordinator profile this window opens (created on first run).
+        form_loader: loads the form whose choice labels name the statistics categories.
+        demo: training mode (banner; opened without a passphrase).
+        demo_passphrase: the fixed passphrase of a training profile.
+        idle_minutes: auto-lock after this much inactivity.
+        kdf: Argon2id parameters for a new profile (None: calibrate on this laptop).
+        clock: the current aware time.
+        make_transport: opens a WebDAV URL (tests pass one for their loopback server).
+
+    Signals:
+        locked(): the profile was locked and every panel cleared.
+        opened(): a profile was unlocked and its panels filled.
+        facts_ready(): the statistics table was (re)built.
+        imported(object): an import finished (its ImportReport).
+    """
+
+    locked = Signal()
+    opened = Signal()
+    facts_ready = Signal()
+    imported = Signal(object)
+
+    def __init__(self, *, data_dir: Path, profile_name: str,
+                 form_loader: Callable[[], Form | None] | None = None, demo: bool = False,
+                 demo_passphrase: str | None = None, idle_minutes: float = 15.0,
+                 kdf: KdfParameters | None = None, clock: Clock | None = None,
+                 make_transport: Callable[[str, str | None, str | None], Transport]
+                 | None = None) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.profile_name = profile_name
+        self.demo = demo
+        self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.profile: UnlockedProfile | None = None
+        self.facts: ScreeningFacts | None = None
+        self.form: Form | None = None
+        self._form_loader = form_loader
+        self._demo_passphrase = demo_passphrase
+        self._kdf = kdf
+        self._store: ProfileStore | None = None
+        self._make_transport = make_transport
+        self.tasks = TaskRunner(self)
+
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.banner = TrainingBanner(central) if demo else None
+        if self.banner is not None:
+            outer.addWidget(self.banner)
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 4, 8, 0)
+        self.title = QLabel(_("FieldScreen — coordinator"), central)
+        self.title.setStyleSheet("font-weight: bold;")
+        self.title.setAccessibleName(self.title.text())
+        header.addWidget(self.title, 1)
+        self.lock_button = QPushButton(_("Lock"), central)
+        self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
+        self.lock_button.clicked.connect(self.lock)
+        header.addWidget(self.lock_button)
+        self.quick_exit_button = QPushButton(_("Quick exit (F12)"), central)
+        self.quick_exit_button.setAccessibleName(_("Quick exit: lock and close at once"))
+        self.quick_exit_button.setStyleSheet("background:#334155; color:white; "
+                                             "font-weight:bold; padding:4px 10px;")
+        self.quick_exit_button.clicked.connect(self.quick_exit)
+        header.addWidget(self.quick_exit_button)
+        outer.addLayout(header)
+
+        self.stack = QStackedWidget(central)
+        self.first_run = FirstRunScreen(self.stack, coordinator=True)
+        self.unlock_screen = UnlockScreen(self.stack)
+        self.tabs = QTabWidget(self.stack)
+        self.tabs.setAccessibleName(_("Coordinator console"))
+        self.import_panel = ImportPanel(self)
+        self.referral_panel = ReferralPanel(self)
+        self.dashboard_panel = DashboardPanel(self)
+        self.devices_panel = DevicesPanel(self)
+        self.tabs.addTab(self.import_panel, _("Import"))
+        self.tabs.addTab(self.referral_panel, _("Referral queue"))
+        self.tabs.addTab(self.dashboard_panel, _("Dashboard"))
+        self.tabs.addTab(self.devices_panel, _("Devices and packs"))
+        for screen in (self.first_run, self.unlock_screen, self.tabs):
+            self.stack.addWidget(screen)
+        outer.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.setWindowTitle(_("FieldScreen coordinator — training") if demo
+                            else _("FieldScreen coordinator"))
+        self.first_run.create_requested.connect(self._create_profile)
+        self.unlock_screen.unlock_requested.connect(self._unlock)
+
+        for keys in QUICK_EXIT_KEYS:
+            QShortcut(QKeySequence(keys), self, self.quick_exit,
+                      context=Qt.ShortcutContext.ApplicationShortcut)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.setInterval(int(idle_minutes * 60_000))
+        self.idle_timer.timeout.connect(self.lock)
+        self.resize(1100, 760)
+        self._start()
+
+    # -- work ------------------------------------------------------------------------------
+
+    def run_task(self, work: Callable[[], Any], done: Callable[[Any], None],
+                 failed: Callable[[str], None]) -> None:
+        """Run `work` on the worker thread; `done(result)` or `failed(message)` on this one.
+
+        A result that arrives after the profile was locked is dropped: the panels were
+        cleared and must stay clear.
+        """
+        profile = self.profile
+
+        def delivered(result: Any) -> None:
+            if self.profile is profile:
+                done(result)
+
+        def refused(error: BaseException) -> None:
+            if self.profile is profile:
+                failed(person_message(error))
+
+        self.tasks.run(work, delivered, refused)
+
+    def transport_for(self, url: str, user: str | None, password: str | None) -> Transport:
+        if self._make_transport is not None:
+            return self._make_transport(url, user, password)
+        from fieldscreen.exchange.transports import transport_for
+
+        return transport_for(url, username=user, password=password)
+
+    @property
+    def store(self) -> ProfileStore:
+        if self._store is None:
+            from fieldscreen.store.profile import ProfileStore
+
+            self._store = ProfileStore(self.data_dir, clock=self.clock, kdf=self._kdf)
+        return self._store
+
+    @property
+    def quarantine_dir(self) -> Path:
+        assert self.profile is not None
+        return self.profile.database_path.parent / "quarantine"
+
+    # -- start, unlock, lock ---------------------------------------------------------------
+
+    def _start(self) -> None:
+        self.lock_button.hide()
+        if self.profile_name in profile_names(self.data_dir):
+            self.stack.setCurrentWidget(self.unlock_screen)
+            self.unlock_screen.reset()
+            if self.demo and self._demo_passphrase:
+                self._unlock(self._demo_passphrase)
+        elif self.demo and self._demo_passphrase:
+            self._create_profile(self._demo_passphrase, None)
+        else:
+            self.stack.setCurrentWidget(self.first_run)
+
+    def _load_form(self) -> None:
+        if self.form is None and self._form_loader is not None:
+            self.form = self._form_loader()
+
+    def _create_profile(self, passphrase: str, _pack: Path | None) -> None:
+        def work() -> UnlockedProfile:
+            from fieldscreen.store.profile import ProfileRole
+
+            profile = self.store.create(self.profile_name, ProfileRole.COORDINATOR,
+                                        passphrase, demo=self.demo)
+            self._load_form()
+            return profile
+
+        self.tasks.run(work, self._opened,
+                       lambda error: self.first_run.failed(person_message(error)))
+
+    def _unlock(self, passphrase: str) -> None:
+        def work() -> UnlockedProfile:
+            from fieldscreen.store.profile import ProfileRole
+
+            locked = self.store.open(self.profile_name)
+            try:
+                profile = locked.unlock(passphrase)
+            except BaseException:
+                locked.close()
+                raise
+            if profile.info.role is not ProfileRole.COORDINATOR:
+                profile.lock()
+                raise UserError(_("'{name}' is a field profile; the console opens "
+                                  "coordinator profiles.").format(name=self.profile_name),
+                                hint=_("Open it with: fieldscreen field"))
+            self._load_form()
+            return profile
+
+        def failed(error: BaseException) -> None:
+            message = person_message(error)
+            if getattr(error, "delay", 0):
+                message += "\n" + _("You can try again in {seconds} seconds.").format(
+                    seconds=int(error.delay))
+            self.unlock_screen.failed(message)
+
+        self.tasks.run(work, self._opened, failed)
+
+    def _opened(self, profile: UnlockedProfile) -> None:
+        self.profile = profile
+        self.first_run.clear()
+        self.unlock_screen.reset()
+        self.lock_button.show()
+        self.idle_timer.start()
+        self.stack.setCurrentWidget(self.tabs)
+        self.refresh_all()
+        self.opened.emit()
+
+    def refresh_all(self) -> None:
+        """Fill every panel from the profile, and rebuild the statistics table."""
+        self.import_panel.refresh_quarantine()
+        self.referral_panel.refresh()
+        self.devices_panel.refresh()
+        self.rebuild_facts()
+
+    def rebuild_facts(self) -> None:
+        profile = self.profile
+        if profile is None:
+            return
+        from fieldscreen.reporting.facts import build_facts
+
+        self.dashboard_panel.show_loading()
+
+        def done(facts: ScreeningFacts) -> None:
+            self.facts = facts
+            self.dashboard_panel.set_facts(facts)
+            self.facts_ready.emit()
+
+        self.run_task(lambda: build_facts(profile.inbox.summaries()), done,
+                      self.dashboard_panel.show_error)
+
+    def after_import(self, report: Any) -> None:
+        self.import_panel.refresh_quarantine()
+        self.referral_panel.refresh()
+        self.devices_panel.refresh()
+        self.rebuild_facts()
+        self.imported.emit(report)
+
+    def lock(self) -> None:
+        """Drop the keys, the statistics table and every panel's contents."""
+        self.idle_timer.stop()
+        for panel in (self.import_panel, self.referral_panel, self.dashboard_panel,
+                      self.devices_panel):
+            panel.clear()
+        self.facts = None
+        profile, self.profile = self.profile, None
+        if profile is not None:
+            # Queued behind any import still running, so nothing acknowledged is lost.
+            self.tasks.run(profile.lock, lambda _r: None, lambda _e: None)
+        self.stack.setCurrentWidget(self.unlock_screen)
+        self.unlock_screen.reset()
+        self.lock_button.hide()
+        self.locked.emit()
+
+    def quick_exit(self) -> None:
+        """Lock, clear the clipboard and close at once."""
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None:
+            clipboard.clear()
+        self.lock()
+        self.hide()
+        self.tasks.wait_idle()
+        self.close()
+
+    def closeEvent(self, event: Any) -> None:
+        if self.profile is not None:
+            self.lock()
+        self.tasks.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        super().closeEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
+                            QEvent.Type.Wheel) and self.profile is not None:
+            self.idle_timer.start()
+        return False

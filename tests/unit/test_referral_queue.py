@@ -1,0 +1,117 @@
+"""The coordinator's referral queue: cases open on import, move through statuses, go overdue."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from fieldscreen.errors import UserError
+from fieldscreen.store.follow_up import Deadlines, FollowUpStatus
+from tests.exchange_helpers import make_world
+
+
+@pytest.fixture
+def world(tmp_path):
+    created = make_world(tmp_path)
+    created.import_bytes(created.sealed_batch(12).file)
+    return created
+
+
+def test_urgent_and_referral_decisions_open_cases_urgent_first(world):
+    summaries = [summary for *_rest, summary in world.coordinator.inbox.summaries()]
+    expected = sum(1 for s in summaries if s["decision"] in ("urgent", "referral"))
+    cases = world.coordinator.referrals.cases()
+    assert len(cases) == expected > 0
+    priorities = [case.priority for case in cases]
+    assert priorities == sorted(priorities, key=("urgent", "referral").index)
+    assert {case.status for case in cases} == {FollowUpStatus.NEW}
+    actions = [entry.action for entry in world.coordinator.audit_entries()]
+    assert actions.count("follow_up.opened") == expected
+
+
+def test_reimporting_the_same_batch_opens_no_second_case(world):
+    before = world.coordinator.referrals.cases()
+    batch = world.field.outbox.undelivered()[0]
+    assert world.import_bytes(batch.file).status == "duplicate"
+    assert world.coordinator.referrals.cases() == before
+
+
+def test_overdue_after_the_default_deadlines_and_actioned_cases_are_not(world):
+    queue = world.coordinator.referrals
+    assert not queue.overdue()
+    world.clock.advance(25 * 3600)
+    urgent = [case for case in queue.cases() if case.priority == "urgent"]
+    assert urgent and all(case.overdue for case in urgent)
+    assert not any(case.overdue for case in queue.cases() if case.priority == "referral")
+    queue.change_status(urgent[0].record_id, FollowUpStatus.CONTACTED)
+    assert not queue.case(urgent[0].record_id).overdue
+    world.clock.advance(7 * 86400)
+    assert all(case.overdue for case in queue.cases() if case.status is FollowUpStatus.NEW)
+
+
+def test_deadlines_are_configurable_and_checked(world):
+    queue = world.coordinator.referrals
+    queue.set_deadlines(Deadlines(urgent_hours=2, referral_days=1))
+    world.clock.advance(3 * 3600)
+    assert any(case.overdue for case in queue.cases())
+    assert queue.deadlines() == Deadlines(2, 1)
+    with pytest.raises(UserError, match="between"):
+        queue.set_deadlines(Deadlines(urgent_hours=0, referral_days=1))
+    assert queue.deadlines() == Deadlines(2, 1)
+
+
+def test_a_case_moves_to_closed_with_notes_and_every_change_is_audited(world):
+    queue = world.coordinator.referrals
+    record_id = queue.cases()[0].record_id
+    for status in list(FollowUpStatus)[1:]:
+        world.clock.advance(60)
+        queue.change_status(record_id, status, note=f"step {status.value}")
+    case = queue.case(record_id)
+    assert case.status is FollowUpStatus.CLOSED
+    assert [status for status, _at in case.history] == [s.value for s in FollowUpStatus]
+    assert [note.text for note in queue.notes(record_id)][-1] == "step closed"
+    assert record_id not in [c.record_id for c in queue.cases()]
+    assert record_id in [c.record_id for c in queue.cases(include_closed=True)]
+    changes = [e for e in world.coordinator.audit_entries()
+               if e.action == "follow_up.status_changed" and e.record_id == record_id]
+    assert [e.details["to"] for e in changes] == [s.value for s in list(FollowUpStatus)[1:]]
+    assert world.coordinator.verify_audit().holds
+
+
+def test_moving_back_or_closing_early_needs_a_note_and_changes_nothing_without(world):
+    queue = world.coordinator.referrals
+    record_id = queue.cases()[0].record_id
+    queue.change_status(record_id, FollowUpStatus.REFERRED)
+    with pytest.raises(UserError, match="Write why"):
+        queue.change_status(record_id, FollowUpStatus.CONTACTED)
+    with pytest.raises(UserError, match="Write why"):
+        queue.change_status(record_id, FollowUpStatus.CLOSED, note="   ")
+    assert queue.case(record_id).status is FollowUpStatus.REFERRED
+    queue.change_status(record_id, FollowUpStatus.CLOSED, note="The family moved away.")
+    assert queue.case(record_id).status is FollowUpStatus.CLOSED
+
+
+def test_notes_are_checked_and_encrypted_at_rest(world):
+    queue = world.coordinator.referrals
+    record_id = queue.cases()[0].record_id
+    with pytest.raises(UserError, match="empty"):
+        queue.add_note(record_id, "  ")
+    with pytest.raises(UserError, match="at most"):
+        queue.add_note(record_id, "x" * 4001)
+    queue.add_note(record_id, "Called Amadou Diallo's aunt")
+    assert [n.text for n in queue.notes(record_id)] == ["Called Amadou Diallo's aunt"]
+    path = world.coordinator.database_path
+    world.coordinator.lock()
+    for candidate in path.parent.iterdir():
+        if candidate.is_file():
+            data = candidate.read_bytes()
+            assert b"Amadou" not in data and "Amadou".encode("utf-16-le") not in data
+    with sqlite3.connect(path) as connection:
+        states = connection.execute("SELECT state FROM follow_ups").fetchall()
+    assert states and all(b"urgent" not in row[0] and b"new" not in row[0] for row in states)
+
+
+def test_an_unknown_case_is_a_clear_error(world):
+    with pytest.raises(UserError, match="no follow-up case"):
+        world.coordinator.referrals.change_status("nope", FollowUpStatus.CONTACTED)
