@@ -172,6 +172,8 @@ class ReferralPanel(QWidget):
         label = form_labels(self.window_.form, _language())
         from fieldscreen.reporting.dashboard import Dimension
 
+        # Rebuilt without selection signals: emptying the table must not forget the case.
+        self.table.blockSignals(True)
         self.table.setRowCount(0)
         for row, case in enumerate(cases):
             self.table.insertRow(row)
@@ -194,6 +196,7 @@ class ReferralPanel(QWidget):
                     font.setBold(True)
                     item.setFont(font)
                 self.table.setItem(row, column, item)
+        self.table.blockSignals(False)
         overdue = [case for case in cases if case.overdue]
         self.alert.setText(ngettext(
             "{count} case is overdue: it is still new after its deadline.",
@@ -204,6 +207,7 @@ class ReferralPanel(QWidget):
             for row, case in enumerate(cases):
                 if case.record_id == self.chosen:
                     self.table.selectRow(row)
+                    self._show_case(case)
                     return
         self._show_case(None)
 
@@ -223,7 +227,8 @@ class ReferralPanel(QWidget):
     def _show_case(self, case: FollowUpCase | None) -> None:
         self.history.clear()
         self.note.clear()
-        self.message.clear()
+        if case is None or case.record_id != self.chosen:
+            self.message.clear()  # a message about the same case ("Saved.") stays
         self.reasons.clear()
         if case is None:
             self.chosen = None

@@ -1,0 +1,279 @@
+"""The coordinator console on the offscreen platform: import, queue, dashboard, devices."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from PySide6.QtCharts import QBarCategoryAxis
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
+
+from fieldscreen.exchange.batch import batch_file_name
+from fieldscreen.exchange.enrolment import enrolment_code
+from fieldscreen.exchange.pack import read_pack
+from fieldscreen.exchange.sync import sync
+from fieldscreen.exchange.transports import WebDavTransport
+from fieldscreen.forms.loader import load_form
+from fieldscreen.reporting.dashboard import Dimension, cell_text, disaggregate
+from fieldscreen.reporting.facts import build_facts
+from fieldscreen.store.follow_up import FollowUpStatus
+from fieldscreen.store.profile import ProfileRole, ProfileStore
+from fieldscreen.ui.console_window import ConsoleWindow
+from tests.conftest import SHIPPED_FORM
+from tests.exchange_helpers import PASSPHRASE, PROFILE, make_world
+from tests.ui.test_field_window import assert_all_named, fast_kdf
+from tests.webdav_server import webdav_server  # noqa: F401 - a fixture
+
+
+def open_console(qtbot, world, **options) -> ConsoleWindow:
+    """The console on the world's coordinator profile, unlocked by typing the passphrase."""
+    if world.coordinator.records is not None:
+        world.coordinator.lock()
+    window = ConsoleWindow(data_dir=world.root / "coord" / "data", profile_name=PROFILE,
+                           form_loader=lambda: load_form(SHIPPED_FORM), clock=world.clock,
+                           **options)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.unlock_screen.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(window.facts_ready, timeout=30_000):
+        window.unlock_screen.unlock_button.click()
+    return window
+
+
+def import_from(qtbot, window: ConsoleWindow, source: str):
+    panel = window.import_panel
+    panel.source.setText(source)
+    with qtbot.waitSignal(window.imported, timeout=60_000) as report:
+        panel.import_button.click()
+    qtbot.waitUntil(lambda: window.facts is not None and not window.tasks.busy,
+                    timeout=30_000)
+    return report.args[0]
+
+
+@pytest.fixture
+def delivered(tmp_path):
+    """A world whose field laptop synced 12 screenings into the folder relay."""
+    world = make_world(tmp_path)
+    world.save(12)
+    report = sync(world.field, target=str(world.relay), now=world.clock)
+    assert report.delivered_batches == 1
+    return world
+
+
+def test_import_then_work_a_referral_to_closed(qtbot, delivered):
+    window = open_console(qtbot, delivered)
+    assert window.dashboard_panel.total.text().endswith(": 0")
+    report = import_from(qtbot, window, str(delivered.relay))
+    assert report.to_json()["records"]["imported"] == 12
+    results = window.import_panel.results
+    assert results.rowCount() == 1
+    assert results.item(0, 1).text() == "Imported"
+    assert results.item(0, 2).text() == "12"
+    assert "1 imported" in window.import_panel.status.text()
+    assert list(delivered.relay.glob("*.receipt"))  # the receipt went back to the relay
+
+    queue = window.referral_panel
+    qtbot.waitUntil(lambda: queue.table.rowCount() > 0, timeout=10_000)
+    assert queue.table.item(0, 0).text() == "Urgent"
+    queue.table.selectRow(0)
+    record_id = queue.chosen
+    assert record_id is not None
+    qtbot.waitUntil(lambda: queue.history.count() == 1, timeout=10_000)
+    assert queue.reasons.text().startswith("Why:")
+
+    def choose_and_save(status: FollowUpStatus, note: str = "") -> None:
+        queue.status.setCurrentIndex(queue.status.findData(status.value))
+        queue.note.setPlainText(note)
+        queue.save_button.click()
+        window.tasks.wait_idle()
+        qtbot.wait(50)
+
+    choose_and_save(FollowUpStatus.CONTACTED, "Met the child with the outreach team.")
+    qtbot.waitUntil(lambda: queue.message.text() == "Saved.", timeout=10_000)
+    choose_and_save(FollowUpStatus.CLOSED)  # early close without a note: refused
+    qtbot.waitUntil(lambda: "Write why" in queue.message.text(), timeout=10_000)
+    for status in (FollowUpStatus.REFERRED, FollowUpStatus.ACCEPTED,
+                   FollowUpStatus.DELIVERED, FollowUpStatus.CLOSED):
+        queue.select_case(record_id)
+        choose_and_save(status, f"Moved to {status.value}.")
+    qtbot.waitUntil(lambda: record_id not in [c.record_id for c in queue.cases],
+                    timeout=10_000)
+    queue.show_closed.setChecked(True)
+    qtbot.waitUntil(lambda: record_id in [c.record_id for c in queue.cases], timeout=10_000)
+    profile = window.profile
+    assert profile is not None
+    case = profile.referrals.case(record_id)
+    assert case.status is FollowUpStatus.CLOSED
+    assert len(profile.referrals.notes(record_id)) == 5
+    audited = [e for e in profile.audit_entries() if e.record_id == record_id
+               and e.action == "follow_up.status_changed"]
+    assert len(audited) == 5
+
+
+def test_dashboard_shows_the_counts_with_small_cells_and_filters(qtbot, delivered):
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    panel = window.dashboard_panel
+    expected = disaggregate(build_facts(window.profile.inbox.summaries()))
+    assert panel.current is not None and panel.current.total == expected.total == 12
+    shown = {(panel.table.item(row, 0).text(), panel.table.item(row, 1).text()):
+             panel.table.item(row, 2).text() for row in range(panel.table.rowCount())}
+    for dimension in Dimension:
+        for category, count in expected.counts[dimension]:
+            assert panel.cell(dimension, category) == cell_text(count)
+    assert "<5" in shown.values()  # 12 screenings of six kinds make small cells
+    axis = next(a for a in panel.charts[Dimension.DECISION].chart().axes()
+            if isinstance(a, QBarCategoryAxis))
+    assert any("(<5)" in name for name in axis.categories())
+
+    panel.small_cell.setValue(1)
+    assert "<" not in "".join(panel.table.item(r, 2).text()
+                              for r in range(panel.table.rowCount()))
+    area = panel.area.findData("north_district")
+    assert area > 0
+    panel.area.setCurrentIndex(area)
+    assert 0 < panel.current.total < 12
+    panel.area.setCurrentIndex(0)
+    assert panel.current.total == 12
+
+
+def test_a_batch_from_an_unknown_laptop_is_retried_after_enrolling_it(qtbot, tmp_path):
+    world = make_world(tmp_path, enrol=False)
+    world.save(3)
+    sync(world.field, target=str(world.relay), now=world.clock)
+    code = enrolment_code(world.field.device_key().public)
+    window = open_console(qtbot, world)
+    import_from(qtbot, window, str(world.relay))
+    panel = window.import_panel
+    assert panel.results.item(0, 1).text() == "Quarantined"
+    qtbot.waitUntil(lambda: panel.quarantine.rowCount() == 1, timeout=10_000)
+    assert "not enrolled" in panel.quarantine.item(0, 2).text()
+
+    devices = window.devices_panel
+    typo = code[:10] + ("A" if code[10] != "A" else "C") + code[11:]
+    devices.code.setText(typo)
+    devices.check_button.click()
+    assert "typing mistake" in devices.message.text()
+    assert not devices.enrol_button.isEnabled()
+    devices.code.setText(code)
+    devices.check_button.click()
+    assert devices.fingerprint.text() == world.field.device_key().public.fingerprint()
+    assert not devices.enrol_button.isEnabled()  # not before the fingerprints are compared
+    devices.matches.setChecked(True)
+    devices.device_name.setText("North team laptop")
+    devices.enrol_button.click()
+    qtbot.waitUntil(lambda: devices.table.rowCount() == 1, timeout=10_000)
+    assert devices.table.item(0, 0).text() == "North team laptop"
+
+    panel.quarantine.selectRow(0)
+    with qtbot.waitSignal(window.imported, timeout=60_000):
+        panel.retry_button.click()
+    qtbot.waitUntil(lambda: panel.quarantine.rowCount() == 0, timeout=10_000)
+    assert panel.results.item(0, 1).text() == "Imported"
+    assert len(window.profile.inbox.records()) == 3
+
+
+def test_revoking_a_device_refuses_its_next_batch(qtbot, delivered):
+    window = open_console(qtbot, delivered)
+    devices = window.devices_panel
+    qtbot.waitUntil(lambda: devices.table.rowCount() == 1, timeout=10_000)
+    devices.table.selectRow(0)
+    devices.revoke_button.click()
+    assert "Tick the box" in devices.message.text()
+    devices.revoke_confirm.setChecked(True)
+    devices.revoke_button.click()
+    qtbot.waitUntil(lambda: devices.table.item(0, 4).text() == "revoked", timeout=10_000)
+    import_from(qtbot, window, str(delivered.relay))
+    assert window.import_panel.results.item(0, 1).text() == "Quarantined"
+
+
+def test_import_from_the_webdav_target(qtbot, tmp_path, webdav_server):  # noqa: F811
+    world = make_world(tmp_path)
+    [batch] = world.seal() if world.save(4) else []
+    relay = WebDavTransport(webdav_server.url, username=webdav_server.user,
+                            password=webdav_server.password)
+    with contextlib.closing(relay):
+        relay.put(batch_file_name(batch.batch_id), batch.file)
+    window = open_console(qtbot, world)
+    window.import_panel.webdav_user.setText(webdav_server.user)
+    window.import_panel.webdav_password.setText(webdav_server.password)
+    result = import_from(qtbot, window, webdav_server.url)
+    assert result.to_json()["records"]["imported"] == 4
+    assert any(name.endswith(".receipt") for name in webdav_server.files())
+
+
+def test_the_console_writes_a_signed_pack(qtbot, delivered, tmp_path):
+    window = open_console(qtbot, delivered)
+    devices = window.devices_panel
+    devices.pack_target.setText(str(tmp_path / "shared"))
+    output = tmp_path / "out" / "north.fspack"
+    output.parent.mkdir()
+    devices.write_pack(output)
+    qtbot.waitUntil(lambda: "Wrote the deployment pack" in devices.message.text(),
+                    timeout=20_000)
+    pack = read_pack(output.read_bytes())
+    assert pack.sync is not None and pack.sync.target == str(tmp_path / "shared")
+    assert pack.recipient == window.profile.coordinator_identity().recipient
+    devices.write_pack(tmp_path / "missing-folder" / "x.fspack")
+    qtbot.waitUntil(lambda: "Cannot write" in devices.message.text(), timeout=20_000)
+
+
+def test_lock_clears_every_panel_and_quick_exit_clears_the_clipboard(qtbot, delivered):
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    qtbot.waitUntil(lambda: window.referral_panel.table.rowCount() > 0, timeout=10_000)
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        assert_all_named(window.tabs.currentWidget())
+    with qtbot.waitSignal(window.locked):
+        window.lock()
+    assert window.profile is None and window.facts is None
+    assert window.referral_panel.table.rowCount() == 0
+    assert window.import_panel.results.rowCount() == 0
+    assert window.dashboard_panel.table.rowCount() == 0
+    assert window.stack.currentWidget() is window.unlock_screen
+    window.unlock_screen.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(window.facts_ready, timeout=30_000):
+        window.unlock_screen.unlock_button.click()
+    assert window.dashboard_panel.current.total == 12
+    QGuiApplication.clipboard().setText("copied from a case note")
+    window.quick_exit()
+    assert QGuiApplication.clipboard().text() == ""
+    assert window.profile is None and not window.isVisible()
+
+
+def test_a_field_profile_is_not_opened_and_a_new_coordinator_is_created(qtbot, tmp_path):
+    store = ProfileStore(tmp_path, kdf=fast_kdf())
+    store.create("laptop", ProfileRole.FIELD, PASSPHRASE).lock()
+    window = ConsoleWindow(data_dir=tmp_path, profile_name="laptop", kdf=fast_kdf())
+    qtbot.addWidget(window)
+    window.unlock_screen.passphrase.setText(PASSPHRASE)
+    window.unlock_screen.unlock_button.click()
+    qtbot.waitUntil(lambda: "field profile" in window.unlock_screen.message.text(),
+                    timeout=20_000)
+    assert window.profile is None
+
+    created = ConsoleWindow(data_dir=tmp_path, profile_name="office", kdf=fast_kdf())
+    qtbot.addWidget(created)
+    assert created.stack.currentWidget() is created.first_run
+    assert not created.first_run.pack_button.isVisible()
+    created.first_run.passphrase.setText(PASSPHRASE)
+    created.first_run.repeat.setText(PASSPHRASE)
+    with qtbot.waitSignal(created.opened, timeout=30_000):
+        created.first_run.create_button.click()
+    assert created.profile is not None
+    assert created.profile.info.role is ProfileRole.COORDINATOR
+    assert isinstance(created.tabs.currentWidget(), QWidget)
+
+
+def test_training_console_shows_the_banner(qtbot, tmp_path):
+    window = ConsoleWindow(data_dir=tmp_path, profile_name="training", demo=True,
+                           demo_passphrase=PASSPHRASE, kdf=fast_kdf())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.profile is not None, timeout=30_000)
+    assert window.banner is not None and window.banner.isVisible()
+    assert window.profile.info.demo
+    assert "training" in window.windowTitle()
