@@ -71,6 +71,7 @@ class ConsoleWindow(QMainWindow):
         kdf: Argon2id parameters for a new profile (None: calibrate on this laptop).
         clock: the current aware time.
         make_transport: opens a WebDAV URL (tests pass one for their loopback server).
+        import_source: a folder or URL to offer on the import panel (training: the relay).
 
     Signals:
         locked(): the profile was locked and every panel cleared.
@@ -89,7 +90,7 @@ class ConsoleWindow(QMainWindow):
                  demo_passphrase: str | None = None, idle_minutes: float = 15.0,
                  kdf: KdfParameters | None = None, clock: Clock | None = None,
                  make_transport: Callable[[str, str | None, str | None], Transport]
-                 | None = None) -> None:
+                 | None = None, import_source: str | None = None) -> None:
         super().__init__()
         self.data_dir = data_dir
         self.profile_name = profile_name
@@ -138,6 +139,8 @@ class ConsoleWindow(QMainWindow):
         self.referral_panel = ReferralPanel(self)
         self.dashboard_panel = DashboardPanel(self)
         self.devices_panel = DevicesPanel(self)
+        if import_source:
+            self.import_panel.source.setText(import_source)
         self.tabs.addTab(self.import_panel, _("Import"))
         self.tabs.addTab(self.referral_panel, _("Referral queue"))
         self.tabs.addTab(self.dashboard_panel, _("Dashboard"))
