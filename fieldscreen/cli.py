@@ -189,6 +189,30 @@ def _build_parser() -> argparse.ArgumentParser:
     _passphrase_options(import_verb)
     import_verb.set_defaults(run=_run_import)
 
+    export = verbs.add_parser(
+        "export", help=_("write the coordinator's counts, or one row per screening, as CSV or "
+                         "XLSX (coordinator)"))
+    export.add_argument("--format", choices=["csv", "xlsx"], required=True,
+                        help=_("the file format"))
+    export.add_argument("-o", "--output", metavar="FILE", type=Path, required=True)
+    export.add_argument("--hxl", action="store_true",
+                        help=_("add a row of HXL hashtags under the header"))
+    export.add_argument("--records", action="store_true",
+                        help=_("one row per screening instead of counts (personal data)"))
+    export.add_argument("--from", dest="start", metavar="YYYY-MM-DD",
+                        help=_("only screenings on or after this date"))
+    export.add_argument("--to", dest="end", metavar="YYYY-MM-DD",
+                        help=_("only screenings on or before this date"))
+    export.add_argument("--area", dest="areas", metavar="CODE", action="append",
+                        help=_("only screenings in this area, by its code (repeatable)"))
+    export.add_argument("--age-bands", choices=["standard", "unhcr"], default="standard",
+                        help=_("standard: 0-5, 6-11, 12-17; unhcr: 0-4, 5-11, 12-17 "
+                               "(default: %(default)s)"))
+    export.add_argument("--small-cell", metavar="N", type=int,
+                        help=_("write counts from 1 to N-1 as \"<N\" (default: 5)"))
+    _passphrase_options(export)
+    export.set_defaults(run=_run_export)
+
     coordinator = verbs.add_parser("coordinator", help=_("coordinator keys, packs and devices"))
     coordinator_verbs = coordinator.add_subparsers(dest="coordinator_verb", metavar="VERB")
     coordinator_verbs.required = True
@@ -866,6 +890,75 @@ def _run_import(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(_("Error: {message}").format(message=error), file=sys.stderr)
     return EXIT_USER_ERROR if report.quarantined or report.errors else EXIT_OK
+
+
+def _export_date(text: str | None, option: str) -> Any:
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise UserError(_("{option} takes a date written YYYY-MM-DD, not '{text}'.").format(
+            option=option, text=text[:40]),
+            hint=_("For example: {option} 2026-03-01").format(option=option)) from None
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from fieldscreen.reporting.dashboard import DEFAULT_SMALL_CELL, AgeBands, DashboardFilter
+
+    start, end = _export_date(args.start, "--from"), _export_date(args.end, "--to")
+    if start is not None and end is not None and start > end:
+        raise UserError(_("--from {start} is after --to {end}.").format(
+            start=start.isoformat(), end=end.isoformat()),
+            hint=_("Give the earlier date with --from and the later one with --to."))
+    if args.small_cell is not None and args.records:
+        raise UserError(_("--small-cell applies to counts: a record-level export has one row "
+                          "per child, so nothing in it is suppressed."),
+                        hint=_("Leave out --records to export counts with small cells "
+                               "hidden."))
+    small_cell = DEFAULT_SMALL_CELL if args.small_cell is None else args.small_cell
+    if small_cell < 1:
+        raise UserError(_("--small-cell takes a whole number of 1 or more."),
+                        hint=_("5 (the default) writes counts from 1 to 4 as \"<5\"; 1 "
+                               "hides nothing."))
+    query = DashboardFilter(start=start, end=end,
+                            areas=frozenset(args.areas) if args.areas else None,
+                            age_bands=AgeBands(args.age_bands))
+
+    from fieldscreen.forms.schema import Role
+    from fieldscreen.forms.translations import load_translated_form
+    from fieldscreen.i18n import active_language
+    from fieldscreen.paths import shipped_dir
+    from fieldscreen.reporting.exports import export_profile
+    from fieldscreen.reporting.labels import form_labels
+
+    # Category words come from the shipped checklist, in the interface language.
+    form = load_translated_form(shipped_dir("forms") / "child-screening.yaml")
+    area_item = form.item_with_role(Role.AREA)
+    known_areas = (area_item.choice_list.names
+                   if area_item is not None and area_item.choice_list is not None else ())
+    profile = _unlock(args)
+    try:
+        result = export_profile(
+            profile, args.output, fmt=args.format, hxl=args.hxl, records=args.records,
+            query=query, labels=form_labels(form, active_language()), small_cell=small_cell,
+            known_areas=known_areas, now=_now)
+    finally:
+        profile.lock()
+    if result.records:
+        print(ngettext("Wrote {path}: {count} screening, one row per child. It is personal "
+                       "data: keep it encrypted and share it only with people who need it.",
+                       "Wrote {path}: {count} screenings, one row per child. It is personal "
+                       "data: keep it encrypted and share it only with people who need it.",
+                       result.rows).format(path=result.path, count=result.rows),
+              file=sys.stderr)
+    else:
+        print(ngettext("Wrote {path}: counts of {count} child.",
+                       "Wrote {path}: counts of {count} children.", result.total).format(
+            path=result.path, count=result.total), file=sys.stderr)
+    return EXIT_OK
 
 
 def _run_coordinator_identity(args: argparse.Namespace) -> int:

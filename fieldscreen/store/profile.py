@@ -504,6 +504,13 @@ class UnlockedProfile:
         with self._database.read() as connection:
             return AuditLog.head(connection)
 
+    def record_export(self, *, fmt: str, records: bool, rows: int) -> None:
+        """Note in the audit log that data left the profile as a file: its format, whether
+        it was record-level, and how many rows; never what it held or where it went."""
+        with self._database.write() as db:
+            self._audit.append(db, AuditAction.EXPORTED, at=self._clock(),
+                               details={"format": fmt, "records": records, "rows": rows})
+
     # -- locking -----------------------------------------------------------------------------
 
     def lock(self) -> None:
