@@ -76,6 +76,9 @@ def _build_parser() -> argparse.ArgumentParser:
                       help=_("the scenario folder (default: the shipped scenarios)"))
     demo.add_argument("--keep", metavar="DIR", type=Path,
                       help=_("keep the training sandbox in DIR instead of removing it at exit"))
+    demo.add_argument("--coordinator", action="store_true",
+                      help=_("open the training coordinator's console, with training batches "
+                             "from a training laptop waiting to be imported"))
     demo.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
     demo.set_defaults(run=_run_demo)
 
@@ -85,6 +88,14 @@ def _build_parser() -> argparse.ArgumentParser:
                        help=_("lock after N idle minutes (default: %(default)s)"))
     field.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
     field.set_defaults(run=_run_field)
+
+    console = verbs.add_parser(
+        "console", help=_("open the coordinator's console: import, referral queue, dashboard, "
+                          "devices (creates the profile on first run)"))
+    console.add_argument("--auto-lock-minutes", type=float, metavar="N", default=15.0,
+                         help=_("lock after N idle minutes (default: %(default)s)"))
+    console.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)
+    console.set_defaults(run=_run_console)
 
     forms = verbs.add_parser("forms", help=_("check and describe checklist form files"))
     form_verbs = forms.add_subparsers(dest="forms_verb", metavar="VERB")
@@ -383,7 +394,9 @@ def _run_demo(args: argparse.Namespace) -> int:
     temporary = chosen is None
     base = Path(tempfile.mkdtemp(prefix="fieldscreen-demo-")) if temporary else chosen
     try:
-        AppDirectories.under(base).ensure()
+        directories = AppDirectories.under(base).ensure()
+        if args.coordinator:
+            return _run_training_console(directories, args.quit_after)
         return _run_gui(AppDirectories.under(base), "training", demo=True,
                         quit_after_ms=args.quit_after)
     finally:
@@ -391,17 +404,52 @@ def _run_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def _run_gui(directories: Any, profile_name: str, *, demo: bool,
-             quit_after_ms: int | None, idle_minutes: float = 5.0) -> int:
+def _gui() -> Any:
     try:
-        from fieldscreen.ui.app import run_field
+        from fieldscreen.ui import app
     except ImportError as error:
         raise UserError(
             _("The desktop interface cannot start: {reason}").format(reason=error),
             hint=_("Install FieldScreen with its Qt dependency (PySide6-Essentials)."),
         ) from None
-    return run_field(directories, profile_name, demo=demo, quit_after_ms=quit_after_ms,
-                     idle_minutes=idle_minutes)
+    return app
+
+
+def _run_gui(directories: Any, profile_name: str, *, demo: bool,
+             quit_after_ms: int | None, idle_minutes: float = 5.0) -> int:
+    return _gui().run_field(directories, profile_name, demo=demo,
+                            quit_after_ms=quit_after_ms, idle_minutes=idle_minutes)
+
+
+def _run_console(args: argparse.Namespace) -> int:
+    from fieldscreen.paths import AppDirectories
+
+    directories = (AppDirectories.under(args.basedir) if args.basedir
+                   else AppDirectories.platform_default())
+    if not 0.5 <= args.auto_lock_minutes <= 240:
+        raise UserError(_("--auto-lock-minutes takes a number from 0.5 to 240."))
+    try:
+        from fieldscreen.ui import console_window  # noqa: F401 - QtCharts is an extra wheel
+    except ImportError as error:
+        raise UserError(
+            _("The coordinator's console cannot start: {reason}").format(reason=error),
+            hint=_("Install FieldScreen with its Qt dependencies (PySide6-Essentials and "
+                   "PySide6-Addons)."),
+        ) from None
+    return _gui().run_console(directories, args.profile, quit_after_ms=args.quit_after,
+                              idle_minutes=args.auto_lock_minutes)
+
+
+def _run_training_console(directories: Any, quit_after_ms: int | None) -> int:
+    from fieldscreen.demo.loop import RELAY_FOLDER, TRAINING_COORDINATOR, seed_training_deployment
+
+    app = _gui()
+    relay = directories.data / RELAY_FOLDER
+    print(_("Preparing the training deployment (a training laptop screens the scenarios "
+            "and syncs them)…"), file=sys.stderr)
+    seed_training_deployment(directories.data, relay, app.DEMO_PASSPHRASE)
+    return app.run_console(directories, TRAINING_COORDINATOR, demo=True,
+                           quit_after_ms=quit_after_ms, import_source=str(relay))
 
 
 def _run_field(args: argparse.Namespace) -> int:

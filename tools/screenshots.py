@@ -1,4 +1,4 @@
-"""Writes a PNG of every field-mode screen, per UI language, into docs/screenshots/.
+"""Writes a PNG of every field-mode and console screen, per UI language, into docs/screenshots/.
 
 Usage: python tools/screenshots.py [--out DIR] [--language CODE ...]
 
@@ -92,6 +92,43 @@ def shoot(language: str, out: Path) -> list[Path]:
         window.lock()
         save(window, "unlock")
         window.close()
+        written += shoot_console(app, Path(base) / "console", language, out, kdf)
+    return written
+
+
+def shoot_console(app: QApplication, base: Path, language: str, out: Path,
+                  kdf: KdfParameters) -> list[Path]:
+    """The console's tabs after importing the training deployment's batches."""
+    from fieldscreen.demo.loop import RELAY_FOLDER, TRAINING_COORDINATOR, seed_training_deployment
+    from fieldscreen.ui.app import shipped_form
+    from fieldscreen.ui.console_window import ConsoleWindow
+
+    relay = base / RELAY_FOLDER
+    seed_training_deployment(base, relay, DEMO_PASSPHRASE, kdf=kdf)
+    window = ConsoleWindow(data_dir=base, profile_name=TRAINING_COORDINATOR, demo=True,
+                           demo_passphrase=DEMO_PASSPHRASE, form_loader=shipped_form,
+                           import_source=str(relay))
+    window.resize(1100, 760)
+    window.show()
+    while window.facts is None:
+        settle(app, window)
+    imported: list[object] = []
+    window.imported.connect(imported.append)
+    window.import_panel.import_sources([str(relay)])
+    while not imported or window.tasks.busy:
+        settle(app, window)
+    settle(app, window)
+    window.referral_panel.table.selectRow(0)
+    written = []
+    for name, panel in (("import", window.import_panel), ("queue", window.referral_panel),
+                        ("dashboard", window.dashboard_panel),
+                        ("devices", window.devices_panel)):
+        window.tabs.setCurrentWidget(panel)
+        settle(app, window)
+        path = out / f"{language}-console-{name}.png"
+        window.grab().save(str(path))
+        written.append(path)
+    window.close()
     return written
 
 

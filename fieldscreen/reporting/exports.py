@@ -39,7 +39,7 @@ from fieldscreen.reporting.dashboard import (
     cell_text,
     disaggregate,
 )
-from fieldscreen.reporting.facts import DECISIONS, build_facts
+from fieldscreen.reporting.facts import DECISIONS, ScreeningFacts, build_facts
 from fieldscreen.store.follow_up import FollowUpCase, FollowUpStatus
 from fieldscreen.store.timestamps import utc_stamp
 
@@ -626,8 +626,12 @@ class ExportResult:
 def export_profile(profile: UnlockedProfile, path: Path, *, fmt: ExportFormat | str,
                    hxl: bool, records: bool, query: DashboardFilter, labels: CategoryLabel,
                    small_cell: int = DEFAULT_SMALL_CELL, known_areas: Collection[str] = (),
-                   now: Callable[[], dt.datetime]) -> ExportResult:
+                   now: Callable[[], dt.datetime],
+                   facts: ScreeningFacts | None = None) -> ExportResult:
     """Export a coordinator profile's imported screenings and note it in the audit log.
+
+    `facts` is the statistics table when the caller already holds it (the console builds
+    it at unlock); otherwise it is built from the profile.
 
     `known_areas` are area codes that count as real even with no screening (the form's
     choices); asking for any other area is refused, so a typing mistake cannot give an
@@ -648,7 +652,7 @@ def export_profile(profile: UnlockedProfile, path: Path, *, fmt: ExportFormat | 
                                     profile.referrals.cases(include_closed=True))
         seen_areas = {row.area or NOT_KNOWN for row in everything}
     else:
-        facts = build_facts(profile.inbox.summaries())
+        facts = facts if facts is not None else build_facts(profile.inbox.summaries())
         seen_areas = {name or NOT_KNOWN for name in facts.areas}
     if query.areas is not None:
         unknown = sorted(set(query.areas) - seen_areas - set(known_areas) - {NOT_KNOWN})

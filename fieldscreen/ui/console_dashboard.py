@@ -10,6 +10,7 @@ such cells are not drawn: a bar's length would give the number away.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCharts import (
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from fieldscreen.ui.console_window import ConsoleWindow
 
 _ALL_AREAS = "__all__"
+CHART_CATEGORIES = 6
 
 
 def _qdate(date: dt.date) -> QDate:
@@ -128,7 +130,7 @@ class DashboardPanel(QWidget):
         for index, dimension in enumerate(Dimension):
             view = QChartView(charts_holder)
             view.setRenderHint(QPainter.RenderHint.Antialiasing)
-            view.setMinimumSize(320, 240)
+            view.setMinimumSize(320, 280)
             view.setAccessibleName(_("Chart: {dimension}").format(dimension=dimension.title))
             grid.addWidget(view, index // 2, index % 2)
             self.charts[dimension] = view
@@ -277,10 +279,20 @@ class DashboardPanel(QWidget):
 
     def _draw(self, dimension: Dimension, label, threshold: int) -> None:
         assert self.current is not None
-        rows = [(category, count) for category, count in self.current.counts[dimension]
+        rows = [(label(dimension, category), count)
+                for category, count in self.current.counts[dimension]
                 if count or category != NOT_KNOWN]
-        names = [f"{label(dimension, category)} ({cell_text(count, threshold)})"
-                 for category, count in rows]
+        if len(rows) > CHART_CATEGORIES:
+            # A chart cannot label twenty bars; the largest stay and the rest are summed
+            # (the tables list every category).
+            # Small cells sort by name: their order by count would tell them apart.
+            rows.sort(key=lambda row: (suppressed(row[1], threshold),
+                                       0 if suppressed(row[1], threshold) else -row[1],
+                                       row[0]))
+            rest = sum(count for _name, count in rows[CHART_CATEGORIES - 1:])
+            rows = [*rows[:CHART_CATEGORIES - 1], (_("All others"), rest)]
+        # Axis labels are rich text: "<5" must be escaped or it reads as a tag.
+        names = [html.escape(f"{name} ({cell_text(count, threshold)})") for name, count in rows]
         bars = QBarSet(dimension.title)
         for _category, count in rows:
             bars.append(0 if suppressed(count, threshold) else count)
@@ -322,16 +334,30 @@ class DashboardPanel(QWidget):
             self.export_to(path)
 
     def export_to(self, path: str) -> None:
-        """Write the current counts (or one row per screening) to `path` on the worker."""
+        """Write what the dashboard shows (or one row per screening) to `path` on the worker.
+
+        Counts come from the table already in memory; the export is noted in the audit log.
+        """
         from pathlib import Path
 
-        from fieldscreen.ui.console_exports import run_export
+        from fieldscreen.reporting.exports import ExportResult, export_profile
 
         window = self.window_
-        if window.profile is None or self.current is None:
+        profile, facts = window.profile, self.facts
+        if profile is None or facts is None:
             return
+        options = {"fmt": self.export_format.currentData(), "hxl": self.export_hxl.isChecked(),
+                   "records": self.export_records.isChecked(), "query": self.query(),
+                   "labels": self._labels(), "small_cell": self.small_cell.value(),
+                   "now": window.clock, "facts": facts}
+
+        def done(result: ExportResult) -> None:
+            self.message.setText(_("Exported {rows} rows to {path}.").format(
+                rows=format_number(result.rows), path=result.path))
+
         self.message.setText(_("Exporting…"))
-        run_export(window, self, Path(path))
+        window.run_task(lambda: export_profile(profile, Path(path), **options), done,
+                        self.message.setText)
 
     def clear(self) -> None:
         self.facts = None

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fieldscreen.cli import main
 from tests.conftest import ROOT
 
@@ -17,7 +19,8 @@ def _snapshot(folder: Path) -> dict[str, float]:
     return {str(path): path.stat().st_mtime for path in folder.rglob("*")}
 
 
-def test_demo_writes_nothing_outside_its_base_directory(tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--coordinator"]], ids=["field", "coordinator"])
+def test_demo_writes_nothing_outside_its_base_directory(tmp_path, mode):
     home = tmp_path / "home"
     home.mkdir()
     (home / ".config").mkdir()
@@ -32,7 +35,7 @@ def test_demo_writes_nothing_outside_its_base_directory(tmp_path):
            "QT_QPA_PLATFORM": "offscreen"}
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "fieldscreen", "demo", "--quit-after", "1500"],
+            [sys.executable, "-m", "fieldscreen", "demo", *mode, "--quit-after", "1500"],
             capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path, check=False)
     finally:
         home.chmod(stat.S_IRWXU)
@@ -53,6 +56,20 @@ def test_demo_keep_leaves_the_training_sandbox(tmp_path):
          "1500"], capture_output=True, text=True, timeout=180, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert (kept / "data" / "profiles" / "training" / "profile.db").is_file()
+
+
+def test_demo_coordinator_keeps_a_whole_training_deployment(tmp_path):
+    kept = tmp_path / "kept"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fieldscreen", "demo", "--coordinator", "--keep", str(kept),
+         "--quit-after", "1500"], capture_output=True, text=True, timeout=180, env=env,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    profiles = kept / "data" / "profiles"
+    assert (profiles / "training-coordinator" / "profile.db").is_file()
+    assert (profiles / "training-laptop" / "profile.db").is_file()
+    assert list((kept / "data" / "training-relay").glob("fieldscreen-batch-*.age"))
 
 
 def test_check_scenarios_passes_on_the_shipped_library(capsys):
