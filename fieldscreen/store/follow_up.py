@@ -115,35 +115,50 @@ def _context(table: str, column: str, key: str) -> bytes:
 def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
                records: Iterable[tuple[str, str | None, str]]) -> int:
     """Open (or raise the priority of) cases for imported records; inside the import's
-    transaction. `records` holds (record id, final decision, screened at)."""
-    wanted = [(record_id, decision, screened) for record_id, decision, screened in records
-              if decision in CASE_PRIORITIES]
+    transaction. `records` holds (record id, final decision, screened at).
+
+    One query reads the cases already open and one statement writes them, and one audit
+    entry lists them: a large import opens thousands of cases.
+    """
+    wanted = {record_id: (decision, screened) for record_id, decision, screened in records
+              if decision in CASE_PRIORITIES}
     if not wanted:
         return 0
     stamp = utc_stamp(now)
-    opened = 0
-    for record_id, decision, screened_at in wanted:
-        row = db.execute(f"SELECT state FROM {CASES} WHERE record_id = ?",  # noqa: S608
-                         [record_id]).fetchone()
-        if row is not None:
-            state = orjson.loads(cipher.open(row[0], _context(CASES, "state", record_id)))
+    existing: dict[str, bytes] = {}
+    ids = list(wanted)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        existing.update(db.execute(
+            f"SELECT record_id, state FROM {CASES} WHERE record_id IN ({marks})",  # noqa: S608
+            chunk).fetchall())
+    rows = []
+    opened: list[str] = []
+    raised: list[str] = []
+    for record_id, (decision, screened_at) in wanted.items():
+        sealed = existing.get(record_id)
+        if sealed is not None:
+            state = orjson.loads(cipher.open(sealed, _context(CASES, "state", record_id)))
             if CASE_PRIORITIES.index(decision) >= CASE_PRIORITIES.index(state["priority"]):
                 continue
             # A newer version of the screening made the case more urgent.
             state["priority"] = decision
+            raised.append(record_id)
         else:
             state = {"priority": decision, "status": FollowUpStatus.NEW.value,
                      "screened_at": screened_at, "opened_at": stamp, "changed_at": stamp,
                      "history": [[FollowUpStatus.NEW.value, stamp]]}
-            opened += 1
-        db.execute(
+            opened.append(record_id)
+        rows.append((record_id, stamp, cipher.seal(orjson.dumps(state),
+                                                   _context(CASES, "state", record_id))))
+    if rows:
+        db.conn.executemany(
             f"INSERT OR REPLACE INTO {CASES} (record_id, changed_at, state) "  # noqa: S608
-            "VALUES (?, ?, ?)",
-            [record_id, stamp, cipher.seal(orjson.dumps(state),
-                                           _context(CASES, "state", record_id))])
-        audit.append(db, AuditAction.FOLLOW_UP_OPENED, at=now, record_id=record_id,
-                     details={"priority": decision})
-    return opened
+            "VALUES (?, ?, ?)", rows)
+        audit.append(db, AuditAction.FOLLOW_UP_OPENED, at=now,
+                     details={"opened": opened, "raised": raised})
+    return len(opened)
 
 
 class ReferralQueue:

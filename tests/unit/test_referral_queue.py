@@ -8,7 +8,7 @@ import pytest
 
 from fieldscreen.errors import UserError
 from fieldscreen.store.follow_up import Deadlines, FollowUpStatus
-from tests.exchange_helpers import make_world
+from tests.exchange_helpers import make_world, record_dict, screenings
 
 
 @pytest.fixture
@@ -26,8 +26,9 @@ def test_urgent_and_referral_decisions_open_cases_urgent_first(world):
     priorities = [case.priority for case in cases]
     assert priorities == sorted(priorities, key=("urgent", "referral").index)
     assert {case.status for case in cases} == {FollowUpStatus.NEW}
-    actions = [entry.action for entry in world.coordinator.audit_entries()]
-    assert actions.count("follow_up.opened") == expected
+    [opened] = [entry for entry in world.coordinator.audit_entries()
+                if entry.action == "follow_up.opened"]
+    assert sorted(opened.details["opened"]) == sorted(case.record_id for case in cases)
 
 
 def test_reimporting_the_same_batch_opens_no_second_case(world):
@@ -115,3 +116,24 @@ def test_notes_are_checked_and_encrypted_at_rest(world):
 def test_an_unknown_case_is_a_clear_error(world):
     with pytest.raises(UserError, match="no follow-up case"):
         world.coordinator.referrals.change_status("nope", FollowUpStatus.CONTACTED)
+
+
+def test_a_newer_more_urgent_version_raises_the_priority_and_keeps_the_status(world):
+    queue = world.coordinator.referrals
+    referral = next(case for case in queue.cases() if case.priority == "referral")
+    queue.change_status(referral.record_id, FollowUpStatus.CONTACTED)
+    urgent_outcome = {**referral_outcome(), "final_decision": "urgent"}
+    record = record_dict(record_id=referral.record_id, outcome=urgent_outcome)
+    record["version"] = 2
+    batch = world.seal_by_hand([record], sequence=2)
+    assert world.import_bytes(batch.data).status == "imported"
+    case = queue.case(referral.record_id)
+    assert case.priority == "urgent"
+    assert case.status is FollowUpStatus.CONTACTED
+    opened = [e for e in world.coordinator.audit_entries() if e.action == "follow_up.opened"]
+    assert opened[-1].details == {"opened": [], "raised": [referral.record_id]}
+
+
+def referral_outcome():
+    return next(outcome for _answers, outcome in screenings()
+                if outcome["final_decision"] == "referral")
