@@ -13,6 +13,7 @@ the screening, not from the import, because the child has waited since then.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -104,8 +105,15 @@ class FollowUpCase:
     facts: dict[str, Any]  # the record's statistics summary: age, sex, area...
 
 
-def _parse_stamp(stamp: str) -> dt.datetime:
-    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+def _parse_stamp(stamp: Any) -> dt.datetime | None:
+    """An aware UTC time from an ISO 8601 stamp (with or without fractions), or None."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _context(table: str, column: str, key: str) -> bytes:
@@ -136,7 +144,11 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
     rows = []
     opened: list[str] = []
     raised: list[str] = []
-    for record_id, (decision, screened_at) in wanted.items():
+    for record_id, (decision, screened) in wanted.items():
+        # The screening time comes from a batch: kept in the store's own form, or the
+        # import time when it is not a time at all (so a deadline can always be counted).
+        parsed = _parse_stamp(screened)
+        screened_at = utc_stamp(parsed) if parsed is not None else stamp
         sealed = existing.get(record_id)
         if sealed is not None:
             state = orjson.loads(cipher.open(sealed, _context(CASES, "state", record_id)))
@@ -215,7 +227,9 @@ class ReferralQueue:
     def _case(self, record_id: str, state: dict[str, Any], facts: dict[str, Any],
               deadlines: Deadlines, now: dt.datetime) -> FollowUpCase:
         status = FollowUpStatus(state["status"])
-        due = _parse_stamp(state["screened_at"]) + deadlines.limit(state["priority"])
+        screened = (_parse_stamp(state["screened_at"]) or _parse_stamp(state["opened_at"])
+                    or now)
+        due = screened + deadlines.limit(state["priority"])
         return FollowUpCase(
             record_id=record_id, priority=state["priority"], status=status,
             screened_at=state["screened_at"], opened_at=state["opened_at"],
@@ -224,39 +238,63 @@ class ReferralQueue:
             history=tuple((entry[0], entry[1]) for entry in state["history"]),
             facts=facts)
 
-    def cases(self, *, include_closed: bool = False) -> list[FollowUpCase]:
-        """The queue in working order: urgent first, overdue first, then oldest first."""
+    def _cases(self, record_id: str | None, include_closed: bool) -> list[FollowUpCase]:
         # Imported here: the inbox module imports this one to open cases on import.
         from fieldscreen.store.inbox import IMPORTED_SCHEMA_VERSION
 
+        query = (f"SELECT f.record_id, f.state, r.summary FROM {CASES} f "  # noqa: S608
+                 "JOIN imported_records r ON r.id = f.record_id")
         with self._database.read() as connection:
             rows = connection.execute(
-                f"SELECT f.record_id, f.state, r.summary FROM {CASES} f "  # noqa: S608
-                "JOIN imported_records r ON r.id = f.record_id").fetchall()
+                *((query + " WHERE f.record_id = ?", [record_id]) if record_id is not None
+                  else (query,))).fetchall()
         deadlines, now = self.deadlines(), self._clock()
-        found = []
-        for record_id, sealed_state, sealed_summary in rows:
-            state = self._open_state(record_id, sealed_state)
-            if state["status"] == FollowUpStatus.CLOSED and not include_closed:
-                continue
+        state_head, state_tail = _context(CASES, "state", "\x01").split(b"\x01")
+        summary_head, summary_tail = FieldCipher.context(
+            "imported_records", "summary", "\x01", IMPORTED_SCHEMA_VERSION).split(b"\x01")
+        # Thousands of small dicts: the cyclic collector would otherwise run many times
+        # over objects that cannot form cycles.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
             try:
-                facts = orjson.loads(self._cipher.open(sealed_summary, FieldCipher.context(
-                    "imported_records", "summary", record_id, IMPORTED_SCHEMA_VERSION)))
+                states = self._cipher.open_many(
+                    [(row[1], state_head + row[0].encode() + state_tail) for row in rows])
+            except CryptoError:
+                raise UserError(_("A follow-up case cannot be opened: the database was "
+                                  "altered or damaged.")) from None
+            try:
+                summaries = self._cipher.open_many(
+                    [(row[2], summary_head + row[0].encode() + summary_tail) for row in rows])
             except CryptoError:
                 raise UserError(_("An imported record cannot be opened: the database was "
                                   "altered or damaged.")) from None
-            found.append(self._case(record_id, state, facts, deadlines, now))
+            found = []
+            for row, plain_state, plain_summary in zip(rows, states, summaries, strict=True):
+                state = orjson.loads(plain_state)
+                if state["status"] == FollowUpStatus.CLOSED and not include_closed:
+                    continue
+                found.append(self._case(row[0], state, orjson.loads(plain_summary),
+                                        deadlines, now))
+        finally:
+            if collecting:
+                gc.enable()
+        return found
+
+    def cases(self, *, include_closed: bool = False) -> list[FollowUpCase]:
+        """The queue in working order: urgent first, overdue first, then oldest first."""
+        found = self._cases(None, include_closed)
         found.sort(key=lambda case: (case.status is FollowUpStatus.CLOSED,
                                      CASE_PRIORITIES.index(case.priority), not case.overdue,
                                      case.screened_at, case.record_id))
         return found
 
     def case(self, record_id: str) -> FollowUpCase:
-        for case in self.cases(include_closed=True):
-            if case.record_id == record_id:
-                return case
-        raise UserError(_("There is no follow-up case for record {id}.").format(
-            id=record_id[:40]), hint=_("Choose a case from the referral queue."))
+        found = self._cases(record_id, True)
+        if not found:
+            raise UserError(_("There is no follow-up case for record {id}.").format(
+                id=record_id[:40]), hint=_("Choose a case from the referral queue."))
+        return found[0]
 
     def overdue(self) -> list[FollowUpCase]:
         return [case for case in self.cases() if case.overdue]

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase
     from fieldscreen.ui.console_window import ConsoleWindow
 
+# A table of more rows than anyone can work through only slows the console down; the
+# queue is in working order, so the first rows are the ones to act on.
+SHOWN_CASES = 500
 _PRIORITY_WORDS = {"urgent": N_("Urgent"), "referral": N_("Referral")}
 _URGENT_COLOUR = QColor("#fde2e1")
 _OVERDUE_COLOUR = QColor("#a4161a")
@@ -64,6 +67,12 @@ class ReferralPanel(QWidget):
         self.alert.setAccessibleName(_("Overdue cases"))
         self.alert.setStyleSheet("font-weight: bold; color: #a4161a;")
         layout.addWidget(self.alert)
+
+        self.more = QLabel(self)
+        self.more.setWordWrap(True)
+        self.more.setAccessibleName(_("How many cases are shown"))
+        self.more.hide()
+        layout.addWidget(self.more)
 
         top = QHBoxLayout()
         self.show_closed = QCheckBox(_("Show closed cases"), self)
@@ -165,10 +174,15 @@ class ReferralPanel(QWidget):
     def _show(self, found: tuple[list[FollowUpCase], Deadlines]) -> None:
         from fieldscreen.reporting.labels import form_labels
 
-        cases, deadlines = found
+        everything, deadlines = found
+        cases = everything[:SHOWN_CASES]
         self.urgent_hours.setValue(deadlines.urgent_hours)
         self.referral_days.setValue(deadlines.referral_days)
         self.cases = cases
+        self.more.setText(_("Showing the first {shown} of {total} cases, most urgent first."
+                            ).format(shown=len(cases), total=len(everything))
+                          if len(everything) > len(cases) else "")
+        self.more.setVisible(len(everything) > len(cases))
         label = form_labels(self.window_.form, _language())
         from fieldscreen.reporting.dashboard import Dimension
 
@@ -197,7 +211,7 @@ class ReferralPanel(QWidget):
                     item.setFont(font)
                 self.table.setItem(row, column, item)
         self.table.blockSignals(False)
-        overdue = [case for case in cases if case.overdue]
+        overdue = [case for case in everything if case.overdue]
         self.alert.setText(ngettext(
             "{count} case is overdue: it is still new after its deadline.",
             "{count} cases are overdue: they are still new after their deadline.",
@@ -320,6 +334,7 @@ class ReferralPanel(QWidget):
         self.reasons.clear()
         self.message.clear()
         self.alert.clear()
+        self.more.clear()
         self.case_title.setText(_("Choose a case in the list."))
         self._set_case_enabled(False)
 

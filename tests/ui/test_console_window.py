@@ -313,3 +313,17 @@ def test_the_dashboard_exports_what_it_shows(qtbot, delivered, tmp_path):
     panel.export_to(str(tmp_path / "no-such-folder" / "x.csv"))
     qtbot.waitUntil(lambda: "nothing was written" in panel.message.text().lower()
                     or "cannot" in panel.message.text().lower(), timeout=20_000)
+
+
+def test_a_long_queue_shows_the_most_urgent_cases_first(qtbot, delivered, monkeypatch):
+    from fieldscreen.ui import console_referrals
+
+    monkeypatch.setattr(console_referrals, "SHOWN_CASES", 2)
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    queue = window.referral_panel
+    qtbot.waitUntil(lambda: queue.table.rowCount() == 2, timeout=10_000)
+    total = len(window.profile.referrals.cases())
+    assert total > 2
+    assert queue.more.text() == f"Showing the first 2 of {total} cases, most urgent first."
+    assert [queue.table.item(row, 0).text() for row in range(2)] == ["Urgent", "Urgent"]

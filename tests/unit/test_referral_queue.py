@@ -137,3 +137,18 @@ def test_a_newer_more_urgent_version_raises_the_priority_and_keeps_the_status(wo
 def referral_outcome():
     return next(outcome for _answers, outcome in screenings()
                 if outcome["final_decision"] == "referral")
+
+
+def test_screening_times_from_a_batch_are_normalised_or_replaced(world):
+    fine = record_dict(outcome=referral_outcome())
+    fine["updated_at"] = "2026-03-01T09:00:00.500998Z"
+    odd = record_dict(outcome=referral_outcome())
+    odd["updated_at"] = "last tuesday"
+    batch = world.seal_by_hand([fine, odd], sequence=2)
+    assert world.import_bytes(batch.data).status == "imported"
+    queue = world.coordinator.referrals
+    assert queue.case(fine["id"]).screened_at == "2026-03-01T09:00:00Z"
+    replaced = queue.case(odd["id"])
+    assert replaced.screened_at == replaced.opened_at  # the import time
+    world.clock.advance(8 * 86400)
+    assert {fine["id"], odd["id"]} <= {case.record_id for case in queue.overdue()}
