@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+import threading
+import traceback
+from types import TracebackType
 from typing import Any
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication
 
-from fieldscreen.i18n import active_language, is_right_to_left
+from fieldscreen.i18n import _, active_language, is_right_to_left
 from fieldscreen.paths import AppDirectories, shipped_dir
 from fieldscreen.ui.field_window import FieldWindow
 
@@ -17,11 +20,35 @@ from fieldscreen.ui.field_window import FieldWindow
 DEMO_PASSPHRASE = "training sandbox, not a secret"  # noqa: S105
 
 
+def report_bug(kind: type[BaseException], error: BaseException | None,
+               trace: TracebackType | None) -> None:
+    """Report an exception nothing caught (e.g. raised in a slot) as the command line does.
+
+    Python's own report ends with the exception's message, and a message can quote a
+    child's answers; this one names the exception's type and where it happened, never
+    the message. Qt carries on after a slot fails, so the window stays usable.
+    """
+    print(_("FieldScreen hit a bug ({kind}). Nothing you saved is affected. Please report this "
+            "to your coordinator with the lines below.").format(kind=kind.__name__),
+          file=sys.stderr)
+    print("".join(traceback.format_tb(trace)), file=sys.stderr, end="")
+
+
+def _report_thread_bug(args: threading.ExceptHookArgs) -> None:
+    if not issubclass(args.exc_type, SystemExit):
+        report_bug(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def application() -> QApplication:
-    """The QApplication, created once, with Qt's standard dialogs in the UI language."""
+    """The QApplication, created once, with Qt's standard dialogs in the UI language.
+
+    Creating it also routes uncaught exceptions to `report_bug`.
+    """
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
+    sys.excepthook = report_bug
+    threading.excepthook = _report_thread_bug
     app = QApplication(sys.argv[:1])
     app.setApplicationName("FieldScreen")
     if is_right_to_left(active_language()):
