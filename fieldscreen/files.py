@@ -7,6 +7,7 @@ expects: either the old file or the whole new one is there.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import uuid
 from pathlib import Path
@@ -22,12 +23,22 @@ def fsync_directory(folder: Path) -> None:
             os.close(descriptor)
 
 
+def _temporary_names(path: Path) -> str:
+    return f".{glob.escape(path.name)}.*.part"
+
+
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one.
+
+    Temporaries that an earlier write of the same path left behind when it was killed
+    are removed first, so a crash never litters a USB stick or an export folder for good.
 
     Raises:
         OSError: the write failed; nothing was left behind under either name.
     """
+    for stale in path.parent.glob(_temporary_names(path)):
+        with contextlib.suppress(OSError):
+            stale.unlink()
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

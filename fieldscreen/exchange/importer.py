@@ -29,6 +29,7 @@ from fieldscreen.exchange.transports import FolderTransport, Transport, Transpor
 from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _, active_language
 from fieldscreen.store.crypto import sha256
+from fieldscreen.store.database import StorageFull, StorageUnavailable, storage_error
 from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry
 from fieldscreen.store.profile import UnlockedProfile
 
@@ -134,6 +135,24 @@ def find_batches(sources: list[str], make_transport: Callable[[str], Transport],
                 source=source))
 
 
+@contextlib.contextmanager
+def _storing(source: str) -> Iterator[None]:
+    """Storage failures while keeping a batch, as errors that say what to do about them."""
+    try:
+        yield
+    except (StorageFull, OSError) as error:
+        mapped = error if isinstance(error, StorageFull) else storage_error(error)
+        if isinstance(mapped, StorageFull):
+            raise StorageFull(
+                _("The disk is full, so batch {source} was not imported.").format(
+                    source=source),
+                hint=_("Nothing of it was kept. Free some space on this computer, then "
+                       "import again; batches already imported stay imported.")) from None
+        if mapped is not None:
+            raise mapped from None
+        raise
+
+
 def _check(data: bytes, identity: Any, find_device: Callable[[bytes], Any],
            demo: bool) -> tuple[str, Any]:
     """verify_batch, with its outcome as plain data that can cross to another process."""
@@ -156,6 +175,31 @@ def _check_in_worker(data: bytes, identity_secret: str, devices: dict[bytes, Any
 
     set_language(language)
     return _check(data, AgeIdentity(identity_secret), devices.get, demo)
+
+
+def _end_with_parent() -> None:
+    """Initializer of the checking process: exit as soon as the importer that started it
+    is gone.
+
+    A pool worker waits on a queue it also holds the writing end of, so it never sees its
+    parent die: after a crash or kill -9 of the importer it would wait forever, holding
+    the coordinator's identity in memory (and the importer's output pipes open). Its
+    parent's sentinel becomes ready when the parent exits, on every platform.
+    """
+    import multiprocessing
+    import os
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 class BatchImporter:
@@ -205,7 +249,8 @@ class BatchImporter:
                     report.batches.append(outcome)
                     if on_outcome:
                         on_outcome(outcome)
-        except TransportError as error:
+        except (TransportError, StorageFull, StorageUnavailable) as error:
+            # The batches settled so far stand; the report says why the rest did not.
             report.errors.append(str(error))
         return report
 
@@ -253,7 +298,8 @@ class BatchImporter:
                 if pool is None:
                     # Spawned, not forked: the coordinator's process may run Qt threads.
                     pool = concurrent.futures.ProcessPoolExecutor(
-                        max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                        max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_end_with_parent)
                 checking = pool.submit(_check_in_worker, data, self._identity.secret,
                                        devices, self._profile.info.demo, active_language())
                 if waiting is not None:
@@ -326,9 +372,10 @@ class BatchImporter:
         if check.verdict is LedgerVerdict.DUPLICATE:
             outcome = BatchOutcome(source, "duplicate", duplicates=len(verified.records))
         else:
-            counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
-                                        verified.sequence, verified.manifest_sha256,
-                                        file_sha256, list(verified.records))
+            with _storing(source):
+                counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
+                                            verified.sequence, verified.manifest_sha256,
+                                            file_sha256, list(verified.records))
             outcome = BatchOutcome(source, "imported", records=counts.imported,
                                    duplicates=counts.duplicate, warning=warning)
         self._write_receipt(verified, relay, outcome)
@@ -363,13 +410,14 @@ class BatchImporter:
 
     def _quarantine(self, data: bytes, file_sha256: str, source: str,
                     refusal: BatchRefused) -> BatchOutcome:
-        self._quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         stored = self._quarantine_dir / f"{file_sha256}.age"
-        if not stored.exists():
-            write_atomically(stored, data)
-        self._profile.inbox.quarantine(
-            file_sha256=file_sha256, source=source, stored_as=str(stored),
-            reason_code=refusal.code.value, reason=refusal.reason,
-            device_id=refusal.device_id, batch_id=refusal.batch_id)
+        with _storing(source):
+            self._quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not stored.exists():
+                write_atomically(stored, data)
+            self._profile.inbox.quarantine(
+                file_sha256=file_sha256, source=source, stored_as=str(stored),
+                reason_code=refusal.code.value, reason=refusal.reason,
+                device_id=refusal.device_id, batch_id=refusal.batch_id)
         return BatchOutcome(source, "quarantined", reason=refusal.reason,
                             code=refusal.code.value)

@@ -24,6 +24,7 @@ from fieldscreen.exchange.pack import DeploymentPack, read_pack
 from fieldscreen.exchange.receipt import ReceiptInvalid, read_receipt, receipt_file_name
 from fieldscreen.exchange.transports import Transport, TransportError, retrying, transport_for
 from fieldscreen.i18n import _
+from fieldscreen.store.database import StorageFull
 from fieldscreen.store.profile import UnlockedProfile
 from fieldscreen.store.records import RecordStatus
 
@@ -127,7 +128,23 @@ def sync(profile: UnlockedProfile, *, target: str | None = None,
 
     A transport failure stops delivery and is reported in `error`; nothing undelivered is
     ever marked sent, and the next sync picks up where this one stopped.
+
+    Raises:
+        StorageFull: this laptop's disk is full; every step done so far stands.
     """
+    try:
+        return _sync(profile, target=target, now=now, progress=progress, sleep=sleep)
+    except StorageFull:
+        # The save-time message talks of answers on screen; say what it means here.
+        raise StorageFull(
+            _("The disk is full, so the sync could not finish."),
+            hint=_("Nothing was lost: records not yet sent stay on this laptop. Free some "
+                   "space, then sync again.")) from None
+
+
+def _sync(profile: UnlockedProfile, *, target: str | None,
+          now: Callable[[], dt.datetime], progress: Progress | None,
+          sleep: Callable[[float], None] | None) -> SyncReport:
     import time
 
     pack = installed_pack(profile)

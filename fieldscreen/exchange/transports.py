@@ -103,7 +103,7 @@ class FolderTransport:
                                      hint=_("The USB stick may be failing; use another one."),
                                      transient=False)
         except OSError as error:
-            raise _folder_error(self.folder, error) from None
+            raise _folder_error(self.folder, error, writing=True) from None
 
     def get(self, name: str) -> bytes | None:
         self._require()
@@ -132,12 +132,18 @@ class FolderTransport:
         pass
 
 
-def _folder_error(folder: Path, error: OSError) -> TransportError:
+def _folder_error(folder: Path, error: OSError, *, writing: bool = False) -> TransportError:
     import errno
 
     if error.errno == errno.ENOSPC:
         return TransportError(_("The sync folder {folder} is full.").format(folder=folder),
                               hint=_("Free space on the stick or use another one."),
+                              transient=False)
+    if error.errno == errno.EROFS or (writing and error.errno in (errno.EACCES, errno.EPERM)):
+        # Waiting does not make a write-protected stick writable: no retries.
+        return TransportError(_("The sync folder {folder} is read-only.").format(folder=folder),
+                              hint=_("Turn off the USB stick's write protection, or choose a "
+                                     "folder you can write to, then sync again."),
                               transient=False)
     return TransportError(_("Cannot use the sync folder {folder}: {reason}").format(
         folder=folder, reason=error.strerror or error), transient=True)

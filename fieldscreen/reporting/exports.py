@@ -40,6 +40,7 @@ from fieldscreen.reporting.dashboard import (
     disaggregate,
 )
 from fieldscreen.reporting.facts import DECISIONS, ScreeningFacts, build_facts
+from fieldscreen.store.database import StorageFull
 from fieldscreen.store.follow_up import FollowUpCase, FollowUpStatus
 from fieldscreen.store.timestamps import utc_stamp
 
@@ -675,8 +676,13 @@ def export_profile(profile: UnlockedProfile, path: Path, *, fmt: ExportFormat | 
         total = counts.total
     try:
         profile.record_export(fmt=fmt.value, records=records, rows=written)
-    except BaseException:
+    except BaseException as error:
         # An export the audit log does not know about must not stay behind.
         Path(path).unlink(missing_ok=True)
+        if isinstance(error, StorageFull):
+            raise StorageFull(
+                _("The disk is full, so the export could not be noted in the audit log; "
+                  "the file was removed."),
+                hint=_("Free some space on this computer, then export again.")) from None
         raise
     return ExportResult(Path(path), fmt, records, written, total)

@@ -3,12 +3,15 @@
 WAL with `synchronous=FULL` means a transaction that returned from COMMIT survives a crash
 or power cut; `BEGIN IMMEDIATE` takes the write lock up front so a save never fails half-way
 on a busy database; `temp_store=MEMORY` keeps SQLite's own temporary files off the disk.
+Each write is checkpointed into the main file before it is acknowledged, so what was
+acknowledged never depends on the `-wal` file surviving (see `ProfileDatabase.write`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -50,6 +53,19 @@ def _full_disk_error() -> StorageFull:
     )
 
 
+def _read_only_error() -> StorageUnavailable:
+    return StorageUnavailable(
+        _("FieldScreen cannot write to its data folder."),
+        hint=_("Check that the folder is writable and the drive is not read-only."),
+    )
+
+
+def _unwritable(path: Path) -> bool:
+    """Whether the database (or the folder its -wal and -shm files go in) is read-only."""
+    return not os.access(path.parent, os.W_OK) or (
+        path.exists() and not os.access(path, os.W_OK))
+
+
 def storage_error(error: BaseException) -> UserError | None:
     """The person-facing error for a storage failure, or None if it is not one."""
     if isinstance(error, sqlite3.OperationalError | OSError):
@@ -62,10 +78,7 @@ def storage_error(error: BaseException) -> UserError | None:
         if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in message or (
             "read-only" in message
         ):
-            return StorageUnavailable(
-                _("FieldScreen cannot write to its data folder."),
-                hint=_("Check that the folder is writable and the drive is not read-only."),
-            )
+            return _read_only_error()
         if "disk i/o error" in message or code == errno.EIO:
             return StorageUnavailable(
                 _("The disk reported an error."),
@@ -97,6 +110,8 @@ class ProfileDatabase:
                 path, isolation_level=None, check_same_thread=False, timeout=10
             )
         except sqlite3.Error as error:
+            if _unwritable(path):
+                raise _read_only_error() from None
             raise storage_error(error) or StorageUnavailable(
                 _("Cannot open the profile database: {reason}").format(reason=error)
             ) from None
@@ -127,6 +142,11 @@ class ProfileDatabase:
             if max_page_count is not None:
                 execute(f"PRAGMA max_page_count={int(max_page_count)}")
         except sqlite3.DatabaseError as error:
+            # WAL needs to create the -shm file beside the database even to read it: on a
+            # read-only drive or folder that fails with "unable to open database file",
+            # which is not damage.
+            if _unwritable(self.path):
+                raise _read_only_error() from None
             raise storage_error(error) or StorageDamaged(
                 _("The profile database cannot be read: {reason}").format(reason=error)
             ) from None
@@ -175,6 +195,13 @@ class ProfileDatabase:
 
         Storage failures are raised as UserErrors (StorageFull, StorageUnavailable...).
         When the block returns, the COMMIT has returned: the data is durable.
+
+        The transaction is then checkpointed into the main database file. The `-wal`
+        file left by a crash is otherwise the only copy of the last writes, and SQLite
+        silently opens without them if it is deleted, truncated or damaged (a clean-up
+        tool, a copy of the profile without it): acknowledged records would vanish with
+        no sign. A checkpoint that cannot run (a full disk) leaves the write safe in the
+        WAL, so it does not fail the write.
         """
         with self._lock:
             try:
@@ -191,6 +218,8 @@ class ProfileDatabase:
                 if mapped is not None:
                     raise mapped from None
                 raise
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

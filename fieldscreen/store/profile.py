@@ -32,7 +32,12 @@ from fieldscreen.store.crypto import (
     derive_subkey,
     random_key,
 )
-from fieldscreen.store.database import ProfileDatabase, StorageDamaged
+from fieldscreen.store.database import (
+    ProfileDatabase,
+    StorageDamaged,
+    StorageUnavailable,
+    storage_error,
+)
 from fieldscreen.store.follow_up import ReferralQueue
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
@@ -171,11 +176,17 @@ class ProfileStore:
         calibrated = None
         if kdf is None:
             kdf, calibrated = calibrate_kdf()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Built under a temporary name and renamed when complete: a creation cut short
         # (power cut, kill) leaves no half-made profile that would block the name.
         building = folder / (DATABASE_FILE + ".creating")
-        _remove_database_files(building)
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _remove_database_files(building)
+        except OSError as error:
+            # A read-only drive or folder, or a full disk: say so, not a traceback.
+            raise storage_error(error) or StorageUnavailable(
+                _("Cannot open the profile database: {reason}").format(
+                    reason=error.strerror or error)) from None
         database = ProfileDatabase(building, MIGRATIONS)
         try:
             profile_id = str(uuid.uuid4())
@@ -216,9 +227,11 @@ class ProfileStore:
             fsync_directory(folder)
             database = ProfileDatabase(final, MIGRATIONS)
             return UnlockedProfile(database, dek, info, self._clock)
-        except BaseException:
+        except BaseException as error:
             database.close()
             _remove_database_files(building)
+            if isinstance(error, OSError) and (mapped := storage_error(error)) is not None:
+                raise mapped from None
             raise
 
     def open(self, name: str) -> LockedProfile:
