@@ -8,6 +8,12 @@ like the records they follow: a stolen laptop does not tell which children were 
 Overdue: a case that is still "new" when its deadline has passed (by default 24 hours
 after the screening for an urgent case and 7 days for a referral). Deadlines count from
 the screening, not from the import, because the child has waited since then.
+
+Clocks are wrong in the field. The screening time comes from the laptop's clock: one set
+years ahead would put the deadline years away, so a deadline counts from the import when
+the screening claims to be later than that. This computer's own clock set back before a
+case was imported cannot tell how long the case has waited: such a case counts as
+overdue, so a wrong clock can only draw attention to a child, never hide one.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ _URGENT_HOURS_KEY = "follow_up.urgent_hours"
 _REFERRAL_DAYS_KEY = "follow_up.referral_days"
 # The decisions that open a case, most urgent first.
 CASE_PRIORITIES = ("urgent", "referral")
+# How far this computer's clock may be behind a case's import time before the wait cannot
+# be told (clock corrections and a wrong time zone setting stay well inside it).
+CLOCK_BACK_TOLERANCE = dt.timedelta(days=1)
 
 
 class FollowUpStatus(StrEnum):
@@ -227,14 +236,18 @@ class ReferralQueue:
     def _case(self, record_id: str, state: dict[str, Any], facts: dict[str, Any],
               deadlines: Deadlines, now: dt.datetime) -> FollowUpCase:
         status = FollowUpStatus(state["status"])
-        screened = (_parse_stamp(state["screened_at"]) or _parse_stamp(state["opened_at"])
-                    or now)
+        opened = _parse_stamp(state["opened_at"])
+        screened = _parse_stamp(state["screened_at"]) or opened or now
+        if opened is not None:
+            # A screening cannot have happened after its import (see the module docstring).
+            screened = min(screened, opened)
         due = screened + deadlines.limit(state["priority"])
+        clock_went_back = opened is not None and now < opened - CLOCK_BACK_TOLERANCE
         return FollowUpCase(
             record_id=record_id, priority=state["priority"], status=status,
             screened_at=state["screened_at"], opened_at=state["opened_at"],
             changed_at=state["changed_at"], due_at=utc_stamp(due),
-            overdue=status is FollowUpStatus.NEW and now >= due,
+            overdue=status is FollowUpStatus.NEW and (now >= due or clock_went_back),
             history=tuple((entry[0], entry[1]) for entry in state["history"]),
             facts=facts)
 

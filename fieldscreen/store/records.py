@@ -270,9 +270,18 @@ class RecordRepository:
                                    details={"batch": batch_id} if batch_id else None)
 
     def purge_received(self, older_than: dt.timedelta) -> int:
-        """Delete received records last changed more than `older_than` ago; returns how many."""
-        cutoff = utc_stamp(self._clock() - older_than)
+        """Delete received records last changed more than `older_than` ago; returns how many.
+
+        Only received records (the coordinator's signed receipt holds them) are ever
+        purged, whatever the clock says. A record received while the clock was ahead
+        carries a time that has not come yet: its retention counts from now instead, or it
+        would stay on the laptop for as long as the clock was wrong.
+        """
+        now = self._clock()
+        cutoff = utc_stamp(now - older_than)
         with self._database.write() as db:
+            db.execute("UPDATE records SET updated_at = ? WHERE status = ? AND updated_at > ?",
+                       [utc_stamp(now), RecordStatus.RECEIVED.value, utc_stamp(now)])
             ids = [row[0] for row in db.execute(
                 "SELECT id FROM records WHERE status = ? AND updated_at < ?",
                 [RecordStatus.RECEIVED.value, cutoff])]
