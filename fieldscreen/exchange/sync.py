@@ -8,7 +8,7 @@ records count as received only with the coordinator's signed receipt.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from fieldscreen.exchange.batch import (
 from fieldscreen.exchange.pack import DeploymentPack, read_pack
 from fieldscreen.exchange.receipt import ReceiptInvalid, read_receipt, receipt_file_name
 from fieldscreen.exchange.transports import Transport, TransportError, retrying, transport_for
+from fieldscreen.forms.schema import Form
 from fieldscreen.i18n import _
 from fieldscreen.store.database import StorageFull
 from fieldscreen.store.profile import UnlockedProfile
@@ -58,6 +59,33 @@ def installed_pack(profile: UnlockedProfile) -> DeploymentPack:
                                "(profile create --pack FILE) or install one with "
                                "profile update-pack FILE."))
     return read_pack(raw)
+
+
+def form_for_draft(profile: UnlockedProfile, form_id: str, form_version: str,
+                   also: Iterable[Form] = ()) -> Form:
+    """The exact form version a draft was started with, to resume it against.
+
+    A newer pack may rename or drop questions the draft answers, or change what its
+    answers mean, so a draft never moves to another version on its own. The installed
+    pack is searched first, then the earlier packs the profile keeps while drafts exist
+    (`UnlockedProfile.install_pack`), then `also` (e.g. the checklist shipped with the
+    app, for drafts made before any pack was installed).
+
+    Raises:
+        UserError: no pack this laptop holds has that version; the draft is kept.
+    """
+    for raw in profile.deployment_packs():
+        for form in read_pack(raw).forms:
+            if (form.id, form.version) == (form_id, form_version):
+                return form
+    for form in also:
+        if (form.id, form.version) == (form_id, form_version):
+            return form
+    raise UserError(
+        _("This draft was started with version {version} of the form '{form}', which this "
+          "laptop no longer has.").format(version=form_version, form=form_id),
+        hint=_("The draft is kept. Ask your coordinator for a deployment pack with that "
+               "version, or start a new screening."))
 
 
 def pending_work(profile: UnlockedProfile) -> bool:

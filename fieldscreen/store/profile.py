@@ -58,6 +58,9 @@ DEVICE_SIGNING_KEY = "device_signing_key"
 COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
 COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
 DEPLOYMENT_PACK = "deployment_pack"
+# Packs replaced while drafts existed, kept so each draft resumes with the form version it
+# was started with: "<prefix>000001", "<prefix>000002" ... (higher is newer).
+EARLIER_PACK_PREFIX = "deployment_pack.earlier."
 
 
 
@@ -460,9 +463,28 @@ class UnlockedProfile:
                                                        COORDINATOR_SIGNING_KEY))
 
     def install_pack(self, raw: bytes, recipient: str) -> None:
-        """Keep a verified deployment pack and (re)seal the recovery slot to its coordinator."""
+        """Keep a verified deployment pack and (re)seal the recovery slot to its coordinator.
+
+        The pack it replaces is kept while drafts exist, because a draft must be resumed
+        with the form version it was started with (a newer form may have renamed or
+        dropped questions it answers). Once no draft is left, earlier packs are dropped at
+        the next install.
+        """
         slot = RecoverySlot.create(self._dek, check_age_recipient(recipient), self.profile_id)
         with self._database.write() as db:
+            current = self.installed_pack()
+            drafts = db.execute("SELECT 1 FROM records WHERE status = 'draft' LIMIT 1"
+                                ).fetchone()
+            earlier = [row[0] for row in db.execute(
+                "SELECT name FROM secrets WHERE name GLOB ? ORDER BY name",
+                [EARLIER_PACK_PREFIX + "*"])]
+            if drafts is None:
+                for name in earlier:
+                    db.execute("DELETE FROM secrets WHERE name = ?", [name])
+            elif current is not None and current != raw:
+                number = int(earlier[-1].removeprefix(EARLIER_PACK_PREFIX)) + 1 if earlier else 1
+                # Sealed again under its new name: a ciphertext is bound to its secret's name.
+                self._put_secret(db, f"{EARLIER_PACK_PREFIX}{number:06d}", current)
             self._put_secret(db, DEPLOYMENT_PACK, raw)
             db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
                        "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
@@ -474,6 +496,16 @@ class UnlockedProfile:
             return self.secret(DEPLOYMENT_PACK)
         except KeyError:
             return None
+
+    def deployment_packs(self) -> list[bytes]:
+        """The installed pack, then the earlier ones kept for drafts, newest first."""
+        with self._database.read() as connection:
+            names = [row[0] for row in connection.execute(
+                "SELECT name FROM secrets WHERE name GLOB ? ORDER BY name DESC",
+                [EARLIER_PACK_PREFIX + "*"])]
+        installed = self.installed_pack()
+        return ([installed] if installed is not None else []) + [
+            self.secret(name) for name in names]
 
     # -- slots -------------------------------------------------------------------------------
 
