@@ -295,6 +295,10 @@ def _inserter(connection: Any, row: Callable[[], dict[str, Any]]) -> Callable[[]
         # the only one, so each row is exactly one durable transaction.
         table.insert(values)
         connection.execute("COMMIT")
+        # The profile database checkpoints each transaction into the main file before it
+        # acknowledges it (so a lost -wal file loses nothing); the peers do the same, so
+        # the comparison stays one of encryption, not of durability.
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     return insert
 
@@ -379,7 +383,8 @@ def _save_cases(folder: Path, form_id: str, form_version: str,
         note=f"sqlite3 (SQLite {sqlite3.sqlite_version}), the records table of the profile "
              "schema, same pragmas (WAL, synchronous=FULL, temp_store=MEMORY); one sample "
              "= build the row (uuid, time, JSON of summary and payload in clear) + BEGIN "
-             "IMMEDIATE, sqlite_utils .table('records').insert(row), COMMIT"))
+             "IMMEDIATE, sqlite_utils .table('records').insert(row), COMMIT, then a passive "
+             "checkpoint as the profile database does"))
     if sqlcipher is None:
         message = f"sqlcipher3 is not installed, so it is not compared; install it: {INSTALL_HINT}"
         progress(message)
