@@ -523,17 +523,33 @@ class FieldWindow(QMainWindow):
         if profile is None or not record_id:
             return
 
-        def opened(record: Any) -> None:
+        def load() -> tuple[Any, Form]:
+            # A draft resumes with the form version it was started with: a newer pack may
+            # have renamed questions or changed what an answer means.
+            from fieldscreen.exchange.sync import form_for_draft
+            from fieldscreen.forms.translations import with_catalog_languages
+
+            record = profile.records.get(record_id)
+            current = self.form
+            summary = record.summary
+            if current is not None and (current.id, current.version) == (
+                    summary.form_id, summary.form_version):
+                return record, current
+            form = form_for_draft(profile, summary.form_id, summary.form_version,
+                                  also=[self._shipped_checklist()[0]])
+            return record, with_catalog_languages(form)
+
+        def opened(found: tuple[Any, Form]) -> None:
             from fieldscreen.engine.session import ScreeningSession
 
-            assert self.form is not None
-            self.session = ScreeningSession(self.form, clock=self.clock)
+            record, form = found
+            self.session = ScreeningSession(form, clock=self.clock)
             self.session.answer_all(record.answers)
             self.record_id = record.id
             self.wizard.start(self.session)
             self.stack.setCurrentWidget(self.wizard)
 
-        self.tasks.run(lambda: profile.records.get(record_id), opened,
+        self.tasks.run(load, opened,
                        lambda error: self.home.show_sync(0, None, None, _message(error)))
 
     def _autosave(self) -> None:
