@@ -23,7 +23,13 @@ from fieldscreen.engine.session import Clock, ScreeningOutcome, ScreeningSession
 from fieldscreen.errors import SourceProblem, SourceProblems, UserError
 from fieldscreen.forms.expressions import Value
 from fieldscreen.forms.schema import Form, LocalizedText, Outcome
-from fieldscreen.forms.yamlsource import LocatedList, LocatedMap, parse_yaml, read_source_text
+from fieldscreen.forms.yamlsource import (
+    LocatedList,
+    LocatedMap,
+    Quoted,
+    parse_yaml,
+    read_source_text,
+)
 from fieldscreen.i18n import _
 from fieldscreen.paths import shipped_dir
 
@@ -218,17 +224,18 @@ class _ScenarioReader:
         if "format" in data and data["format"] != SCENARIO_FORMAT:
             self.problem(data.line_of("format"), _(
                 "format must be '{expected}' (found {found!r})").format(
-                expected=SCENARIO_FORMAT, found=data["format"]))
+                expected=SCENARIO_FORMAT, found=Quoted(data["format"])))
         scenario_id = data.get("id")
         if "id" in data and (not isinstance(scenario_id, str)
                              or not _SCENARIO_ID.match(scenario_id)):
             self.problem(data.line_of("id"), _(
-                "id {id!r} must be lower-case letters, digits or '-'").format(id=scenario_id))
+                "id {id!r} must be lower-case letters, digits or '-'").format(
+                id=Quoted(scenario_id)))
         form_id = data.get("form")
         if "form" in data and form_id != self.form.id:
             self.problem(data.line_of("form"), _(
                 "this scenario is for the form {found!r}, but it is checked against "
-                "'{form}'").format(found=form_id, form=self.form.id))
+                "'{form}'").format(found=Quoted(form_id), form=self.form.id))
         title = self._text(data, "title")
         story = self._text(data, "story")
         explanation = self._text(data, "explanation")
@@ -266,7 +273,7 @@ class _ScenarioReader:
             if key not in allowed:
                 self.problem(data.line_of(key), _(
                     "unknown key '{key}' in {where}; allowed keys are: {allowed}").format(
-                    key=key, where=where, allowed=", ".join(sorted(allowed))))
+                    key=Quoted(key), where=where, allowed=", ".join(sorted(allowed))))
 
     def _text(self, data: LocatedMap, key: str) -> LocalizedText:
         value = data.get(key)
@@ -286,7 +293,7 @@ class _ScenarioReader:
             if not _LANGUAGE.match(language):
                 self.problem(value.line_of(language), _(
                     "'{code}' is not a language code such as en, fr or ar").format(
-                    code=language))
+                    code=Quoted(language)))
             elif not isinstance(text, str) or not text.strip():
                 self.problem(value.line_of(language), _(
                     "'{key}' in '{language}' must be non-empty text").format(
@@ -304,7 +311,7 @@ class _ScenarioReader:
             return Outcome(value)
         except ValueError:
             self.problem(line, _("'{key}' must be one of: {outcomes} (found {found!r})").format(
-                key=key, outcomes=", ".join(o.value for o in Outcome), found=value))
+                key=key, outcomes=", ".join(o.value for o in Outcome), found=Quoted(value)))
             return None
 
     def _reason(self, value: Any, line: int, key: str) -> str:
@@ -352,7 +359,7 @@ class _ScenarioReader:
                 close = difflib.get_close_matches(name, [i.name for i in self.form.items], n=1)
                 hint = _(" (did you mean '{name}'?)").format(name=close[0]) if close else ""
                 self.problem(line, _("'{name}' is not an item of the form '{form}'{hint}").format(
-                    name=name, form=self.form.id, hint=hint))
+                    name=Quoted(name), form=self.form.id, hint=hint))
                 continue
             plain = tuple(value) if isinstance(value, LocatedList) else value
             if isinstance(plain, LocatedMap):
@@ -472,7 +479,7 @@ class _ScenarioReader:
                 rule = Rule(name)
             except ValueError:
                 self.problem(line, _("unknown rule {rule!r}; use one of: {rules}").format(
-                    rule=name, rules=", ".join(r.value for r in Rule)))
+                    rule=Quoted(name), rules=", ".join(r.value for r in Rule)))
                 continue
             if rule not in rules:
                 rules.append(rule)

@@ -33,7 +33,13 @@ from fieldscreen.forms.schema import (
     Role,
     Thresholds,
 )
-from fieldscreen.forms.yamlsource import LocatedList, LocatedMap, parse_yaml, read_source_text
+from fieldscreen.forms.yamlsource import (
+    LocatedList,
+    LocatedMap,
+    Quoted,
+    parse_yaml,
+    read_source_text,
+)
 from fieldscreen.i18n import _
 
 FORM_FORMAT = "fieldscreen-form/1"
@@ -118,14 +124,15 @@ class FormReader:
             self.problem(
                 data.line_of("format"),
                 _("format must be '{expected}' (found {found!r})").format(
-                    expected=FORM_FORMAT, found=fmt
+                    expected=FORM_FORMAT, found=Quoted(fmt)
                 ),
             )
         form_id = self._string(data, "id", required=True)
         if form_id and not _FORM_ID.match(form_id):
             self.problem(
                 data.line_of("id"),
-                _("id '{id}' must be lower-case letters, digits, '-' or '_'").format(id=form_id),
+                _("id '{id}' must be lower-case letters, digits, '-' or '_'").format(
+                    id=Quoted(form_id)),
             )
         version = self._string(data, "version", required=True)
         self._read_languages(data)
@@ -163,7 +170,7 @@ class FormReader:
                 self.problem(
                     data.line_of(key),
                     _("unknown key '{key}' in {where}; allowed keys are: {allowed}").format(
-                        key=key, where=where, allowed=", ".join(sorted(allowed))
+                        key=Quoted(key), where=where, allowed=", ".join(sorted(allowed))
                     ),
                 )
 
@@ -209,7 +216,8 @@ class FormReader:
         if not isinstance(value, bool):
             self.problem(
                 data.line_of(key),
-                _("'{key}' must be true or false (found {found!r})").format(key=key, found=value),
+                _("'{key}' must be true or false (found {found!r})").format(
+                    key=key, found=Quoted(value)),
             )
             return False
         return value
@@ -233,7 +241,7 @@ class FormReader:
                 self.problem(
                     value.line_of(language),
                     _("language '{language}' is not listed in the form's languages").format(
-                        language=language
+                        language=Quoted(language)
                     ),
                 )
                 continue
@@ -265,7 +273,7 @@ class FormReader:
                 if not isinstance(language, str) or not _LANGUAGE.match(language):
                     self.problem(
                         line, _("'{code}' is not a language code such as en, fr or ar").format(
-                            code=language)
+                            code=Quoted(language))
                     )
                 elif language in found:
                     self.problem(line, _("language '{code}' is listed twice").format(
@@ -279,7 +287,7 @@ class FormReader:
                 self.problem(
                     data.line_of("default_language"),
                     _("default_language '{code}' must be one of the languages").format(
-                        code=default),
+                        code=Quoted(default)),
                 )
             self.default_language = default
 
@@ -298,11 +306,12 @@ class FormReader:
         for list_name, entries in lists.items():
             line = lists.line_of(list_name)
             if not _ITEM_NAME.match(list_name):
-                self.problem(line, _("'{name}' is not a valid list name").format(name=list_name))
+                self.problem(line, _("'{name}' is not a valid list name").format(
+                    name=Quoted(list_name)))
             if not isinstance(entries, LocatedList) or not entries:
                 self.problem(
                     line, _("choice list '{name}' must be a non-empty list").format(
-                        name=list_name)
+                        name=Quoted(list_name))
                 )
                 continue
             choices: list[Choice] = []
@@ -317,14 +326,14 @@ class FormReader:
                     self.problem(
                         entry_line,
                         _("choice name {name!r} must be lower-case letters, digits or '_'"
-                          " (quote numbers)").format(name=name),
+                          " (quote numbers)").format(name=Quoted(name)),
                     )
                     continue
                 if name in seen:
                     self.problem(
                         entry_line,
                         _("choice '{name}' appears twice in list '{list}'").format(
-                            name=name, list=list_name),
+                            name=name, list=Quoted(list_name)),
                     )
                     continue
                 seen.add(name)
@@ -374,7 +383,7 @@ class FormReader:
             self.problem(
                 entry.line_of("name"),
                 _("item name {name!r} must start with a letter and use letters, digits or '_'"
-                  ).format(name=name),
+                  ).format(name=Quoted(name)),
             )
             return None
         if name in names:
@@ -389,7 +398,7 @@ class FormReader:
             self.problem(
                 entry.line_of("type"),
                 _("item '{name}': unknown type {type!r}; use one of: {types}").format(
-                    name=name, type=raw_type, types=", ".join(t.value for t in ItemType)
+                    name=name, type=Quoted(raw_type), types=", ".join(t.value for t in ItemType)
                 ),
             )
             return None
@@ -414,11 +423,11 @@ class FormReader:
             if list_name is None:
                 self.problem(line, _("item '{name}': a {type} needs 'choices: LIST'").format(
                     name=name, type=item_type.value))
-            elif list_name not in choice_lists:
+            elif not isinstance(list_name, str) or list_name not in choice_lists:
                 self.problem(
                     where("choices"),
                     _("item '{name}': no choice list called {list!r}").format(
-                        name=name, list=list_name),
+                        name=name, list=Quoted(list_name)),
                 )
             else:
                 choice_list = choice_lists[list_name]
@@ -441,7 +450,7 @@ class FormReader:
             except ValueError:
                 self.problem(where("role"), _("item '{name}': unknown role {role!r}; use one of: "
                                               "{roles}").format(
-                    name=name, role=entry["role"], roles=", ".join(r.value for r in Role)))
+                    name=name, role=Quoted(entry["role"]), roles=", ".join(r.value for r in Role)))
             else:
                 if item_type not in _ROLE_TYPES[role]:
                     self.problem(where("role"), _(
@@ -711,7 +720,7 @@ class FormReader:
             line = given.line_of(answer)
             if answer not in DEFAULT_ANSWER_SCORES:
                 self.problem(line, _("answer_scores: {answer!r} is not a canonical answer ({known})"
-                                     ).format(answer=answer,
+                                     ).format(answer=Quoted(answer),
                                               known=", ".join(DEFAULT_ANSWER_SCORES)))
                 ok = False
             elif score == _GAP:

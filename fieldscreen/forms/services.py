@@ -10,12 +10,19 @@ from types import MappingProxyType
 
 from fieldscreen.errors import SourceProblem, SourceProblems
 from fieldscreen.forms.schema import EMPTY_TEXT, LocalizedText, Outcome
-from fieldscreen.forms.yamlsource import LocatedList, LocatedMap, parse_yaml, read_source_text
+from fieldscreen.forms.yamlsource import (
+    LocatedList,
+    LocatedMap,
+    Quoted,
+    parse_yaml,
+    read_source_text,
+)
 from fieldscreen.i18n import _
 
 SERVICES_FORMAT = "fieldscreen-services/1"
 ALL_AREAS = "all"
 _SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
 _KEYS = frozenset({"format", "version", "default_language", "services"})
 _SERVICE_KEYS = frozenset(
     {"id", "organisation", "name", "type", "areas", "phone", "email", "address", "hours",
@@ -115,7 +122,7 @@ def read_services(data: object, shown: str) -> ServicesDirectory:
         raise SourceProblems(problems)
     for key in data:
         if key not in _KEYS:
-            problem(data.line_of(key), _("unknown key '{key}'").format(key=key))
+            problem(data.line_of(key), _("unknown key '{key}'").format(key=Quoted(key)))
     if data.get("format") != SERVICES_FORMAT:
         problem(data.line_of("format"), _("format must be '{expected}'").format(
             expected=SERVICES_FORMAT))
@@ -123,7 +130,7 @@ def read_services(data: object, shown: str) -> ServicesDirectory:
     if not isinstance(version, str) or not version:
         problem(data.line_of("version"), _("'version' must be text, e.g. \"2026.11.0\""))
     default_language = data.get("default_language", "en")
-    if not isinstance(default_language, str):
+    if not isinstance(default_language, str) or not _LANGUAGE.match(default_language):
         problem(data.line_of("default_language"), _("default_language must be a language code"))
         default_language = "en"
 
@@ -172,12 +179,12 @@ def read_services(data: object, shown: str) -> ServicesDirectory:
             if key not in _SERVICE_KEYS:
                 problem(entry.line_of(key), _(
                     "unknown key '{key}' in a service; allowed keys are: {allowed}").format(
-                    key=key, allowed=", ".join(sorted(_SERVICE_KEYS))))
+                    key=Quoted(key), allowed=", ".join(sorted(_SERVICE_KEYS))))
         service_id = entry.get("id")
         if not isinstance(service_id, str) or not _SERVICE_ID.match(service_id):
             problem(entry.line_of("id"), _(
                 "service id {id!r} must be lower-case letters, digits or '-'").format(
-                id=service_id))
+                id=Quoted(service_id)))
             continue
         if service_id in seen:
             problem(entry.line_of("id"), _("service id '{id}' is used twice").format(

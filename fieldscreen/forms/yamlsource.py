@@ -84,6 +84,27 @@ class _StrictLoader(yaml.SafeLoader):
         return result
 
 
+_INT_TAG = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+def _as_text_when_unbuildable(construct: Any) -> Any:
+    """`construct`, keeping the scalar as text when Python cannot build its value.
+
+    An integer of more than 4300 digits or a date such as 2026-02-30 looks like a number or
+    a date to YAML, but int() and date() refuse it with a bare ValueError. As text it
+    reaches the readers, which say where a number or text was expected.
+    """
+
+    def construct_or_text(loader: Any, node: Any) -> Any:
+        try:
+            return construct(loader, node)
+        except ValueError:
+            return loader.construct_scalar(node)
+
+    return construct_or_text
+
+
 def _yaml_12_booleans() -> None:
     # Only `true` and `false` are booleans; `yes`, `no`, `on`, `off` stay strings.
     resolvers = {
@@ -94,6 +115,9 @@ def _yaml_12_booleans() -> None:
     _StrictLoader.add_implicit_resolver(
         _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
     )
+    for tag in (_INT_TAG, _TIMESTAMP_TAG):
+        _StrictLoader.add_constructor(tag, _as_text_when_unbuildable(
+            yaml.SafeLoader.yaml_constructors[tag]))
     _StrictLoader.add_constructor(
         "tag:yaml.org,2002:map", _StrictLoader.construct_mapping
     )
@@ -103,6 +127,41 @@ def _yaml_12_booleans() -> None:
 
 
 _yaml_12_booleans()
+
+
+class Quoted:
+    """A value from a file, for a problem message: at most `limit` characters of it.
+
+    Messages quote what they refuse (``found {found!r}``, ``unknown key '{key}'``); a key
+    or value of a megabyte would make a message nobody can read. Both ``{x}`` and ``{x!r}``
+    placeholders take it, so the translated texts stay as they are.
+    """
+
+    __slots__ = ("_repr", "_str")
+
+    def __init__(self, value: object, limit: int = 60) -> None:
+        self._str = _cut(value if isinstance(value, str) else _safe_repr(value), limit)
+        self._repr = _cut(_safe_repr(value), limit)
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return self._repr
+
+    def __format__(self, spec: str) -> str:
+        return format(self._str, spec)
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except (ValueError, RecursionError):  # an int past the digit limit, deep nesting
+        return "..."
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_source_text(path: Path) -> str:
@@ -146,10 +205,25 @@ def read_source_text(path: Path) -> str:
 
 
 MAX_NESTING = 64
+# A lone surrogate is a str no UTF-8 file can hold; it reaches here from JSON escapes
+# ("\ud800" in a deployment pack) and libyaml fails on it with a bare UnicodeEncodeError.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_yaml(text: str, shown_path: str) -> Any:
     """Parse `text` in the strict dialect; problems are raised as SourceProblems."""
+    if len(text) > MAX_SOURCE_BYTES:
+        # Text from a deployment pack gets the limit a file gets in read_source_text (a
+        # character is at least a byte); parsing time grows with the size.
+        raise SourceProblems([SourceProblem(shown_path, 1, _(
+            "the file is larger than {limit} MiB; split it or remove media").format(
+            limit=MAX_SOURCE_BYTES // (1024 * 1024)))])
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        line = text.count("\n", 0, surrogate.start()) + 1
+        raise SourceProblems(
+            [SourceProblem(shown_path, line, _("the file is not UTF-8 text; save it as UTF-8"))]
+        )
     try:
         if yaml.__with_libyaml__:
             return _build_from_events(text)
@@ -177,6 +251,8 @@ class _FastLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
 
 if yaml.__with_libyaml__:
     _FastLoader.yaml_implicit_resolvers = _StrictLoader.yaml_implicit_resolvers
+    for _tag in (_INT_TAG, _TIMESTAMP_TAG):
+        _FastLoader.add_constructor(_tag, _StrictLoader.yaml_constructors[_tag])
 
 
 def _refuse(problem: str, event: Any) -> yaml.MarkedYAMLError:
