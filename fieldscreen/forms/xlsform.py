@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import io
 import math
 import os
 import re
@@ -1134,6 +1135,7 @@ class _WorkbookReader:
     def __init__(self, importer: _Importer) -> None:
         self.importer = importer
         self.path = importer.path
+        self.data = b""
 
     def read(self) -> None:
         self._check_container()
@@ -1191,7 +1193,15 @@ class _WorkbookReader:
                 "the workbook is larger than {limit} MiB; remove pictures or unused sheets"
             ).format(limit=MAX_WORKBOOK_BYTES // (1024 * 1024)))])
         try:
-            with zipfile.ZipFile(self.path) as archive:
+            # Read once, into memory (the size is checked above): openpyxl leaves its file
+            # open when a damaged workbook makes it fail half-way.
+            self.data = self.path.read_bytes()
+        except OSError as error:
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "cannot read the file: {reason}").format(reason=error.strerror or error))]
+            ) from None
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 members = archive.infolist()
         except (zipfile.BadZipFile, OSError, ValueError):
             raise SourceProblems([SourceProblem(shown, 0, _(
@@ -1209,8 +1219,8 @@ class _WorkbookReader:
             # are no concern of a form, and the test suite turns warnings into errors.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return openpyxl.load_workbook(self.path, read_only=True, data_only=data_only,
-                                              keep_links=False)
+                return openpyxl.load_workbook(io.BytesIO(self.data), read_only=True,
+                                              data_only=data_only, keep_links=False)
         except Exception as error:  # openpyxl raises many kinds on a damaged workbook
             raise self._unreadable(error) from None
 
