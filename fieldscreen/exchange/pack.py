@@ -35,6 +35,9 @@ PACK_FORMAT = "fieldscreen-pack/1"
 SIGNATURE_DOMAIN = "deployment-pack"
 MAX_PACK_BYTES = 8 * 1024 * 1024
 DEFAULT_RETENTION_DAYS = 30
+# A century: longer than any policy, and short enough that "now minus the retention" is
+# still a date (a larger number would make the laptop's purge fail with OverflowError).
+MAX_RETENTION_DAYS = 36_600
 
 
 class PackRefused(UserError):
@@ -168,6 +171,8 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
                         "({fingerprint})").format(fingerprint=pinned.fingerprint()))
     try:
         recipient = check_age_recipient(str(coordinator["age_recipient"]))
+        if not isinstance(content["forms"], list) or not content["forms"]:
+            raise ValueError("forms")
         forms, sources = [], []
         for entry in content["forms"]:
             text = str(entry["yaml"])
@@ -181,12 +186,19 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         sync = None
         if content.get("sync"):
             entry = content["sync"]
-            sync = SyncSettings(str(entry["target"]), entry.get("username"),
+            sync = SyncSettings(entry["target"], entry.get("username"),
                                 entry.get("password"), entry.get("ca_certificate"))
+            # Transports use these as they are: text, or absent for the optional ones.
+            if not isinstance(sync.target, str) or not sync.target.strip() or not all(
+                    value is None or isinstance(value, str)
+                    for value in (sync.username, sync.password, sync.ca_certificate)):
+                raise ValueError("sync")
         retention_entry = content.get("retention", {})
         if not isinstance(retention_entry, dict):
             raise ValueError("retention")
-        retention = int(retention_entry.get("received_days", DEFAULT_RETENTION_DAYS))
+        retention = retention_entry.get("received_days", DEFAULT_RETENTION_DAYS)
+        if type(retention) is not int:
+            raise ValueError("retention")
         demo = content.get("demo", False)
         if not isinstance(demo, bool):
             raise ValueError("demo")
@@ -195,7 +207,7 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
             coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
-            retention_days=max(0, retention), demo=demo,
+            retention_days=min(max(0, retention), MAX_RETENTION_DAYS), demo=demo,
         )
     except SourceProblems as problems:
         raise refused(_("a form or the services directory in it is not valid: {problems}"
