@@ -56,6 +56,15 @@ def write_receipt(signing_key: SigningKey, *, batch_id: str, device_public_key: 
     })
 
 
+def _record(entry: object) -> tuple[str, int]:
+    # As write_receipt writes them; int() would turn 1.5 into 1, and 1e999 (infinity)
+    # into an OverflowError.
+    if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+            and type(entry[1]) is int):
+        raise ValueError("a record is not [id, version]")
+    return entry[0], entry[1]
+
+
 def read_receipt(raw: bytes, *, coordinator: VerifyKey, batch_id: str,
                  device_public_key: bytes) -> Receipt:
     """Verify a receipt for this device's batch `batch_id`.
@@ -72,7 +81,7 @@ def read_receipt(raw: bytes, *, coordinator: VerifyKey, batch_id: str,
         content = unb64(str(outer["content"]))
         coordinator.verify(SIGNATURE_DOMAIN, content, unb64(str(outer["signature"])))
         data = json.loads(content.decode("utf-8"))
-        records = tuple((str(r[0]), int(r[1])) for r in data["records"])
+        records = tuple(_record(entry) for entry in data["records"])
         receipt = Receipt(str(data["batch_id"]), unb64(str(data["device_public_key"])),
                           records, str(data["imported_at"]))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError,
