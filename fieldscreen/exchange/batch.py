@@ -217,11 +217,11 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise bad("not JSON") from None
+        raise bad(_("not JSON")) from None
     if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
-        raise bad("unexpected keys")
+        raise bad(_("unexpected keys"))
     if manifest["format"] != BATCH_FORMAT:
-        raise bad("unknown format")
+        raise bad(_("unknown format"))
     checks = [
         isinstance(manifest["batch_id"], str) and _UUID.match(manifest["batch_id"]),
         isinstance(manifest["created_at"], str) and _STAMP.match(manifest["created_at"]),
@@ -240,13 +240,13 @@ def _manifest(raw: bytes) -> dict[str, Any]:
         isinstance(manifest["records"], list),
     ]
     if not all(checks):
-        raise bad("a field has the wrong type")
+        raise bad(_("a field has the wrong type"))
     for entry in manifest["records"]:
         if not (isinstance(entry, dict) and set(entry) == {"id", "version", "sha256"}
                 and isinstance(entry["id"], str) and 0 < len(entry["id"]) <= 64
                 and type(entry["version"]) is int and 1 <= entry["version"] <= MAX_INTEGER
                 and isinstance(entry["sha256"], str) and _HEX64.match(entry["sha256"])):
-            raise bad("a record entry is malformed")
+            raise bad(_("a record entry is malformed"))
     return manifest
 
 
@@ -257,39 +257,39 @@ def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...
                             batch_id=manifest["batch_id"])
 
     if body and not body.endswith(b"\n"):
-        raise bad("the last line is cut off")
+        raise bad(_("the last line is cut off"))
     lines = body.split(b"\n")[:-1] if body else []
     entries = manifest["records"]
     if len(lines) != manifest["record_count"] or len(entries) != len(lines):
-        raise bad("the counts differ")
+        raise bad(_("the counts differ"))
     seen: set[str] = set()
     found = []
     for line, entry in zip(lines, entries, strict=True):
         if len(line) > MAX_LINE_BYTES:
             raise BatchRefused(RefusalCode.TOO_LARGE, _("a record is too large"))
         if not hmac.compare_digest(sha256(line).hex(), entry["sha256"]):
-            raise bad("a record's hash differs")
+            raise bad(_("a record's hash differs"))
         try:
             # orjson, unlike json, refuses what no UTF-8 text can hold (a lone surrogate
             # escaped as "\ud800"), NaN and infinities; and it is several times faster on
             # the import's hottest line.
             record = orjson.loads(line)
         except (orjson.JSONDecodeError, RecursionError):
-            raise bad("a record is not JSON, or holds text that is not valid Unicode"
+            raise bad(_("a record is not JSON, or holds text that is not valid Unicode")
                       ) from None
         if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
-            raise bad("a record has unexpected keys")
+            raise bad(_("a record has unexpected keys"))
         if record["id"] != entry["id"] or record["version"] != entry["version"]:
-            raise bad("a record's id or version differs")
+            raise bad(_("a record's id or version differs"))
         if record["id"] in seen:
-            raise bad("a record appears twice")
+            raise bad(_("a record appears twice"))
         seen.add(record["id"])
         if record["demo"] is not manifest["demo"]:
-            raise bad("a record's training flag differs from the batch's")
+            raise bad(_("a record's training flag differs from the batch's"))
         if not (isinstance(record["answers"], dict) and isinstance(record["outcome"], dict)
                 and all(isinstance(record[k], str) for k in
                         ("form_id", "form_version", "created_at", "updated_at"))):
-            raise bad("a record field has the wrong type")
+            raise bad(_("a record field has the wrong type"))
         outcome = record["outcome"]
         found.append(IncomingRecord(
             id=record["id"], version=record["version"], form_id=record["form_id"],
