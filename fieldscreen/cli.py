@@ -570,6 +570,11 @@ def _read_answers(path: Path) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise UserError(_("{path}: the JSON is nested too deeply.").format(path=path)) from None
+    except ValueError:
+        # json refuses integers of more than 4300 digits (a guard of Python's own).
+        raise UserError(
+            _("{path}: not valid JSON: {problem}").format(path=path, problem="number too long"),
+            hint=_("Write the answers as one JSON object of item name to answer.")) from None
     if not isinstance(data, dict):
         raise UserError(_("{path}: the answers must be one JSON object of item name to answer."
                           ).format(path=path))

@@ -53,8 +53,10 @@ Semantics:
 * ``regex(s, pattern)``: the pattern must be a string literal; it is compiled once when
   parsing. Patterns over `MAX_PATTERN_LENGTH` characters, back-references, verbose mode and
   a repeated group that contains a repeat (``(a+)+``, ``(a*)*``; a guard against
-  catastrophic backtracking) are refused. Evaluation is ``re.search`` on ``string(s)`` and
-  is false for text longer than `MAX_REGEX_SUBJECT` characters.
+  catastrophic backtracking) are refused. Evaluation is a search with RE2 (linear time in
+  the text: no pattern can backtrack for minutes; ``\\d`` and ``\\w`` are ASCII, as in
+  ODK's Java regexes) on ``string(s)`` and is false for text longer than
+  `MAX_REGEX_SUBJECT` characters.
 * Limits against hostile input: at most `MAX_SOURCE_LENGTH` characters, nesting (brackets,
   calls, unary minus, and the depth of the resulting tree) at most `MAX_DEPTH`, number
   literals at most `MAX_NUMBER_LENGTH` characters.
@@ -71,7 +73,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from fieldscreen.i18n import _, ngettext
 
@@ -421,7 +423,7 @@ class _Call(_Node):
     __slots__ = ("args", "name", "pattern")
 
     def __init__(
-        self, name: str, args: list[_Node], pos: int, pattern: re.Pattern[str] | None
+        self, name: str, args: list[_Node], pos: int, pattern: Any | None
     ) -> None:
         super().__init__(pos, max((arg.height for arg in args), default=-1) + 1)
         self.name = name
@@ -636,7 +638,7 @@ _INLINE_FLAGS_RE = re.compile(r"\(\?([aiLmsux-]*)[:)]")
 _SET_AMBIGUITIES = ("[", "--", "&&", "||", "~~")
 
 
-def _compile_pattern(node: _Node) -> re.Pattern[str]:
+def _compile_pattern(node: _Node) -> Any:
     if not isinstance(node, _Literal) or not isinstance(node.value, str):
         raise ExpressionError(
             _("The pattern of regex() must be written directly in quotes."), node.pos
@@ -645,11 +647,25 @@ def _compile_pattern(node: _Node) -> re.Pattern[str]:
     problem = _pattern_problem(pattern)
     if problem is not None:
         raise ExpressionError(problem, node.pos)
+    # RE2, not `re`: shape checks cannot catch every pattern that backtracks for minutes
+    # (a*a*a*b, (a|a)*b), and RE2 never backtracks. Its own logging would print the
+    # pattern on stderr, so it is switched off.
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, ValueError, RecursionError) as error:
+        # Valid for both: `re` is the syntax the form format documents (and refuses
+        # absurd repeat counts that RE2 would read as literal text).
+        re.compile(pattern)
+        return re2.compile(pattern, options=options)
+    except (re2.error, re.error, OverflowError, ValueError, RecursionError, TypeError
+            ) as error:
+        reason = error.args[0] if error.args else error
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
         raise ExpressionError(
-            _("The regex pattern is not valid: {reason}.").format(reason=error), node.pos
+            _("The regex pattern is not valid: {reason}.").format(reason=reason), node.pos
         ) from None
 
 
@@ -1097,7 +1113,7 @@ def _round(value: Value, digits: Value = 0) -> float | None:
         return math.nan
 
 
-def _regex(pattern: re.Pattern[str], value: Value) -> bool:
+def _regex(pattern: Any, value: Value) -> bool:
     text = _to_string(value)
     if len(text) > MAX_REGEX_SUBJECT:
         return False

@@ -53,7 +53,8 @@ def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     if isinstance(forms, str):
         forms = [forms]
     return {
-        "decision": decision if decision in _DECISIONS else None,
+        "decision": decision if isinstance(decision, str) and decision in _DECISIONS
+        else None,
         "follow_up": outcome.get("follow_up") is True,
         "age": age if type(age) is int and 0 <= age <= MAX_AGE else None,
         "sex": _choice(facts.get("sex")),

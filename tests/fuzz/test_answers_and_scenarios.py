@@ -97,9 +97,6 @@ def test_any_values_for_any_items(answers):
     screen(as_json(answers))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "cli._read_answers catches JSONDecodeError and RecursionError but not the ValueError "
-    "json.loads raises for an integer of more than 4300 digits (fix in fieldscreen/cli.py)"))
 def test_an_answers_file_with_a_huge_integer_is_refused_cleanly(tmp_path):
     from fieldscreen.cli import _read_answers
 
