@@ -7,7 +7,7 @@ Cases (see bench/README.md for how to read them):
   records/s); and `seal_batch()` alone on the same number of in-memory records, in batches
   of 500 as the app makes them (the pure format cost);
 - importing 100,000 records (200 batches of 500 from an enrolled device) into a fresh
-  coordinator profile with `BatchImporter.import_one()`: decrypt, verify, dedupe, insert
+  coordinator profile with `BatchImporter.import_many()`: decrypt, verify, dedupe, insert
   encrypted; target >= 10,000 records/s; measured in turns with
 - the raw limit: the same age files opened with `pyrage.decrypt`, the tar parsed and the same
   rows inserted in clear with sqlite-utils `insert_all` (one transaction per batch, the
@@ -590,7 +590,8 @@ def _import_cases(world: _World, quick: bool, where: str) -> list[Result]:
         Result(SUITE, ours_case, ours, target=rate_target,
                note=f"{_rate(count, ours)} (target >= {IMPORT_RATE_TARGET:,}/s, i.e. median "
                     f"<= {count / IMPORT_RATE_TARGET:g} s); one sample = "
-                    f"BatchImporter.import_one(data, source, None) of {batches} age files "
+                    f"BatchImporter.import_many() (each next batch checked in a second "
+                    f"process, as `fieldscreen import` does) of {batches} age files "
                     f"({file_mib:.0f} MiB) into a fresh coordinator profile: age decrypt, tar, "
                     "manifest, enrolment, Ed25519 signature, SHA-256 and schema of every line, "
                     "ledger check, then per batch one transaction (SELECT + 2x AES-GCM + "
