@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -96,6 +97,14 @@ class FieldCipher:
     def context(table: str, column: str, row_id: str, schema_version: int) -> bytes:
         return "\x00".join(
             ("fieldscreen/field/v1", table, column, row_id, str(schema_version))).encode()
+
+    @staticmethod
+    def row_context(table: str, column: str, schema_version: int) -> Callable[[str], bytes]:
+        """`context(table, column, row_id, schema_version)` as a function of the row id,
+        with the fixed parts built once: bulk reads open one field per row."""
+        head = "\x00".join(("fieldscreen/field/v1", table, column, "")).encode()
+        tail = f"\x00{schema_version}".encode()
+        return lambda row_id: head + row_id.encode() + tail
 
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

@@ -262,9 +262,9 @@ class ReferralQueue:
                 *((query + " WHERE f.record_id = ?", [record_id]) if record_id is not None
                   else (query,))).fetchall()
         deadlines, now = self.deadlines(), self._clock()
-        state_head, state_tail = _context(CASES, "state", "\x01").split(b"\x01")
-        summary_head, summary_tail = FieldCipher.context(
-            "imported_records", "summary", "\x01", IMPORTED_SCHEMA_VERSION).split(b"\x01")
+        state_context = FieldCipher.row_context(CASES, "state", FOLLOW_UP_SCHEMA_VERSION)
+        summary_context = FieldCipher.row_context("imported_records", "summary",
+                                                  IMPORTED_SCHEMA_VERSION)
         # Thousands of small dicts: the cyclic collector would otherwise run many times
         # over objects that cannot form cycles.
         collecting = gc.isenabled()
@@ -272,13 +272,13 @@ class ReferralQueue:
         try:
             try:
                 states = self._cipher.open_many(
-                    [(row[1], state_head + row[0].encode() + state_tail) for row in rows])
+                    [(row[1], state_context(row[0])) for row in rows])
             except CryptoError:
                 raise UserError(_("A follow-up case cannot be opened: the database was "
                                   "altered or damaged.")) from None
             try:
                 summaries = self._cipher.open_many(
-                    [(row[2], summary_head + row[0].encode() + summary_tail) for row in rows])
+                    [(row[2], summary_context(row[0])) for row in rows])
             except CryptoError:
                 raise UserError(_("An imported record cannot be opened: the database was "
                                   "altered or damaged.")) from None

@@ -374,14 +374,14 @@ class Inbox:
         Statistics read this once at unlock; it opens summaries a page at a time so a
         million records never sit in memory twice.
         """
-        head, tail = self._context("summary", "\x01").split(b"\x01")
+        context = FieldCipher.row_context(TABLE, "summary", IMPORTED_SCHEMA_VERSION)
         with self._database.read() as connection:
             cursor = connection.execute(
                 "SELECT id, created_at, demo, summary FROM imported_records")
             while page := cursor.fetchmany(20_000):
                 try:
                     opened = self._cipher.open_many(
-                        [(row[3], head + row[0].encode() + tail) for row in page])
+                        [(row[3], context(row[0])) for row in page])
                 except CryptoError:
                     raise UserError(_("An imported record cannot be opened: the database "
                                       "was altered or damaged.")) from None

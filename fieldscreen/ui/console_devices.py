@@ -12,24 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from fieldscreen.i18n import _
+from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
     from fieldscreen.store.crypto import VerifyKey
@@ -84,14 +82,7 @@ class DevicesPanel(QWidget):
         listing_layout = QVBoxLayout(listing)
         headers = [_("Name"), _("Device"), _("Fingerprint"), _("Enrolled"), _("State"),
                    _("Last batch")]
-        self.table = QTableWidget(0, len(headers), listing)
-        self.table.setHorizontalHeaderLabels(headers)
-        self.table.setAccessibleName(_("Enrolled devices"))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
+        self.table = read_only_table(listing, headers, _("Enrolled devices"))
         listing_layout.addWidget(self.table)
         revoke_row = QHBoxLayout()
         self.revoke_confirm = QCheckBox(

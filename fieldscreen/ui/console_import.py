@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.i18n import N_, _
+from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
     from fieldscreen.exchange.importer import BatchOutcome, ImportReport
@@ -39,14 +38,8 @@ _STATUS_WORDS = {"imported": N_("Imported"), "duplicate": N_("Already imported")
 
 
 def _table(parent: QWidget, headers: list[str], name: str) -> QTableWidget:
-    table = QTableWidget(0, len(headers), parent)
-    table.setHorizontalHeaderLabels(headers)
-    table.setAccessibleName(name)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.verticalHeader().hide()
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
+    table = read_only_table(parent, headers, name)
+    table.horizontalHeader().setStretchLastSection(True)  # the reasons need the room
     return table
 
 

@@ -17,21 +17,20 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from fieldscreen.i18n import N_, _, format_datetime, ngettext
+from fieldscreen.i18n import N_, _, active_language, format_datetime, ngettext
 from fieldscreen.store.follow_up import FollowUpStatus
+from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
     from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase
@@ -100,15 +99,8 @@ class ReferralPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         headers = [_("Priority"), _("Status"), _("Screened"), _("Due"), _("Age"), _("Sex"),
                    _("Area"), _("Record")]
-        self.table = QTableWidget(0, len(headers), splitter)
-        self.table.setHorizontalHeaderLabels(headers)
-        self.table.setAccessibleName(_("Referral queue"))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = read_only_table(splitter, headers, _("Referral queue"))
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._selection_changed)
 
         detail = QGroupBox(_("Case"), splitter)
@@ -183,7 +175,7 @@ class ReferralPanel(QWidget):
                             ).format(shown=len(cases), total=len(everything))
                           if len(everything) > len(cases) else "")
         self.more.setVisible(len(everything) > len(cases))
-        label = form_labels(self.window_.form, _language())
+        label = form_labels(self.window_.form, active_language())
         from fieldscreen.reporting.dashboard import Dimension
 
         # Rebuilt without selection signals: emptying the table must not forget the case.
@@ -284,7 +276,7 @@ class ReferralPanel(QWidget):
             label = name
             if form is not None:
                 try:
-                    label = form.item(name).label.get(_language(), form.default_language)
+                    label = form.item(name).label.get(active_language(), form.default_language)
                 except KeyError:
                     pass
             labels.append(label)
@@ -337,9 +329,3 @@ class ReferralPanel(QWidget):
         self.more.clear()
         self.case_title.setText(_("Choose a case in the list."))
         self._set_case_enabled(False)
-
-
-def _language() -> str:
-    from fieldscreen.i18n import active_language
-
-    return active_language()

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QPushButton,
     QStackedWidget,
     QTabWidget,
@@ -34,6 +33,7 @@ from fieldscreen.ui.console_dashboard import DashboardPanel
 from fieldscreen.ui.console_devices import DevicesPanel
 from fieldscreen.ui.console_import import ImportPanel
 from fieldscreen.ui.console_referrals import ReferralPanel
+from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
@@ -49,16 +49,7 @@ Clock = Callable[[], dt.datetime]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
 
 
-def person_message(error: BaseException) -> str:
-    """What to show for a failed task: the UserError's words, or a bug without details."""
-    if isinstance(error, UserError):
-        return str(error)
-    # A bug: say so without echoing details that could hold a child's data.
-    return _("Something went wrong ({kind}). Your saved records are safe.").format(
-        kind=type(error).__name__)
-
-
-class ConsoleWindow(QMainWindow):
+class ConsoleWindow(ProfileWindow):
     """The coordinator's window.
 
     Args:
@@ -256,14 +247,8 @@ class ConsoleWindow(QMainWindow):
             self._load_form()
             return profile
 
-        def failed(error: BaseException) -> None:
-            message = person_message(error)
-            if getattr(error, "delay", 0):
-                message += "\n" + _("You can try again in {seconds} seconds.").format(
-                    seconds=int(error.delay))
-            self.unlock_screen.failed(message)
-
-        self.tasks.run(work, self._opened, failed)
+        self.tasks.run(work, self._opened,
+                       lambda error: self.unlock_screen.failed(unlock_failure(error)))
 
     def _opened(self, profile: UnlockedProfile) -> None:
         self.profile = profile
@@ -299,10 +284,7 @@ class ConsoleWindow(QMainWindow):
                       self.dashboard_panel.show_error)
 
     def after_import(self, report: Any) -> None:
-        self.import_panel.refresh_quarantine()
-        self.referral_panel.refresh()
-        self.devices_panel.refresh()
-        self.rebuild_facts()
+        self.refresh_all()
         self.imported.emit(report)
 
     def lock(self) -> None:
@@ -321,16 +303,6 @@ class ConsoleWindow(QMainWindow):
         self.lock_button.hide()
         self.locked.emit()
 
-    def quick_exit(self) -> None:
-        """Lock, clear the clipboard and close at once."""
-        clipboard = QGuiApplication.clipboard()
-        if clipboard is not None:
-            clipboard.clear()
-        self.lock()
-        self.hide()
-        self.tasks.wait_idle()
-        self.close()
-
     def closeEvent(self, event: Any) -> None:
         if self.profile is not None:
             self.lock()
@@ -339,9 +311,3 @@ class ConsoleWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         super().closeEvent(event)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
-                            QEvent.Type.Wheel) and self.profile is not None:
-            self.idle_timer.start()
-        return False

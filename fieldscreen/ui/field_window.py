@@ -13,21 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from fieldscreen.errors import UserError
 from fieldscreen.i18n import (
     _,
     active_language,
@@ -38,6 +36,7 @@ from fieldscreen.i18n import (
 )
 from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.home import HomeScreen
+from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
@@ -63,15 +62,7 @@ WARM_UP_DELAY_MS = 150
 AFTER_FIRST_PAINT_MS = 100
 
 
-def _message(error: BaseException) -> str:
-    if isinstance(error, UserError):
-        return str(error)
-    # A bug: say so without echoing details that could hold a child's data.
-    return _("Something went wrong ({kind}). Your saved records are safe.").format(
-        kind=type(error).__name__)
-
-
-class FieldWindow(QMainWindow):
+class FieldWindow(ProfileWindow):
     """The outreach worker's window.
 
     The store, the crypto libraries and the checklist are loaded on the worker thread after
@@ -361,7 +352,7 @@ class FieldWindow(QMainWindow):
             return profile
 
         self.tasks.run(work, self._opened, lambda error: self.first_run.failed(
-            _message(error)))
+            person_message(error)))
 
     def _unlock(self, passphrase: str) -> None:
         def work() -> UnlockedProfile:
@@ -374,14 +365,8 @@ class FieldWindow(QMainWindow):
             self._load_checklist(profile)
             return profile
 
-        def failed(error: BaseException) -> None:
-            message = _message(error)
-            if getattr(error, "delay", 0):
-                message += "\n" + _("You can try again in {seconds} seconds.").format(
-                    seconds=int(error.delay))
-            self.unlock_screen.failed(message)
-
-        self.tasks.run(work, self._opened, failed)
+        self.tasks.run(work, self._opened,
+                       lambda error: self.unlock_screen.failed(unlock_failure(error)))
 
     def _opened(self, profile: UnlockedProfile) -> None:
         self.profile = profile
@@ -453,22 +438,6 @@ class FieldWindow(QMainWindow):
         self.lock_button.hide()
         self.locked.emit()
 
-    def quick_exit(self) -> None:
-        """Lock, clear the clipboard and close at once (drafts were already autosaved)."""
-        clipboard = QGuiApplication.clipboard()
-        if clipboard is not None:
-            clipboard.clear()
-        self.lock()
-        self.hide()
-        self.tasks.wait_idle()
-        self.close()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
-                            QEvent.Type.Wheel) and self.profile is not None:
-            self.idle_timer.start()
-        return False
-
     def closeEvent(self, event: Any) -> None:
         app = QApplication.instance()
         if app is not None:
@@ -503,7 +472,7 @@ class FieldWindow(QMainWindow):
                 self.home.show_sync(pending, self.last_sync, self.online)
 
         self.tasks.run(work, done, lambda error: self.home.show_sync(0, None, None,
-                                                                       _message(error)))
+                                                                       person_message(error)))
 
     # -- screening -------------------------------------------------------------------------------
 
@@ -550,7 +519,7 @@ class FieldWindow(QMainWindow):
             self.stack.setCurrentWidget(self.wizard)
 
         self.tasks.run(load, opened,
-                       lambda error: self.home.show_sync(0, None, None, _message(error)))
+                       lambda error: self.home.show_sync(0, None, None, person_message(error)))
 
     def _autosave(self) -> None:
         """Save the open screening as a draft; coalesces answers given while a save runs."""
@@ -577,7 +546,7 @@ class FieldWindow(QMainWindow):
         def failed(error: BaseException) -> None:
             self._saving_draft = False
             # The answers stay on screen; say the draft could not be kept.
-            self.wizard.message.setText(_message(error))
+            self.wizard.message.setText(person_message(error))
 
         self.tasks.run(work, done, failed)
 
@@ -620,7 +589,7 @@ class FieldWindow(QMainWindow):
         def failed(error: BaseException) -> None:
             # Nothing is lost: the screening stays open on the result screen.
             self._finalizing = False
-            self.result.message.setText(_message(error))
+            self.result.message.setText(person_message(error))
 
         self.result.message.setText(_("Saving…"))
         self.tasks.run(work, done, failed)
@@ -639,7 +608,7 @@ class FieldWindow(QMainWindow):
             self.stack.setCurrentWidget(self.trainer)
 
         self.tasks.run(lambda: load_scenarios(shipped_scenarios_dir(), form), shown,
-                       lambda error: self.home.show_sync(0, None, None, _message(error)))
+                       lambda error: self.home.show_sync(0, None, None, person_message(error)))
 
     def practise(self) -> None:
         """Start a screening of the next synthetic child; the trainer plays the child."""
@@ -687,7 +656,7 @@ class FieldWindow(QMainWindow):
         def failed(error: BaseException) -> None:
             self._syncing = False
             self.home.set_syncing(False)
-            self.home.show_sync(0, self.last_sync, None, _message(error))
+            self.home.show_sync(0, self.last_sync, None, person_message(error))
 
         self.tasks.run(work, done, failed)
 

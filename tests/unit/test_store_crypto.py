@@ -508,3 +508,10 @@ def test_signing_key_round_trips_and_refuses_junk():
     again.public.verify("d", b"m", key.sign("d", b"m"))
     with pytest.raises(CryptoError):
         SigningKey.from_bytes(b"too short")
+
+
+def test_row_context_builds_the_same_context_as_context():
+    make = FieldCipher.row_context("imported_records", "summary", 3)
+    for row_id in ("0d43a67d-1", "", "é/x"):
+        assert make(row_id) == FieldCipher.context("imported_records", "summary", row_id, 3)
+    assert make("a") != FieldCipher.context("imported_records", "summary", "a", 4)
