@@ -66,7 +66,7 @@ from fieldscreen.reporting.dashboard import (
 from fieldscreen.reporting.facts import DECISIONS, ScreeningFacts, build_facts, date_of
 from fieldscreen.store.crypto import FieldCipher, SigningKey, random_key
 from fieldscreen.store.follow_up import CASE_PRIORITIES
-from fieldscreen.store.inbox import IncomingRecord, summary_from_outcome
+from fieldscreen.store.incoming import IncomingRecord, summary_from_outcome
 from fieldscreen.store.profile import ProfileRole, ProfileStore, UnlockedProfile
 from fieldscreen.store.schema import MIGRATIONS
 

@@ -48,7 +48,7 @@ from fieldscreen.store.crypto import (
     canonical_json,
     sha256,
 )
-from fieldscreen.store.inbox import Device
+from fieldscreen.store.incoming import Device
 from fieldscreen.store.outbox import OutboxBatch
 from fieldscreen.store.profile import ProfileRole, ProfileStore, UnlockedProfile
 

@@ -24,6 +24,7 @@ from fieldscreen.exchange.batch import (
     VerifiedBatch,
     verify_batch,
 )
+from fieldscreen.exchange.checking import BatchChecker, check_batch
 from fieldscreen.exchange.receipt import receipt_file_name, write_receipt
 from fieldscreen.exchange.transports import FolderTransport, Transport, TransportError, retrying
 from fieldscreen.files import write_atomically
@@ -153,55 +154,6 @@ def _storing(source: str) -> Iterator[None]:
         raise
 
 
-def _check(data: bytes, identity: Any, find_device: Callable[[bytes], Any],
-           demo: bool) -> tuple[str, Any]:
-    """verify_batch, with its outcome as plain data that can cross to another process."""
-    try:
-        return "ok", verify_batch(data, identity=identity, find_device=find_device, demo=demo)
-    except BatchRefused as refusal:
-        return "refused", (refusal.code.value, refusal.reason, refusal.device_id,
-                           refusal.batch_id)
-    except UserError:
-        raise  # a storage problem on this side: stop and say so
-    except Exception as error:
-        return "failed", type(error).__name__
-
-
-def _check_in_worker(data: bytes, identity_secret: str, devices: dict[bytes, Any],
-                     demo: bool, language: str) -> tuple[str, Any]:
-    """`_check` in the verification process (reasons in the coordinator's language)."""
-    from fieldscreen.i18n import set_language
-    from fieldscreen.store.crypto import AgeIdentity
-
-    set_language(language)
-    return _check(data, AgeIdentity(identity_secret), devices.get, demo)
-
-
-def _end_with_parent() -> None:
-    """Initializer of the checking process: exit as soon as the importer that started it
-    is gone.
-
-    A pool worker waits on a queue it also holds the writing end of, so it never sees its
-    parent die: after a crash or kill -9 of the importer it would wait forever, holding
-    the coordinator's identity in memory (and the importer's output pipes open). Its
-    parent's sentinel becomes ready when the parent exits, on every platform.
-    """
-    import multiprocessing
-    import os
-    import threading
-    from multiprocessing.connection import wait
-
-    parent = multiprocessing.parent_process()
-    if parent is None or parent.sentinel is None:
-        return
-
-    def watch() -> None:
-        wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
-
-
 class BatchImporter:
     """Imports batches into one unlocked coordinator profile.
 
@@ -281,43 +233,41 @@ class BatchImporter:
         take about as long as each other; on a two-core laptop they overlap. The results
         are the same as `import_one` on each batch in turn.
         """
-        import concurrent.futures
-        import multiprocessing
-
-        pool: concurrent.futures.ProcessPoolExecutor | None = None
-        waiting: tuple[bytes, str, Transport | None, Any] | None = None
-        devices = {device.public_key: device for device in self._profile.devices.list()}
+        checker: BatchChecker | None = None
+        waiting: tuple[bytes, str, str, Transport | None, BatchChecker, int] | None = None
         try:
             for data, source, relay in batches:
-                if self._profile.inbox.known_file(sha256(data).hex()):
+                file_sha256 = sha256(data).hex()
+                if self._profile.inbox.known_file(file_sha256):
                     if waiting is not None:
                         yield self._finish(*waiting)
                         waiting = None
                     yield self.import_one(data, source, relay)
                     continue
-                if pool is None:
-                    # Spawned, not forked: the coordinator's process may run Qt threads.
-                    pool = concurrent.futures.ProcessPoolExecutor(
-                        max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_end_with_parent)
-                checking = pool.submit(_check_in_worker, data, self._identity.secret,
-                                       devices, self._profile.info.demo, active_language())
+                if checker is None:
+                    devices = {device.public_key: device
+                               for device in self._profile.devices.list()}
+                    checker = BatchChecker(self._identity,
+                                           self._profile.imported_records_key(), devices,
+                                           self._profile.info.demo, active_language())
+                ticket = checker.submit(data)
                 if waiting is not None:
                     yield self._finish(*waiting)
-                waiting = (data, source, relay, checking)
+                waiting = (data, file_sha256, source, relay, checker, ticket)
             if waiting is not None:
                 yield self._finish(*waiting)
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if checker is not None:
+                checker.close()
 
-    def _finish(self, data: bytes, source: str, relay: Transport | None,
-                checking: Any) -> BatchOutcome:
+    def _finish(self, data: bytes, file_sha256: str, source: str, relay: Transport | None,
+                checker: BatchChecker, ticket: int) -> BatchOutcome:
         try:
-            kind, value = checking.result()
+            kind, value = checker.result(ticket)
         except Exception:
+            # The checking process died before answering: check this batch here.
             return self.import_one(data, source, relay)
-        return self._store(data, source, relay, kind, value)
+        return self._store(data, file_sha256, source, relay, kind, value)
 
     def import_one(self, data: bytes, source: str, relay: Transport | None) -> BatchOutcome:
         file_sha256 = sha256(data).hex()
@@ -327,13 +277,12 @@ class BatchImporter:
             outcome = BatchOutcome(source, "duplicate")
             self._answer_again(data, relay, outcome)
             return outcome
-        kind, value = _check(data, self._identity, self._profile.devices.by_public_key,
-                             self._profile.info.demo)
-        return self._store(data, source, relay, kind, value)
+        kind, value = check_batch(data, self._identity, self._profile.devices.by_public_key,
+                                  self._profile.info.demo)
+        return self._store(data, file_sha256, source, relay, kind, value)
 
-    def _store(self, data: bytes, source: str, relay: Transport | None, kind: str,
-               value: Any) -> BatchOutcome:
-        file_sha256 = sha256(data).hex()
+    def _store(self, data: bytes, file_sha256: str, source: str, relay: Transport | None,
+               kind: str, value: Any) -> BatchOutcome:
         inbox = self._profile.inbox
         if kind == "refused":
             code, reason, device_id, batch_id = value
@@ -346,7 +295,8 @@ class BatchImporter:
                 RefusalCode.CHECK_FAILED,
                 _("the batch could not be checked ({kind}); it was kept for review").format(
                     kind=value)))
-        verified: VerifiedBatch = value
+        verified: VerifiedBatch = value[0]
+        sealed: list[tuple[bytes, bytes]] | None = value[1]
         check = inbox.check(verified.device.device_id, verified.batch_id, verified.sequence,
                             verified.manifest_sha256)
         if check.verdict is LedgerVerdict.CONFLICT:
@@ -375,7 +325,7 @@ class BatchImporter:
             with _storing(source):
                 counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
                                             verified.sequence, verified.manifest_sha256,
-                                            file_sha256, list(verified.records))
+                                            file_sha256, list(verified.records), sealed)
             outcome = BatchOutcome(source, "imported", records=counts.imported,
                                    duplicates=counts.duplicate, warning=warning)
         self._write_receipt(verified, relay, outcome)

@@ -14,12 +14,15 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from fieldscreen.store.crypto import CryptoError, FieldCipher, derive_subkey, keyed_hash
 from fieldscreen.store.timestamps import precise_utc_stamp
+
+if TYPE_CHECKING:
+    # Only named in annotations: the batch checker's process imports this module for
+    # GENESIS and should not pay for loading sqlite_utils.
+    import sqlite_utils
 
 GENESIS = "0" * 64
 TABLE = "audit_log"

@@ -8,7 +8,6 @@ completes it.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,69 +18,22 @@ import orjson
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
-from fieldscreen.store.crypto import CryptoError, FieldCipher, sha256
+from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
 from fieldscreen.store.follow_up import open_cases
+from fieldscreen.store.incoming import (
+    IMPORTED_SCHEMA_VERSION,
+    IMPORTED_TABLE,
+    Device,
+    IncomingRecord,
+    device_id_for,
+    seal_incoming,
+)
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
-TABLE = "imported_records"
+TABLE = IMPORTED_TABLE
 _IDS_PER_QUERY = 500
-IMPORTED_SCHEMA_VERSION = 1
-_DECISIONS = frozenset({"information", "monitor", "referral", "urgent"})
-# Choice names as forms define them; anything else from a batch is not counted.
-_CHOICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-MAX_AGE = 130
-MAX_FORMS = 16
-
-
-def _choice(value: Any) -> str | None:
-    return value if isinstance(value, str) and _CHOICE_NAME.match(value) else None
-
-
-def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
-    """What the coordinator keeps (encrypted) to list, queue and count a record.
-
-    The outcome comes from a signed batch but is still outside input: every value is
-    checked, and one that is not what a form can produce is counted as not known.
-    """
-    decision = outcome.get("final_decision", outcome.get("decision"))
-    facts = outcome.get("disaggregation")
-    facts = facts if isinstance(facts, dict) else {}
-    age = facts.get("age")
-    forms = facts.get("exploitation_form")
-    if isinstance(forms, str):
-        forms = [forms]
-    return {
-        "decision": decision if isinstance(decision, str) and decision in _DECISIONS
-        else None,
-        "follow_up": outcome.get("follow_up") is True,
-        "age": age if type(age) is int and 0 <= age <= MAX_AGE else None,
-        "sex": _choice(facts.get("sex")),
-        "nationality": _choice(facts.get("nationality")),
-        "area": _choice(facts.get("area")),
-        "forms": sorted({name for name in forms if _choice(name)})[:MAX_FORMS]
-        if isinstance(forms, list) else [],
-    }
-
-
-
-def device_id_for(public_key: bytes) -> str:
-    """A device's short, stable id: derived from its public key."""
-    return sha256(b"fieldscreen device id\x00" + public_key).hex()[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    device_id: str
-    public_key: bytes
-    name: str
-    enrolled_at: str
-    revoked_at: str | None
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class DeviceRegistry:
@@ -158,23 +110,6 @@ class LedgerVerdict(StrEnum):
 class LedgerCheck:
     verdict: LedgerVerdict
     last_sequence: int  # the device's highest imported sequence before this batch
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingRecord:
-    """One record of a verified batch, ready to store."""
-
-    id: str
-    version: int
-    form_id: str
-    form_version: str
-    created_at: str
-    updated_at: str
-    demo: bool
-    summary: dict[str, Any]
-    # The record's exact line from the batch, as verified against the signed manifest; it
-    # is stored as it came (encrypted), which also saves serialising it again.
-    line: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,11 +191,14 @@ class Inbox:
 
     def import_batch(self, device_id: str, batch_id: str, sequence: int,
                      manifest_sha256: str, file_sha256: str,
-                     records: list[IncomingRecord]) -> ImportCounts:
+                     records: list[IncomingRecord],
+                     sealed: list[tuple[bytes, bytes]] | None = None) -> ImportCounts:
         """Store a verified batch's records and its ledger entry in one transaction.
 
         Records are upserted by (id, version): an older or equal version changes nothing.
         A batch already in the ledger is a no-op (all its records count as duplicates).
+        `sealed` holds each record's (summary, payload) as `seal_incoming` gives them with
+        this profile's key, when the checking process sealed them already.
         """
         now = utc_stamp(self._clock())
         imported = duplicate = 0
@@ -279,20 +217,21 @@ class Inbox:
                 held.update(connection.execute(
                     f"SELECT id, version FROM imported_records WHERE id IN ({marks})",  # noqa: S608
                     chunk).fetchall())
+            if sealed is None:
+                sealed = seal_incoming(self._cipher, records)
+            fresh = []
             rows = []
-            cases = []
-            for record in records:
+            for record, (summary, payload) in zip(records, sealed, strict=True):
                 if held.get(record.id, 0) >= record.version:
                     duplicate += 1
                     continue
                 held[record.id] = record.version
-                summary = self._cipher.seal(orjson.dumps(record.summary),
-                                            self._context("summary", record.id))
-                payload = self._cipher.seal(record.line, self._context("payload", record.id))
+                fresh.append(record)
                 rows.append((record.id, record.version, device_id, batch_id, record.form_id,
                              record.form_version, record.created_at, record.updated_at, now,
                              int(record.demo), summary, payload))
-                cases.append((record.id, record.summary.get("decision"), record.updated_at))
+            cases = [(record.id, record.summary.get("decision"), record.updated_at)
+                     for record in fresh]
             connection.executemany(
                 "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
                 "form_id, form_version, created_at, updated_at, imported_at, demo, "

@@ -406,7 +406,7 @@ class UnlockedProfile:
             demo=self.info.demo)
         self.outbox = Outbox(database, self._audit, clock)
         self.devices = DeviceRegistry(database, self._audit, clock)
-        imported = FieldCipher(derive_subkey(dek, "imported-records"))
+        imported = FieldCipher(self.imported_records_key())
         self.inbox = Inbox(database, imported, self._audit, clock)
         self.referrals = ReferralQueue(database, imported, self._audit, clock)
 
@@ -456,6 +456,14 @@ class UnlockedProfile:
         """The coordinator's age identity, which opens batches and recovery slots."""
         return AgeIdentity(self._role_secret(ProfileRole.COORDINATOR,
                                              COORDINATOR_AGE_IDENTITY).decode("ascii"))
+
+    def imported_records_key(self) -> bytes:
+        """The key imported records are sealed with. The import's checking process gets
+        it, with the identity, to seal each batch's records while this process stores the
+        batch before."""
+        if not self._dek:
+            raise RuntimeError("the profile is locked")
+        return derive_subkey(self._dek, "imported-records")
 
     def coordinator_signing_key(self) -> SigningKey:
         """The coordinator's Ed25519 key, which signs deployment packs and receipts."""

@@ -31,7 +31,7 @@ from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
     from fieldscreen.store.crypto import VerifyKey
-    from fieldscreen.store.inbox import Device
+    from fieldscreen.store.incoming import Device
     from fieldscreen.ui.console_window import ConsoleWindow
 
 

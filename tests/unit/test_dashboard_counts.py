@@ -12,7 +12,7 @@ from fieldscreen.reporting.dashboard import (
     disaggregate,
 )
 from fieldscreen.reporting.facts import build_facts
-from fieldscreen.store.inbox import summary_from_outcome
+from fieldscreen.store.incoming import summary_from_outcome
 from tests.exchange_helpers import make_world
 
 

@@ -515,3 +515,18 @@ def test_row_context_builds_the_same_context_as_context():
     for row_id in ("0d43a67d-1", "", "é/x"):
         assert make(row_id) == FieldCipher.context("imported_records", "summary", row_id, 3)
     assert make("a") != FieldCipher.context("imported_records", "summary", "a", 4)
+
+
+def test_seal_many_opens_like_seal_with_fresh_nonces():
+    cipher = FieldCipher(os.urandom(32))
+    items = [(f"value {n}".encode(), FieldCipher.context("t", "c", f"row-{n}", 1))
+             for n in range(50)]
+    sealed = cipher.seal_many(items)
+    assert [cipher.open(value, context) for value, (_plain, context)
+            in zip(sealed, items, strict=True)] == [plain for plain, _context in items]
+    assert cipher.open_many(list(zip(sealed, [c for _p, c in items], strict=True))) == [
+        plain for plain, _context in items]
+    assert len({value[1:13] for value in sealed}) == len(sealed)  # no nonce twice
+    with pytest.raises(CryptoError):  # still bound to its row
+        cipher.open(sealed[0], items[1][1])
+    assert cipher.seal_many([]) == []
