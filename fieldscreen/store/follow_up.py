@@ -18,8 +18,10 @@ overdue, so a wrong clock can only draw attention to a child, never hide one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +34,7 @@ from fieldscreen.i18n import N_, _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.incoming import IMPORTED_SCHEMA_VERSION
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
@@ -39,6 +42,8 @@ CASES = "follow_ups"
 NOTES = "follow_up_notes"
 # The layout of the encrypted state and notes, bound into their ciphertext.
 FOLLOW_UP_SCHEMA_VERSION = 1
+# utc_stamp's form (to the second, UTC, trailing Z), which field records carry.
+_STORE_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 MAX_NOTE_CHARS = 4000
 # Where the deadlines are kept (the profile table: settings, not child data).
 _URGENT_HOURS_KEY = "follow_up.urgent_hours"
@@ -125,6 +130,17 @@ def _parse_stamp(stamp: Any) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
+def _screened_at(screened: Any, fallback: str) -> str:
+    """The screening time from a batch, kept in the store's own form, or `fallback` (the
+    import time) when it is not a time at all, so a deadline can always be counted."""
+    if isinstance(screened, str) and _STORE_STAMP.match(screened):
+        with contextlib.suppress(ValueError):
+            dt.datetime.fromisoformat(screened)  # a real date and time, not just digits
+            return screened  # already in the store's form: most records
+    parsed = _parse_stamp(screened)
+    return utc_stamp(parsed) if parsed is not None else fallback
+
+
 def _context(table: str, column: str, key: str) -> bytes:
     return FieldCipher.context(table, column, key, FOLLOW_UP_SCHEMA_VERSION)
 
@@ -150,17 +166,14 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
         existing.update(db.execute(
             f"SELECT record_id, state FROM {CASES} WHERE record_id IN ({marks})",  # noqa: S608
             chunk).fetchall())
-    rows = []
+    states = []
     opened: list[str] = []
     raised: list[str] = []
+    state_context = FieldCipher.row_context(CASES, "state", FOLLOW_UP_SCHEMA_VERSION)
     for record_id, (decision, screened) in wanted.items():
-        # The screening time comes from a batch: kept in the store's own form, or the
-        # import time when it is not a time at all (so a deadline can always be counted).
-        parsed = _parse_stamp(screened)
-        screened_at = utc_stamp(parsed) if parsed is not None else stamp
         sealed = existing.get(record_id)
         if sealed is not None:
-            state = orjson.loads(cipher.open(sealed, _context(CASES, "state", record_id)))
+            state = orjson.loads(cipher.open(sealed, state_context(record_id)))
             if CASE_PRIORITIES.index(decision) >= CASE_PRIORITIES.index(state["priority"]):
                 continue
             # A newer version of the screening made the case more urgent.
@@ -168,11 +181,14 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
             raised.append(record_id)
         else:
             state = {"priority": decision, "status": FollowUpStatus.NEW.value,
-                     "screened_at": screened_at, "opened_at": stamp, "changed_at": stamp,
-                     "history": [[FollowUpStatus.NEW.value, stamp]]}
+                     "screened_at": _screened_at(screened, stamp), "opened_at": stamp,
+                     "changed_at": stamp, "history": [[FollowUpStatus.NEW.value, stamp]]}
             opened.append(record_id)
-        rows.append((record_id, stamp, cipher.seal(orjson.dumps(state),
-                                                   _context(CASES, "state", record_id))))
+        states.append((record_id, state))
+    # One loop seals every state: an import opens a case for most of its records.
+    rows = [(record_id, stamp, sealed) for (record_id, _state), sealed in zip(
+        states, cipher.seal_many([(orjson.dumps(state), state_context(record_id))
+                                  for record_id, state in states]), strict=True)]
     if rows:
         db.conn.executemany(
             f"INSERT OR REPLACE INTO {CASES} (record_id, changed_at, state) "  # noqa: S608
@@ -252,9 +268,6 @@ class ReferralQueue:
             facts=facts)
 
     def _cases(self, record_id: str | None, include_closed: bool) -> list[FollowUpCase]:
-        # Imported here: the inbox module imports this one to open cases on import.
-        from fieldscreen.store.inbox import IMPORTED_SCHEMA_VERSION
-
         query = (f"SELECT f.record_id, f.state, r.summary FROM {CASES} f "  # noqa: S608
                  "JOIN imported_records r ON r.id = f.record_id")
         with self._database.read() as connection:

@@ -144,11 +144,20 @@ def test_screening_times_from_a_batch_are_normalised_or_replaced(world):
     fine["updated_at"] = "2026-03-01T09:00:00.500998Z"
     odd = record_dict(outcome=referral_outcome())
     odd["updated_at"] = "last tuesday"
-    batch = world.seal_by_hand([fine, odd], sequence=2)
+    # In the store's own form already (as field records are), or only shaped like it.
+    kept = record_dict(outcome=referral_outcome())
+    kept["updated_at"] = "2026-02-28T23:59:59Z"
+    impossible = record_dict(outcome=referral_outcome())
+    impossible["updated_at"] = "2026-13-45T09:00:00Z"
+    foreign_digits = record_dict(outcome=referral_outcome())
+    foreign_digits["updated_at"] = "٢٠٢٦-03-01T09:00:00Z"
+    batch = world.seal_by_hand([fine, odd, kept, impossible, foreign_digits], sequence=2)
     assert world.import_bytes(batch.data).status == "imported"
     queue = world.coordinator.referrals
     assert queue.case(fine["id"]).screened_at == "2026-03-01T09:00:00Z"
-    replaced = queue.case(odd["id"])
-    assert replaced.screened_at == replaced.opened_at  # the import time
+    assert queue.case(kept["id"]).screened_at == "2026-02-28T23:59:59Z"
+    for record in (odd, impossible, foreign_digits):
+        replaced = queue.case(record["id"])
+        assert replaced.screened_at == replaced.opened_at  # the import time
     world.clock.advance(8 * 86400)
     assert {fine["id"], odd["id"]} <= {case.record_id for case in queue.overdue()}
