@@ -8,7 +8,7 @@ so it is ready in a fraction of a second; until it is, batches are checked here.
 
 The second process holds the coordinator's age identity and the imported records' key,
 received over its pipe at its start; it ends with the import, and at once if the importer
-dies (see `_end_with_parent`).
+dies (its pipe closes).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from fieldscreen.store.incoming import Device, seal_incoming
 # None when they are still to seal)), ("refused", (code, reason, device id, batch id)) or
 # ("failed", the name of the unforeseen exception): plain data that pickles.
 CheckResult = tuple[str, Any]
-Sealed = list[tuple[bytes, bytes]]
 
 
 def check_batch(data: bytes, identity: AgeIdentity, find_device: Callable[[bytes], Any],
@@ -61,6 +60,7 @@ def check_batch(data: bytes, identity: AgeIdentity, find_device: Callable[[bytes
 
 
 _PIPE_BYTES = 1 << 20  # a batch crosses in two writes instead of thirty (Linux)
+_READY = b"ready"  # the checking process's first message
 
 
 def _widen(connection: Connection) -> None:
@@ -84,8 +84,6 @@ def _serve(requests: Connection, results: Connection, identity_secret: str,
 
     from fieldscreen.i18n import set_language
 
-    _widen(requests)
-    _widen(results)
     set_language(language)  # refusal reasons in the coordinator's language
     identity = AgeIdentity(identity_secret)
     cipher = FieldCipher(records_key)
@@ -100,9 +98,6 @@ def _serve(requests: Connection, results: Connection, identity_secret: str,
             results.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     except (EOFError, OSError):
         os._exit(0)
-
-
-_READY = b"ready"
 
 
 class BatchChecker:
@@ -132,6 +127,7 @@ class BatchChecker:
         context = multiprocessing.get_context("spawn")
         requests_end, requests = context.Pipe(duplex=False)
         results, results_end = context.Pipe(duplex=False)
+        # Widened once here: the size belongs to the pipe, so both ends get it.
         _widen(requests)
         _widen(results)
         self._process = context.Process(

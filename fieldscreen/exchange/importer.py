@@ -32,6 +32,7 @@ from fieldscreen.i18n import _, active_language
 from fieldscreen.store.crypto import sha256
 from fieldscreen.store.database import StorageFull, StorageUnavailable, storage_error
 from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry
+from fieldscreen.store.incoming import Sealed
 from fieldscreen.store.profile import UnlockedProfile
 
 BATCH_SUFFIX = ".age"
@@ -296,7 +297,7 @@ class BatchImporter:
                 _("the batch could not be checked ({kind}); it was kept for review").format(
                     kind=value)))
         verified: VerifiedBatch = value[0]
-        sealed: list[tuple[bytes, bytes]] | None = value[1]
+        sealed: Sealed | None = value[1]
         check = inbox.check(verified.device.device_id, verified.batch_id, verified.sequence,
                             verified.manifest_sha256)
         if check.verdict is LedgerVerdict.CONFLICT:

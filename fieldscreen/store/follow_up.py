@@ -34,7 +34,7 @@ from fieldscreen.i18n import N_, _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
-from fieldscreen.store.incoming import IMPORTED_SCHEMA_VERSION
+from fieldscreen.store.incoming import IMPORTED_SCHEMA_VERSION, IMPORTED_TABLE
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
@@ -276,7 +276,7 @@ class ReferralQueue:
                   else (query,))).fetchall()
         deadlines, now = self.deadlines(), self._clock()
         state_context = FieldCipher.row_context(CASES, "state", FOLLOW_UP_SCHEMA_VERSION)
-        summary_context = FieldCipher.row_context("imported_records", "summary",
+        summary_context = FieldCipher.row_context(IMPORTED_TABLE, "summary",
                                                   IMPORTED_SCHEMA_VERSION)
         # Thousands of small dicts: the cyclic collector would otherwise run many times
         # over objects that cannot form cycles.

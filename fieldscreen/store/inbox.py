@@ -26,13 +26,13 @@ from fieldscreen.store.incoming import (
     IMPORTED_TABLE,
     Device,
     IncomingRecord,
+    Sealed,
     device_id_for,
     seal_incoming,
 )
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
-TABLE = IMPORTED_TABLE
 _IDS_PER_QUERY = 500
 
 
@@ -157,7 +157,7 @@ class Inbox:
         self._clock = clock
 
     def _context(self, column: str, record_id: str) -> bytes:
-        return FieldCipher.context(TABLE, column, record_id, IMPORTED_SCHEMA_VERSION)
+        return FieldCipher.context(IMPORTED_TABLE, column, record_id, IMPORTED_SCHEMA_VERSION)
 
     def known_file(self, file_sha256: str) -> bool:
         """Whether a batch file with exactly these bytes was already imported."""
@@ -192,7 +192,7 @@ class Inbox:
     def import_batch(self, device_id: str, batch_id: str, sequence: int,
                      manifest_sha256: str, file_sha256: str,
                      records: list[IncomingRecord],
-                     sealed: list[tuple[bytes, bytes]] | None = None) -> ImportCounts:
+                     sealed: Sealed | None = None) -> ImportCounts:
         """Store a verified batch's records and its ledger entry in one transaction.
 
         Records are upserted by (id, version): an older or equal version changes nothing.
@@ -313,7 +313,7 @@ class Inbox:
         Statistics read this once at unlock; it opens summaries a page at a time so a
         million records never sit in memory twice.
         """
-        context = FieldCipher.row_context(TABLE, "summary", IMPORTED_SCHEMA_VERSION)
+        context = FieldCipher.row_context(IMPORTED_TABLE, "summary", IMPORTED_SCHEMA_VERSION)
         with self._database.read() as connection:
             cursor = connection.execute(
                 "SELECT id, created_at, demo, summary FROM imported_records")

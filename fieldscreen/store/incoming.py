@@ -17,6 +17,8 @@ from fieldscreen.store.crypto import FieldCipher, sha256
 
 IMPORTED_TABLE = "imported_records"
 IMPORTED_SCHEMA_VERSION = 1
+# Each record's sealed (summary, payload), in the order of its batch.
+Sealed = list[tuple[bytes, bytes]]
 
 _DECISIONS = frozenset({"information", "monitor", "referral", "urgent"})
 # Choice names as forms define them; anything else from a batch is not counted.
@@ -101,7 +103,7 @@ class IncomingRecord(NamedTuple):
 
 
 def seal_incoming(cipher: FieldCipher, records: tuple[IncomingRecord, ...] | list[IncomingRecord]
-                  ) -> list[tuple[bytes, bytes]]:
+                  ) -> Sealed:
     """Each record's (summary, payload) sealed as the coordinator stores them.
 
     The payload is the record's verified line as it came; the summary is what lists,

@@ -37,6 +37,7 @@ from fieldscreen.store.profile import (
 from fieldscreen.store.schema import MIGRATIONS
 from tests import store_child
 from tests.conftest import ROOT
+from tests.fault_helpers import fill
 from tests.store_helpers import (
     OTHER_PASSPHRASE,
     PASSPHRASE,
@@ -250,20 +251,6 @@ def _tiny_tmpfs(size: str) -> Iterator[Path]:
         mount.rmdir()
 
 
-def _fill(path: Path, leave: int) -> None:
-    """Write `path` until the file system is full, then give back `leave` bytes."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        # Unbuffered, big chunks then small ones, so the disk really is full to the block.
-        for chunk in (b"\0" * 65536, b"\0" * 4096):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(descriptor, chunk)
-    finally:
-        os.close(descriptor)
-    os.truncate(path, max(0, path.stat().st_size - leave))
-
-
 def _screening(shipped_form, n: int) -> ScreeningSession:
     session = ScreeningSession(shipped_form)
     session.answer_all(answers_with_note(f"full disk note {n} " + "x" * 1500))
@@ -310,7 +297,7 @@ def test_disk_full_on_a_real_filesystem(shipped_form):
         store, profile = create_profile(data_dir)
         try:
             filler = mount / "filler"
-            _fill(filler, leave=96 * 1024)
+            fill(filler, leave=96 * 1024)
             saved, error, session = _save_until_full(profile, shipped_form)
             _assert_full_error(error)
             assert len(saved) >= 1, "nothing saved before the disk was full: test too tight"
