@@ -43,7 +43,15 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_readme_try_it_command_installs_and_starts_the_demo():
     command = _code_line_after("## Try it")
-    assert "pip install ." in command and command.endswith("fieldscreen demo")
+    assert "pip install --require-hashes -r requirements/app.lock" in command
+    assert "pip install --no-deps --no-build-isolation . " in command
+    assert command.endswith("fieldscreen demo")
+
+
+def test_readme_test_command_installs_from_the_test_lock():
+    command = _code_line_after("## Run the tests")
+    assert "pip install --require-hashes -r requirements/test.lock" in command
+    assert "pip install --no-deps --no-build-isolation -e ." in command
 
 
 def test_form_format_doc_covers_every_type_and_role():
