@@ -111,11 +111,32 @@ def _load(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
 
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=language, domain=domain)
+        _fill_missing_plural_forms(catalog)
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
         buffer.seek(0)
         return _gettext.GNUTranslations(buffer)
     return _gettext.NullTranslations()
+
+
+def _fill_missing_plural_forms(catalog) -> None:  # catalog: babel Catalog
+    """Give every empty plural slot of a translated message the catalog's "other" form.
+
+    The compiled catalog keeps the `.po` file's own `Plural-Forms` header, so its slots mean
+    what the translator meant. But when CLDR adds a category (Babel 2.19 gave French and
+    Spanish "many", for a million and its multiples), a catalog brought up to the new header
+    has that slot empty until a translator fills it, and gettext shows an empty slot in
+    English. CLDR's own fallback for a missing category is "other", which is the last slot
+    in every language's order, so the person sees their language, never English.
+    """
+    for message in catalog:
+        if not message.id or not message.pluralizable:
+            continue
+        forms = list(message.string) if isinstance(message.string, (list, tuple)) else []
+        filled = [form for form in forms if form]
+        if filled and len(filled) < catalog.num_plurals:
+            forms += [""] * (catalog.num_plurals - len(forms))
+            message.string = tuple(form or filled[-1] for form in forms)
 
 
 def set_language(language: str) -> None:

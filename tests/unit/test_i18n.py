@@ -37,18 +37,32 @@ def test_template_catalog_is_current():
     assert len(extracted) > 100
 
 
-@pytest.fixture
-def french_catalog(tmp_path, monkeypatch):
+def _write_french(tmp_path, monkeypatch, record_forms, plural_forms=None) -> None:
     catalog = Catalog(locale="fr", domain=i18n.DOMAIN)
+    if plural_forms is not None:
+        catalog.mime_headers = [("Plural-Forms", plural_forms)]
     catalog.add("All files are valid.", "Tous les fichiers sont valides.")
-    catalog.add(("{count} record", "{count} records"),
-                ("{count} fiche", "{count} fiches"))
+    catalog.add(("{count} record", "{count} records"), record_forms)
     folder = tmp_path / "fr" / "LC_MESSAGES"
     folder.mkdir(parents=True)
     with (folder / "fieldscreen.po").open("wb") as handle:
         write_po(handle, catalog)
     monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", tmp_path)
     monkeypatch.setattr(i18n, "_cache", {})
+
+
+@pytest.fixture
+def french_catalog(tmp_path, monkeypatch):
+    # The slots of the pinned Babel's French rule: one, many (a million), other.
+    assert Catalog(locale="fr").num_plurals == 3
+    _write_french(tmp_path, monkeypatch,
+                  ("{count} fiche", "{count} de fiches", "{count} fiches"))
+    yield
+    i18n.set_language(i18n.SOURCE_LANGUAGE)
+
+
+@pytest.fixture
+def restore_language():
     yield
     i18n.set_language(i18n.SOURCE_LANGUAGE)
 
@@ -64,6 +78,32 @@ def test_catalog_is_compiled_in_memory_and_used(french_catalog, tmp_path):
     assert not list(tmp_path.rglob("*.mo"))
     i18n.set_language("en")
     assert i18n._("All files are valid.") == "All files are valid."
+
+
+def test_plural_categories_of_the_pinned_babel_reach_the_person(french_catalog):
+    i18n.set_language("fr")
+    assert i18n.ngettext("{count} record", "{count} records", 1) == "{count} fiche"
+    assert i18n.ngettext("{count} record", "{count} records", 0) == "{count} fiche"
+    assert i18n.ngettext("{count} record", "{count} records", 1_000_000) == "{count} de fiches"
+
+
+def test_a_catalog_keeps_the_plural_rule_of_its_own_header(tmp_path, monkeypatch,
+                                                           restore_language):
+    # A catalog written under Babel 2.18 (two French forms, `n > 1`) still shows French.
+    _write_french(tmp_path, monkeypatch, ("{count} fiche", "{count} fiches"),
+                  plural_forms="nplurals=2; plural=(n > 1);")
+    i18n.set_language("fr")
+    assert i18n.ngettext("{count} record", "{count} records", 2) == "{count} fiches"
+    assert i18n.ngettext("{count} record", "{count} records", 1) == "{count} fiche"
+
+
+def test_an_empty_plural_slot_shows_the_other_form_not_english(tmp_path, monkeypatch,
+                                                               restore_language):
+    # The header of the pinned Babel, but the new "many" slot not yet translated.
+    _write_french(tmp_path, monkeypatch, ("{count} fiche", "", "{count} fiches"))
+    i18n.set_language("fr")
+    assert i18n.ngettext("{count} record", "{count} records", 2_000_000) == "{count} fiches"
+    assert i18n.ngettext("{count} record", "{count} records", 2) == "{count} fiches"
 
 
 def test_n_marks_without_translating():
