@@ -404,7 +404,25 @@ def _run_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(base, ignore_errors=True)
 
 
+def _require_display_libraries() -> None:
+    """Stop with the packages to install before Qt aborts for a missing system library."""
+    from fieldscreen.system_libraries import missing_packages
+
+    missing = missing_packages()
+    if missing:
+        libraries = sorted(soname for sonames in missing.values() for soname in sonames)
+        raise UserError(
+            _("The desktop interface cannot start: this computer lacks system libraries "
+              "that Qt needs to open a window ({libraries}).").format(
+                libraries=", ".join(libraries)),
+            hint=_("On Debian or Ubuntu, install them with: sudo apt-get install {packages}\n"
+                   "Reinstalling FieldScreen does not help. The command-line verbs work "
+                   "without them.").format(packages=" ".join(sorted(missing))),
+        )
+
+
 def _gui() -> Any:
+    _require_display_libraries()
     try:
         from fieldscreen.ui import app
     except ImportError as error:
@@ -428,6 +446,7 @@ def _run_console(args: argparse.Namespace) -> int:
                    else AppDirectories.platform_default())
     if not 0.5 <= args.auto_lock_minutes <= 240:
         raise UserError(_("--auto-lock-minutes takes a number from 0.5 to 240."))
+    _require_display_libraries()
     try:
         from fieldscreen.ui import console_window  # noqa: F401 - QtCharts is an extra wheel
     except ImportError as error:
