@@ -38,7 +38,7 @@ _OURS = textwrap.dedent("""
     from pathlib import Path
     from PySide6.QtCore import QTimer
     from fieldscreen.ui.app import application, shipped_checklist
-    from fieldscreen.ui.field_window import FieldWindow
+    from fieldscreen.ui.field.window import FieldWindow
     app = application()
     window = FieldWindow(data_dir=Path(sys.argv[1]), profile_name="worker",
                          checklist=shipped_checklist)

@@ -448,7 +448,7 @@ def _run_console(args: argparse.Namespace) -> int:
         raise UserError(_("--auto-lock-minutes takes a number from 0.5 to 240."))
     _require_display_libraries()
     try:
-        from fieldscreen.ui import console_window  # noqa: F401 - QtCharts is an extra wheel
+        from fieldscreen.ui.console import window  # noqa: F401 - QtCharts is an extra wheel
     except ImportError as error:
         raise UserError(
             _("The coordinator's console cannot start: {reason}").format(reason=error),

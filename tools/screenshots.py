@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 from fieldscreen import i18n
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.ui.app import DEMO_PASSPHRASE, application, shipped_checklist
-from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.field.window import FieldWindow
 
 SIZE = (1000, 720)
 
@@ -101,7 +101,7 @@ def shoot_console(app: QApplication, base: Path, language: str, out: Path,
     """The console's tabs after importing the training deployment's batches."""
     from fieldscreen.demo.loop import RELAY_FOLDER, TRAINING_COORDINATOR, seed_training_deployment
     from fieldscreen.ui.app import shipped_form
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.window import ConsoleWindow
 
     relay = base / RELAY_FOLDER
     seed_training_deployment(base, relay, DEMO_PASSPHRASE, kdf=kdf)

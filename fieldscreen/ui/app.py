@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from fieldscreen.i18n import _, active_language, is_right_to_left
 from fieldscreen.paths import AppDirectories, shipped_dir
-from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.field.window import FieldWindow
 
 # Training needs no passphrase. A training profile holds synthetic children only and can
 # never exchange data with a real deployment, so this fixed one protects nothing secret.
@@ -96,7 +96,7 @@ def run_console(directories: AppDirectories, profile_name: str, *, demo: bool = 
                 quit_after_ms: int | None = None, idle_minutes: float = 15.0,
                 import_source: str | None = None) -> int:
     """Open the coordinator's console (training mode with `demo`) until it closes."""
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.window import ConsoleWindow
 
     app = application()
     window = ConsoleWindow(data_dir=directories.ensure().data, profile_name=profile_name,

@@ -247,7 +247,7 @@ def settle(window: Any, qtbot) -> None:
 
 
 def open_field(qtbot, box: Sandbox, world: Deployment) -> Any:
-    from fieldscreen.ui.field_window import FieldWindow
+    from fieldscreen.ui.field.window import FieldWindow
 
     window = FieldWindow(data_dir=box.field_data, profile_name=PROFILE, checklist=checklist,
                          demo=False, clock=world.clock, probe_seconds=3600, kdf=weak_kdf())
@@ -343,7 +343,7 @@ def lock_by_idling(qtbot, window: Any) -> None:
 
 
 def open_console(qtbot, box: Sandbox, world: Deployment) -> Any:
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.window import ConsoleWindow
 
     window = ConsoleWindow(data_dir=box.coord_data, profile_name=PROFILE,
                            form_loader=lambda: load_form(SHIPPED_FORM), clock=world.clock)
@@ -415,7 +415,7 @@ CRASH_GUI = """
 import os
 import sys
 from fieldscreen.cli import main
-from fieldscreen.ui import field_window
+from fieldscreen.ui.field import window as field_window
 
 def broken(self):
     raise RuntimeError("could not show the card of " + os.environ["LEAK_HUNT_CHILD"])

@@ -19,7 +19,7 @@ from fieldscreen.reporting.dashboard import Dimension, cell_text, disaggregate
 from fieldscreen.reporting.facts import build_facts
 from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.store.profile import ProfileRole, ProfileStore
-from fieldscreen.ui.console_window import ConsoleWindow
+from fieldscreen.ui.console.window import ConsoleWindow
 from tests.conftest import SHIPPED_FORM
 from tests.exchange_helpers import PASSPHRASE, PROFILE, make_world
 from tests.ui.test_field_window import assert_all_named, fast_kdf
@@ -316,7 +316,7 @@ def test_the_dashboard_exports_what_it_shows(qtbot, delivered, tmp_path):
 
 
 def test_a_long_queue_shows_the_most_urgent_cases_first(qtbot, delivered, monkeypatch):
-    from fieldscreen.ui import console_referrals
+    from fieldscreen.ui.console import referrals as console_referrals
 
     monkeypatch.setattr(console_referrals, "SHOWN_CASES", 2)
     window = open_console(qtbot, delivered)

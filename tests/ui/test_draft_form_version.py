@@ -5,7 +5,7 @@ from __future__ import annotations
 from fieldscreen.exchange.sync import installed_pack
 from fieldscreen.forms.loader import load_form
 from fieldscreen.forms.services import load_services
-from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
 from tests.exchange_helpers import PASSPHRASE, PROFILE, make_pack, make_world, shipped_form
 from tests.unit.test_faults_form_update import NEW, OLD, _new_version, _partial

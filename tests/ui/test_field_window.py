@@ -24,8 +24,8 @@ from fieldscreen.forms.loader import load_form
 from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.store.records import RecordStatus
-from fieldscreen.ui.answer_cards import AnswerCard
-from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.field.answer_cards import AnswerCard
+from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
 
 PASSPHRASE = "correct horse battery"
@@ -243,7 +243,7 @@ def test_wrong_passphrase_is_a_clear_message(window, qtbot):
 def test_child_language_switches_alone_and_arabic_is_mirrored(qtbot):
     from fieldscreen.engine.session import ScreeningSession
     from fieldscreen.forms.loader import load_form_text
-    from fieldscreen.ui.wizard import WizardScreen
+    from fieldscreen.ui.field.wizard import WizardScreen
     from tests.conftest import DATA
 
     text = (DATA / "forms" / "mini.yaml").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ def test_unlock_window_shows_without_store_crypto_yaml_or_babel(tmp_path):
         from pathlib import Path
         from PySide6.QtCore import QTimer
         from fieldscreen.ui.app import application, shipped_checklist
-        from fieldscreen.ui.field_window import FieldWindow
+        from fieldscreen.ui.field.window import FieldWindow
         app = application()
         window = FieldWindow(data_dir=Path({str(data)!r}), profile_name="worker",
                              checklist=shipped_checklist)

@@ -12,8 +12,8 @@ from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.store.profile import ProfileRole, ProfileStore
 from fieldscreen.store.records import RecordStatus
-from fieldscreen.ui.field_window import FieldWindow
-from fieldscreen.ui.sync_watcher import SyncWatcher
+from fieldscreen.ui.field.sync_watcher import SyncWatcher
+from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import DATA, SHIPPED_FORM, SHIPPED_SERVICES
 from tests.webdav_server import webdav_server  # noqa: F401 - a fixture
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from fieldscreen.forms.loader import load_form
 from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
-from fieldscreen.ui.field_window import FieldWindow
+from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
 
 

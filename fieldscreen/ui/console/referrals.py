@@ -34,7 +34,7 @@ from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
     from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.shell import ConsoleShell
 
 # A table of more rows than anyone can work through only slows the console down; the
 # queue is in working order, so the first rows are the ones to act on.
@@ -54,8 +54,8 @@ def _when(stamp: str) -> str:
 class ReferralPanel(QWidget):
     """The list of follow-up cases and the chosen case's status, notes and history."""
 
-    def __init__(self, window: ConsoleWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ConsoleShell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.window_ = window
         self.cases: list[FollowUpCase] = []
         self.chosen: str | None = None

@@ -32,14 +32,14 @@ from fieldscreen.ui.widgets import read_only_table
 if TYPE_CHECKING:
     from fieldscreen.store.crypto import VerifyKey
     from fieldscreen.store.incoming import Device
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.shell import ConsoleShell
 
 
 class DevicesPanel(QWidget):
     """Enrolment, the device list, and deployment packs."""
 
-    def __init__(self, window: ConsoleWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ConsoleShell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.window_ = window
         self.devices: list[Device] = []
         self.checked_key: VerifyKey | None = None

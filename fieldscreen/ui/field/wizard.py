@@ -38,7 +38,7 @@ from fieldscreen.engine.answers import AnswerError
 from fieldscreen.engine.steps import WizardStep, wizard_steps
 from fieldscreen.forms.schema import Audience, Item, ItemType
 from fieldscreen.i18n import _, is_right_to_left, language_name
-from fieldscreen.ui.answer_cards import AnswerCard
+from fieldscreen.ui.field.answer_cards import AnswerCard
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningSession

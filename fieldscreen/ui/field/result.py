@@ -27,7 +27,7 @@ from fieldscreen.engine.explain import outcome_title, reason_text
 from fieldscreen.errors import UserError
 from fieldscreen.forms.schema import Outcome, Role
 from fieldscreen.i18n import _, active_language
-from fieldscreen.ui.answer_cards import OUTCOME_COLOURS
+from fieldscreen.ui.field.answer_cards import OUTCOME_COLOURS
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningSession

@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 from fieldscreen.store.layout import profile_names
-from fieldscreen.ui.console_dashboard import DashboardPanel
-from fieldscreen.ui.console_devices import DevicesPanel
-from fieldscreen.ui.console_import import ImportPanel
-from fieldscreen.ui.console_referrals import ReferralPanel
+from fieldscreen.ui.console.dashboard import DashboardPanel
+from fieldscreen.ui.console.devices import DevicesPanel
+from fieldscreen.ui.console.imports import ImportPanel
+from fieldscreen.ui.console.referrals import ReferralPanel
 from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
@@ -126,10 +126,10 @@ class ConsoleWindow(ProfileWindow):
         self.unlock_screen = UnlockScreen(self.stack)
         self.tabs = QTabWidget(self.stack)
         self.tabs.setAccessibleName(_("Coordinator console"))
-        self.import_panel = ImportPanel(self)
-        self.referral_panel = ReferralPanel(self)
-        self.dashboard_panel = DashboardPanel(self)
-        self.devices_panel = DevicesPanel(self)
+        self.import_panel = ImportPanel(self, self)
+        self.referral_panel = ReferralPanel(self, self)
+        self.dashboard_panel = DashboardPanel(self, self)
+        self.devices_panel = DevicesPanel(self, self)
         if import_source:
             self.import_panel.source.setText(import_source)
         self.tabs.addTab(self.import_panel, _("Import"))

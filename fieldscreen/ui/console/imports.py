@@ -31,7 +31,7 @@ from fieldscreen.ui.widgets import read_only_table
 if TYPE_CHECKING:
     from fieldscreen.exchange.importer import BatchOutcome, ImportReport
     from fieldscreen.store.inbox import QuarantineEntry
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.shell import ConsoleShell
 
 _STATUS_WORDS = {"imported": N_("Imported"), "duplicate": N_("Already imported"),
                  "quarantined": N_("Quarantined")}
@@ -58,8 +58,8 @@ class ImportPanel(QWidget):
     batch_started = Signal(int, str)
     batch_settled = Signal(object)
 
-    def __init__(self, window: ConsoleWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ConsoleShell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.window_ = window
         self.quarantine_entries: list[QuarantineEntry] = []
         self.running = False

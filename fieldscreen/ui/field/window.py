@@ -35,7 +35,7 @@ from fieldscreen.i18n import (
     set_language,
 )
 from fieldscreen.store.layout import profile_names
-from fieldscreen.ui.home import HomeScreen
+from fieldscreen.ui.field.home import HomeScreen
 from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
@@ -50,10 +50,10 @@ if TYPE_CHECKING:
     from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.store.crypto import KdfParameters
     from fieldscreen.store.profile import ProfileStore, UnlockedProfile
-    from fieldscreen.ui.result import ResultScreen
-    from fieldscreen.ui.sync_watcher import SyncWatcher
-    from fieldscreen.ui.trainer import TrainerScreen
-    from fieldscreen.ui.wizard import WizardScreen
+    from fieldscreen.ui.field.result import ResultScreen
+    from fieldscreen.ui.field.sync_watcher import SyncWatcher
+    from fieldscreen.ui.field.wizard import WizardScreen
+    from fieldscreen.ui.training.trainer import TrainerScreen
 
 Clock = Callable[[], dt.datetime]
 Checklist = Callable[[], "tuple[Form, ServicesDirectory | None]"]
@@ -269,7 +269,7 @@ class FieldWindow(ProfileWindow):
     @property
     def wizard(self) -> WizardScreen:
         if self._wizard is None:
-            from fieldscreen.ui.wizard import WizardScreen
+            from fieldscreen.ui.field.wizard import WizardScreen
 
             self._wizard = WizardScreen(self.stack)
             self.stack.addWidget(self._wizard)
@@ -281,7 +281,7 @@ class FieldWindow(ProfileWindow):
     @property
     def result(self) -> ResultScreen:
         if self._result is None:
-            from fieldscreen.ui.result import ResultScreen
+            from fieldscreen.ui.field.result import ResultScreen
 
             self._result = ResultScreen(self.stack)
             self.stack.addWidget(self._result)
@@ -293,7 +293,7 @@ class FieldWindow(ProfileWindow):
     @property
     def trainer(self) -> TrainerScreen:
         if self._trainer is None:
-            from fieldscreen.ui.trainer import TrainerScreen
+            from fieldscreen.ui.training.trainer import TrainerScreen
 
             self._trainer = TrainerScreen(self.stack)
             self.stack.addWidget(self._trainer)
@@ -379,7 +379,7 @@ class FieldWindow(ProfileWindow):
 
     def _watch_connectivity(self, profile: UnlockedProfile) -> None:
         from fieldscreen.exchange.sync import target_reachable
-        from fieldscreen.ui.sync_watcher import SyncWatcher
+        from fieldscreen.ui.field.sync_watcher import SyncWatcher
 
         if profile.installed_pack() is None:
             return  # nowhere to sync to

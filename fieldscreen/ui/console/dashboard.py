@@ -58,7 +58,7 @@ from fieldscreen.reporting.dashboard import (
 
 if TYPE_CHECKING:
     from fieldscreen.reporting.facts import ScreeningFacts
-    from fieldscreen.ui.console_window import ConsoleWindow
+    from fieldscreen.ui.console.shell import ConsoleShell
 
 _ALL_AREAS = "__all__"
 CHART_CATEGORIES = 6
@@ -75,8 +75,8 @@ def _date(value: QDate) -> dt.date:
 class DashboardPanel(QWidget):
     """Filters, totals, one chart per dimension, the tables, and exports."""
 
-    def __init__(self, window: ConsoleWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ConsoleShell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.window_ = window
         self.facts: ScreeningFacts | None = None
         self.current: Disaggregation | None = None

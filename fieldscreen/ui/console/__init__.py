@@ -1,0 +1,1 @@
+"""The coordinator's console: the window and its import, queue, dashboard and devices panels."""

@@ -1,0 +1,1 @@
+"""The outreach worker's window and its screens: home, checklist, result, sync."""

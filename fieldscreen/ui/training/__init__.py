@@ -1,0 +1,1 @@
+"""Training mode's own screens: the scenario library and its replay."""
