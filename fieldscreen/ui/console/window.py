@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.console.dashboard import DashboardPanel
@@ -220,9 +219,10 @@ class ConsoleWindow(ProfileWindow):
     def _create_profile(self, passphrase: str, _pack: Path | None) -> None:
         def work() -> UnlockedProfile:
             from fieldscreen.store.profile import ProfileRole
+            from fieldscreen.workflows.profiles import create_profile
 
-            profile = self.store.create(self.profile_name, ProfileRole.COORDINATOR,
-                                        passphrase, demo=self.demo)
+            profile, _pack = create_profile(self.store, self.profile_name,
+                                            ProfileRole.COORDINATOR, passphrase, demo=self.demo)
             self._load_form()
             return profile
 
@@ -231,19 +231,10 @@ class ConsoleWindow(ProfileWindow):
 
     def _unlock(self, passphrase: str) -> None:
         def work() -> UnlockedProfile:
-            from fieldscreen.store.profile import ProfileRole
+            from fieldscreen.workflows.profiles import unlock_profile
 
-            locked = self.store.open(self.profile_name)
-            try:
-                profile = locked.unlock(passphrase)
-            except BaseException:
-                locked.close()
-                raise
-            if profile.info.role is not ProfileRole.COORDINATOR:
-                profile.lock()
-                raise UserError(_("'{name}' is a field profile; the console opens "
-                                  "coordinator profiles.").format(name=self.profile_name),
-                                hint=_("Open it with: fieldscreen field"))
+            profile = unlock_profile(self.store, self.profile_name, passphrase,
+                                     require_coordinator=True)
             self._load_form()
             return profile
 

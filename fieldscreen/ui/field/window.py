@@ -8,7 +8,6 @@ clears every screen's widgets.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
 from fieldscreen.ui.widgets import TrainingBanner
+from fieldscreen.workflows.screening import ScreeningWorkflow, load_checklist
 
 # PySide builds the whole `Qt` namespace of enums on first access (about 25 ms); modules on
 # the path to the unlock screen reach for it only once the window is up.
@@ -100,16 +100,11 @@ class FieldWindow(ProfileWindow):
         self._shipped: tuple[Form, ServicesDirectory | None] | None = None
         self._kdf = kdf
         self._store: ProfileStore | None = None
-        self.form: Form | None = None
-        self.services: ServicesDirectory | None = None
         self.demo = demo
         self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.profile: UnlockedProfile | None = None
-        self.session: ScreeningSession | None = None
-        self.record_id: str | None = None
-        self._saving_draft = False
-        self._draft_dirty = False
-        self._finalizing = False
+        # The screening workflow holds the profile, checklist and open screening; the
+        # window renders it (fieldscreen/workflows/screening.py).
+        self.screenings = ScreeningWorkflow(self.clock)
         self._demo_passphrase = demo_passphrase
         self.last_sync: str | None = None
         self.online: bool | None = None
@@ -162,6 +157,27 @@ class FieldWindow(ProfileWindow):
         self.idle_timer.timeout.connect(self.lock)
         self.resize(900, 700)
         self._start()
+
+    # What tests and the screens read: the workflow's state, under the names they know.
+    @property
+    def profile(self) -> UnlockedProfile | None:
+        return self.screenings.profile
+
+    @property
+    def form(self) -> Form | None:
+        return self.screenings.form
+
+    @property
+    def services(self) -> ServicesDirectory | None:
+        return self.screenings.services
+
+    @property
+    def session(self) -> ScreeningSession | None:
+        return self.screenings.session
+
+    @property
+    def record_id(self) -> str | None:
+        return self.screenings.record_id
 
     def _build_screens(self) -> None:
         """Create the first screens in the active UI language (again after a switch)."""
@@ -336,18 +352,12 @@ class FieldWindow(ProfileWindow):
 
     def _create_profile(self, passphrase: str, pack_path: Path | None) -> None:
         def work() -> UnlockedProfile:
-            from fieldscreen.exchange.pack import read_pack
             from fieldscreen.store.profile import ProfileRole
+            from fieldscreen.workflows.profiles import create_profile
 
-            pack = raw = None
-            if pack_path is not None:
-                raw = pack_path.read_bytes()
-                pack = read_pack(raw)
-            profile = self.store.create(self.profile_name, ProfileRole.FIELD, passphrase,
-                                        recovery_recipient=pack.recipient if pack else None,
-                                        demo=self.demo)
-            if pack is not None and raw is not None:
-                profile.install_pack(raw, pack.recipient)
+            raw = pack_path.read_bytes() if pack_path is not None else None
+            profile, _pack = create_profile(self.store, self.profile_name, ProfileRole.FIELD,
+                                            passphrase, pack_raw=raw, demo=self.demo)
             self._load_checklist(profile)
             return profile
 
@@ -356,12 +366,9 @@ class FieldWindow(ProfileWindow):
 
     def _unlock(self, passphrase: str) -> None:
         def work() -> UnlockedProfile:
-            locked = self.store.open(self.profile_name)
-            try:
-                profile = locked.unlock(passphrase)
-            except BaseException:
-                locked.close()
-                raise
+            from fieldscreen.workflows.profiles import unlock_profile
+
+            profile = unlock_profile(self.store, self.profile_name, passphrase)
             self._load_checklist(profile)
             return profile
 
@@ -369,7 +376,7 @@ class FieldWindow(ProfileWindow):
                        lambda error: self.unlock_screen.failed(unlock_failure(error)))
 
     def _opened(self, profile: UnlockedProfile) -> None:
-        self.profile = profile
+        self.screenings.opened(profile)
         self.first_run.clear()
         self.unlock_screen.reset()
         self.lock_button.show()
@@ -403,18 +410,8 @@ class FieldWindow(ProfileWindow):
 
     def _load_checklist(self, profile: UnlockedProfile) -> None:
         """The pack's form and services, or the shipped ones (runs on the worker)."""
-        from fieldscreen.exchange.pack import read_pack
-
-        shipped_form, shipped_services = self._shipped_checklist()
-        raw = profile.installed_pack()
-        if raw is None:
-            self.form, self.services = shipped_form, shipped_services
-            return
-        from fieldscreen.forms.translations import with_catalog_languages
-
-        pack = read_pack(raw)
-        self.form = with_catalog_languages(pack.form())
-        self.services = pack.services or shipped_services
+        self.screenings.form, self.screenings.services = load_checklist(
+            profile, self._shipped_checklist())
 
     def lock(self) -> None:
         """Drop the keys and clear every screen; the unlock screen remains."""
@@ -423,13 +420,11 @@ class FieldWindow(ProfileWindow):
             # Stopped, not deleted: a probe still running reports back to it.
             self.watcher.stop()
             self.watcher = None
-        self.session = None
-        self.record_id = None
         for screen in (self._wizard, self._result, self._trainer):
             if screen is not None:
                 screen.clear()
         self.home.clear()
-        profile, self.profile = self.profile, None
+        profile = self.screenings.closed()
         if profile is not None:
             # Queued behind any save still running, so nothing acknowledged is lost.
             self.tasks.run(profile.lock, lambda _r: None, lambda _e: None)
@@ -477,45 +472,20 @@ class FieldWindow(ProfileWindow):
     # -- screening -------------------------------------------------------------------------------
 
     def new_screening(self) -> None:
-        if self.profile is None or self.form is None:
+        session = self.screenings.start_new()
+        if session is None:
             return
-        from fieldscreen.engine.session import ScreeningSession
-
-        self.session = ScreeningSession(self.form, clock=self.clock)
-        # Chosen now, so every autosave and the final save land on the same record.
-        self.record_id = str(uuid.uuid4())
-        self.wizard.start(self.session)
+        self.wizard.start(session)
         self.stack.setCurrentWidget(self.wizard)
 
     def _resume_draft(self, record_id: str | None) -> None:
-        profile = self.profile
-        if profile is None or not record_id:
+        load = self.screenings.resume_job(record_id or "", self._shipped_checklist()[0])
+        if load is None:
             return
 
-        def load() -> tuple[Any, Form]:
-            # A draft resumes with the form version it was started with: a newer pack may
-            # have renamed questions or changed what an answer means.
-            from fieldscreen.exchange.sync import form_for_draft
-            from fieldscreen.forms.translations import with_catalog_languages
-
-            record = profile.records.get(record_id)
-            current = self.form
-            summary = record.summary
-            if current is not None and (current.id, current.version) == (
-                    summary.form_id, summary.form_version):
-                return record, current
-            form = form_for_draft(profile, summary.form_id, summary.form_version,
-                                  also=[self._shipped_checklist()[0]])
-            return record, with_catalog_languages(form)
-
         def opened(found: tuple[Any, Form]) -> None:
-            from fieldscreen.engine.session import ScreeningSession
-
             record, form = found
-            self.session = ScreeningSession(form, clock=self.clock)
-            self.session.answer_all(record.answers)
-            self.record_id = record.id
-            self.wizard.start(self.session)
+            self.wizard.start(self.screenings.resumed(record, form))
             self.stack.setCurrentWidget(self.wizard)
 
         self.tasks.run(load, opened,
@@ -523,36 +493,24 @@ class FieldWindow(ProfileWindow):
 
     def _autosave(self) -> None:
         """Save the open screening as a draft; coalesces answers given while a save runs."""
-        if self.session is None or self.profile is None or self._finalizing:
+        save = self.screenings.draft_job()
+        if save is None:
             return
-        if self._saving_draft:
-            self._draft_dirty = True
-            return
-        profile, session = self.profile, self.session
-        answers = session.answers_json()
-        record_id = self.record_id
-        self._saving_draft = True
-        self._draft_dirty = False
-
-        def work() -> Any:
-            return profile.records.save_draft(session.form.id, session.form.version, answers,
-                                              record_id=record_id, create_if_missing=True)
 
         def done(_summary: Any) -> None:
-            self._saving_draft = False
-            if self.session is session and self._draft_dirty:
+            if self.screenings.draft_saved():
                 self._autosave()
 
         def failed(error: BaseException) -> None:
-            self._saving_draft = False
+            self.screenings.draft_failed()
             # The answers stay on screen; say the draft could not be kept.
             self.wizard.message.setText(person_message(error))
 
-        self.tasks.run(work, done, failed)
+        self.tasks.run(save, done, failed)
 
     def _stop_screening(self) -> None:
         self.tasks.wait_idle()
-        self.session = None
+        self.screenings.stop()
         self.wizard.clear()
         self.show_home()
 
@@ -564,23 +522,12 @@ class FieldWindow(ProfileWindow):
         self.result.save_button.setFocus()
 
     def _save_final(self, outcome: ScreeningOutcome) -> None:
-        profile, session = self.profile, self.session
-        if profile is None or session is None:
+        save = self.screenings.final_job(outcome)
+        if save is None:
             return
-        answers = session.answers_json()
-        record_id = self.record_id
-        self._finalizing = True
-        self._draft_dirty = False
-
-        def work() -> Any:
-            return profile.records.save_final(session.form.id, session.form.version, answers,
-                                              outcome.to_json(), record_id=record_id,
-                                              create_if_missing=True)
 
         def done(summary: Any) -> None:
-            self._finalizing = False
-            self.session = None
-            self.record_id = None
+            self.screenings.final_saved()
             self.wizard.clear()
             self.result.clear()
             self.saved.emit(summary.id)
@@ -588,11 +535,11 @@ class FieldWindow(ProfileWindow):
 
         def failed(error: BaseException) -> None:
             # Nothing is lost: the screening stays open on the result screen.
-            self._finalizing = False
+            self.screenings.final_failed()
             self.result.message.setText(person_message(error))
 
         self.result.message.setText(_("Saving…"))
-        self.tasks.run(work, done, failed)
+        self.tasks.run(save, done, failed)
 
     # -- training --------------------------------------------------------------------------------
 
