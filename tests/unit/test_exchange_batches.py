@@ -1,8 +1,8 @@
 """Sealed batches at the coordinator: every way a batch can be wrong ends in quarantine.
 
 The promise under test (docs/batch-format.md, "Verifying and importing"): importing is one
-transaction: size limits before parsing, decrypt, strict parse, device enrolled and not revoked, signature
-valid, recipient is this coordinator, hashes and counts match, then upsert. Anything that
+transaction: size limits before parsing, decrypt, strict parse, device enrolled and not
+revoked, signature valid, recipient is this coordinator, hashes and counts match, then upsert. Anything that
 fails goes to quarantine with a reason; nothing is half-imported. For every refusal these
 tests check the same four things, because each is what a coordinator relies on:
 
