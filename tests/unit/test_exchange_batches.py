@@ -2,9 +2,10 @@
 
 The promise under test (docs/batch-format.md, "Verifying and importing"): importing is one
 transaction: size limits before parsing, decrypt, strict parse, device enrolled and not
-revoked, signature valid, recipient is this coordinator, hashes and counts match, then upsert. Anything that
-fails goes to quarantine with a reason; nothing is half-imported. For every refusal these
-tests check the same four things, because each is what a coordinator relies on:
+revoked, signature valid, recipient is this coordinator, hashes and counts match, then
+upsert. Anything that fails goes to quarantine with a reason; nothing is half-imported. For
+every refusal these tests check the same four things, because each is what a coordinator
+relies on:
 
 - the stable reason code (what the console and `import --json` show);
 - the refused file is kept byte-for-byte in the quarantine folder, listed with its reason
