@@ -22,9 +22,13 @@ import gettext as _gettext
 import io
 import threading
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fieldscreen.paths import shipped_dir
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.messages.catalog import Catalog
 
 DOMAIN = "fieldscreen"
 FORMS_DOMAIN = "fieldscreen-forms"
@@ -119,7 +123,7 @@ def _load(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
     return _gettext.NullTranslations()
 
 
-def _fill_missing_plural_forms(catalog) -> None:  # catalog: babel Catalog
+def _fill_missing_plural_forms(catalog: Catalog) -> None:
     """Give every empty plural slot of a translated message the catalog's "other" form.
 
     The compiled catalog keeps the `.po` file's own `Plural-Forms` header, so its slots mean
@@ -157,7 +161,7 @@ def active_language() -> str:
 
 
 @lru_cache(maxsize=64)
-def _locale(language: str):  # -> babel.Locale
+def _locale(language: str) -> Locale:
     from babel import Locale, UnknownLocaleError
 
     try:

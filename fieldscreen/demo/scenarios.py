@@ -251,6 +251,8 @@ class _ScenarioReader:
         if self.problems:
             raise SourceProblems(self.problems)
         assert child is not None and expected is not None
+        # Both were checked above (required, and of the right kind) or a problem was raised.
+        assert isinstance(scenario_id, str) and isinstance(form_id, str)
         return Scenario(
             id=scenario_id,
             path=self.path,

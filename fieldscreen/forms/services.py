@@ -192,7 +192,7 @@ def read_services(data: object, shown: str) -> ServicesDirectory:
             continue
         seen.add(service_id)
         try:
-            service_type = ServiceType(entry.get("type"))
+            service_type = ServiceType(str(entry.get("type")))
         except ValueError:
             problem(entry.line_of("type"), _("service type must be one of: {types}").format(
                 types=", ".join(t.value for t in ServiceType)))

@@ -117,7 +117,7 @@ def extract_form(
         for list_name, entries in lists.items():
             if not isinstance(entries, LocatedList):
                 continue
-            audience = list_audience.get(list_name, Audience.WORKER)
+            audience: Audience | None = list_audience.get(list_name, Audience.WORKER)
             for line, entry in zip(entries.item_lines, entries, strict=True):
                 if not isinstance(entry, LocatedMap) or not isinstance(entry.get("name"), str):
                     continue

@@ -11,11 +11,13 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 _STOP = object()
+# What one task returns: `run` hands the same type to its success callback.
+T = TypeVar("T")
 
 
 class TaskRunner(QObject):
@@ -41,7 +43,7 @@ class TaskRunner(QObject):
                                         daemon=True)
         self._thread.start()
 
-    def run(self, function: Callable[[], Any], on_success: Callable[[Any], None],
+    def run(self, function: Callable[[], T], on_success: Callable[[T], None],
             on_failure: Callable[[BaseException], None]) -> int:
         """Queue `function`; `on_success(result)` or `on_failure(error)` runs on the GUI thread.
 

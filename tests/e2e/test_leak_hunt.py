@@ -287,7 +287,7 @@ def type_note(qtbot, window: Any, text: str) -> None:
     else:
         raise AssertionError("the worker's note never came")
     label = wizard.current_step().items[0].label.get("en")
-    [line] = [edit for edit in wizard.scroll.widget().findChildren(QLineEdit)
+    [line] = [edit for edit in wizard.question_area.widget().findChildren(QLineEdit)
               if edit.accessibleName() == label]
     line.setFocus()
     qtbot.keyClicks(line, text)

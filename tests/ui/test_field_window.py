@@ -214,7 +214,7 @@ def test_auto_lock_clears_every_screen(window, qtbot):
     assert window.stack.currentWidget() is window.unlock_screen
     texts = [w.text() for w in window.findChildren(QLabel)]
     assert not any(question in text for text in texts)
-    assert wizard.scroll.widget() is None
+    assert wizard.question_area.widget() is None
     assert window.result.reasons.count() == 0 and window.home.drafts.count() == 0
 
 
@@ -256,10 +256,10 @@ def test_child_language_switches_alone_and_arabic_is_mirrored(qtbot):
     qtbot.addWidget(wizard)
     wizard.show()
     wizard.start(ScreeningSession(form), "en")
-    page = wizard.scroll.widget()
+    page = wizard.question_area.widget()
     assert page.layoutDirection() == Qt.LayoutDirection.LeftToRight
     wizard.language.setCurrentIndex(wizard.language.findData("ar"))
-    page = wizard.scroll.widget()
+    page = wizard.question_area.widget()
     assert page.layoutDirection() == Qt.LayoutDirection.RightToLeft
     labels = [label.text() for label in page.findChildren(QLabel)]
     assert "هل يمكننا أن نتحدث قليلاً؟" in labels

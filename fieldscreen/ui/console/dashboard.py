@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCharts import (
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
     from fieldscreen.ui.console.shell import ConsoleShell
 
 _ALL_AREAS = "__all__"
+# What the tables and charts show for a category of a dimension (reporting.labels).
+CategoryLabel = Callable[[Dimension, str], str]
 CHART_CATEGORIES = 6
 
 
@@ -179,9 +183,7 @@ class DashboardPanel(QWidget):
         layout.addLayout(exports)
         self.show_loading()
 
-    def _date_edit(self, name: str) -> QWidget:
-        from PySide6.QtWidgets import QDateEdit
-
+    def _date_edit(self, name: str) -> QDateEdit:
         edit = QDateEdit(self)
         edit.setCalendarPopup(True)
         edit.setAccessibleName(name)
@@ -225,7 +227,7 @@ class DashboardPanel(QWidget):
             areas=None if area in (None, _ALL_AREAS) else frozenset({area}),
             age_bands=AgeBands(self.bands.currentData() or AgeBands.STANDARD.value))
 
-    def _labels(self):
+    def _labels(self) -> CategoryLabel:
         from fieldscreen.reporting.labels import form_labels
 
         return form_labels(self.window_.form, active_language())
@@ -263,7 +265,7 @@ class DashboardPanel(QWidget):
         assert self.current is not None
         return cell_text(self.current.count(dimension, category), self.small_cell.value())
 
-    def _fill_cross(self, label, threshold: int) -> None:
+    def _fill_cross(self, label: CategoryLabel, threshold: int) -> None:
         current = self.current
         assert current is not None
         sexes = current.sexes
@@ -277,7 +279,7 @@ class DashboardPanel(QWidget):
             for column, count in enumerate(counts):
                 self.cross.setItem(row, column, QTableWidgetItem(cell_text(count, threshold)))
 
-    def _draw(self, dimension: Dimension, label, threshold: int) -> None:
+    def _draw(self, dimension: Dimension, label: CategoryLabel, threshold: int) -> None:
         assert self.current is not None
         rows = [(label(dimension, category), count)
                 for category, count in self.current.counts[dimension]

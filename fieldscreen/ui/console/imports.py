@@ -214,7 +214,9 @@ class ImportPanel(QWidget):
             self.results.setItem(row, column, _item(value))
         if outcome.status == "quarantined":
             for column in range(self.results.columnCount()):
-                self.results.item(row, column).setForeground(Qt.GlobalColor.darkRed)
+                cell = self.results.item(row, column)
+                if cell is not None:
+                    cell.setForeground(Qt.GlobalColor.darkRed)
 
     def _done_running(self) -> None:
         self.running = False

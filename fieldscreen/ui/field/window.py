@@ -230,13 +230,14 @@ class FieldWindow(ProfileWindow):
         app = QApplication.instance()
         direction = (Qt.LayoutDirection.RightToLeft if is_right_to_left(language)
                      else Qt.LayoutDirection.LeftToRight)
-        if app is not None:
+        if isinstance(app, QApplication):
             app.setLayoutDirection(direction)
         self.setLayoutDirection(direction)
         current = self.stack.currentWidget()
-        showing = {self.first_run: "first_run", self.unlock_screen: "unlock",
-                   self.home: "home", self._wizard: "wizard", self._result: "result",
-                   self._trainer: "trainer"}.get(current, "unlock")
+        screens: dict[QWidget | None, str] = {
+            self.first_run: "first_run", self.unlock_screen: "unlock", self.home: "home",
+            self._wizard: "wizard", self._result: "result", self._trainer: "trainer"}
+        showing = screens.get(current, "unlock")
         old = [self.first_run, self.unlock_screen, self.home, self._wizard, self._result,
                self._trainer]
         position = self._wizard.index if self._wizard is not None else 0

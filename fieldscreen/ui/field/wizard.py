@@ -88,11 +88,11 @@ class WizardScreen(QWidget):
         self.audience_label.setObjectName("audienceLabel")
         layout.addWidget(self.audience_label)
 
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setAccessibleName(_("Question"))
-        layout.addWidget(self.scroll, 1)
+        self.question_area = QScrollArea(self)
+        self.question_area.setWidgetResizable(True)
+        self.question_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.question_area.setAccessibleName(_("Question"))
+        layout.addWidget(self.question_area, 1)
 
         self.message = QLabel(self)
         self.message.setWordWrap(True)
@@ -161,7 +161,7 @@ class WizardScreen(QWidget):
         self.session = None
         self.steps = []
         self._cards = []
-        old = self.scroll.takeWidget()
+        old = self.question_area.takeWidget()
         if old is not None:
             old.deleteLater()
         self.message.clear()
@@ -247,7 +247,7 @@ class WizardScreen(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         if step is None:
-            self.scroll.setWidget(page)
+            self.question_area.setWidget(page)
             return
         if step.for_worker:
             self.audience_label.setText(_("For you (the worker): your own observations — do "
@@ -266,10 +266,10 @@ class WizardScreen(QWidget):
         for item in step.items:
             self._add_item(layout, item, large=child_page and len(step.items) == 1)
         layout.addStretch(1)
-        old = self.scroll.takeWidget()
+        old = self.question_area.takeWidget()
         if old is not None:
             old.deleteLater()
-        self.scroll.setWidget(page)
+        self.question_area.setWidget(page)
         target = self._first_input or self.next_button
         target.setFocus()
         if isinstance(target, QAbstractSpinBox | QLineEdit):
@@ -324,7 +324,7 @@ class WizardScreen(QWidget):
         if kind is ItemType.SELECT_MULTIPLE:
             box = QWidget(parent)
             grid = QGridLayout(box)
-            chosen = set(current or ())
+            chosen = set(current) if isinstance(current, tuple | list | frozenset) else set()
             assert item.choice_list is not None
             checks: list[QCheckBox] = []
 
@@ -347,12 +347,17 @@ class WizardScreen(QWidget):
             return box
         if kind in (ItemType.INTEGER, ItemType.DECIMAL):
             whole = kind is ItemType.INTEGER
-            spin: QSpinBox | QDoubleSpinBox = QSpinBox(parent) if whole else QDoubleSpinBox(
-                parent)
-            spin.setRange(-1, 120 if whole else 1_000_000)
+            spin: QSpinBox | QDoubleSpinBox
             # -1 shows as "not answered": a number box cannot be empty.
+            if whole:
+                spin = QSpinBox(parent)
+                spin.setRange(-1, 120)
+                spin.setValue(current if isinstance(current, int) else -1)
+            else:
+                spin = QDoubleSpinBox(parent)
+                spin.setRange(-1, 1_000_000)
+                spin.setValue(float(current) if isinstance(current, int | float) else -1.0)
             spin.setSpecialValueText(_("not answered"))
-            spin.setValue(current if isinstance(current, int | float) else -1)
             spin.setAccessibleName(self._text(item))
             self._focus_first(spin)
             spin.valueChanged.connect(lambda v: self._set(item, None if v < 0 else v))
@@ -387,7 +392,7 @@ class WizardScreen(QWidget):
             return check
         return None
 
-    def _answer_cards(self, item: Item, current: object, parent: QWidget) -> QWidget:
+    def _answer_cards(self, item: Item, current: object, parent: QWidget | None) -> QWidget:
         assert item.choice_list is not None and self.session is not None
         box = QWidget(parent)
         grid = QGridLayout(box)
@@ -406,7 +411,7 @@ class WizardScreen(QWidget):
             self._cards.append(card)
         return box
 
-    def _radio_row(self, item: Item, current: object, parent: QWidget,
+    def _radio_row(self, item: Item, current: object, parent: QWidget | None,
                    label: QLabel) -> QWidget:
         assert item.choice_list is not None and self.session is not None
         box = QWidget(parent)
@@ -419,7 +424,8 @@ class WizardScreen(QWidget):
             radio = QRadioButton(choice.label.get(language, form.default_language), box)
             radio.setAccessibleName(f"{self._text(item)}: {radio.text()}")
             radio.setChecked(choice.name == current)
-            radio.toggled.connect(lambda on, name=choice.name: on and self._set(item, name))
+            radio.toggled.connect(
+                lambda on, name=choice.name: self._set(item, name) if on else None)
             if index == 0:
                 self._focus_first(radio)
             group.addButton(radio)
