@@ -10,7 +10,6 @@ such cells are not drawn: a bar's length would give the number away.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -46,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.i18n import _, active_language, format_number
+from fieldscreen.reporting.charts import chart_rows
 from fieldscreen.reporting.dashboard import (
     DEFAULT_SMALL_CELL,
     NOT_KNOWN,
@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 _ALL_AREAS = "__all__"
 # What the tables and charts show for a category of a dimension (reporting.labels).
 CategoryLabel = Callable[[Dimension, str], str]
-CHART_CATEGORIES = 6
 
 
 def _qdate(date: dt.date) -> QDate:
@@ -281,23 +280,10 @@ class DashboardPanel(QWidget):
 
     def _draw(self, dimension: Dimension, label: CategoryLabel, threshold: int) -> None:
         assert self.current is not None
-        rows = [(label(dimension, category), count)
-                for category, count in self.current.counts[dimension]
-                if count or category != NOT_KNOWN]
-        if len(rows) > CHART_CATEGORIES:
-            # A chart cannot label twenty bars; the largest stay and the rest are summed
-            # (the tables list every category).
-            # Small cells sort by name: their order by count would tell them apart.
-            rows.sort(key=lambda row: (suppressed(row[1], threshold),
-                                       0 if suppressed(row[1], threshold) else -row[1],
-                                       row[0]))
-            rest = sum(count for _name, count in rows[CHART_CATEGORIES - 1:])
-            rows = [*rows[:CHART_CATEGORIES - 1], (_("All others"), rest)]
-        # Axis labels are rich text: "<5" must be escaped or it reads as a tag.
-        names = [html.escape(f"{name} ({cell_text(count, threshold)})") for name, count in rows]
+        rows = chart_rows(self.current, dimension, label, threshold)
         bars = QBarSet(dimension.title)
-        for _category, count in rows:
-            bars.append(0 if suppressed(count, threshold) else count)
+        for bar in rows.bars:
+            bars.append(bar.height)
         horizontal = dimension in (Dimension.NATIONALITY, Dimension.EXPLOITATION_FORM,
                                    Dimension.AREA)
         series = QHorizontalBarSeries() if horizontal else QBarSeries()
@@ -308,12 +294,11 @@ class DashboardPanel(QWidget):
         chart.legend().hide()
         chart.setMargins(QMargins(4, 4, 4, 4))
         categories = QBarCategoryAxis()
-        categories.append(names)
+        categories.append([bar.label for bar in rows.bars])
         values = QValueAxis()
         values.setLabelFormat("%d")
         values.setMin(0)
-        values.setMax(max([count for _c, count in rows if not suppressed(count, threshold)]
-                          + [threshold]))
+        values.setMax(rows.axis_max)
         chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft if horizontal
                       else Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(values, Qt.AlignmentFlag.AlignBottom if horizontal
