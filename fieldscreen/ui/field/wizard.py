@@ -35,10 +35,11 @@ from PySide6.QtWidgets import (
 )
 
 from fieldscreen.engine.answers import AnswerError
-from fieldscreen.engine.steps import WizardStep, wizard_steps
+from fieldscreen.engine.steps import WizardStep
 from fieldscreen.forms.schema import Audience, Item, ItemType
 from fieldscreen.i18n import _, is_right_to_left, language_name
 from fieldscreen.ui.field.answer_cards import AnswerCard
+from fieldscreen.workflows.navigation import Move, WizardNavigation
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningSession
@@ -61,8 +62,8 @@ class WizardScreen(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session: ScreeningSession | None = None
-        self.steps: list[WizardStep] = []
-        self.index = 0
+        # Which step is current, and the rules for moving (fieldscreen/workflows).
+        self.navigation = WizardNavigation()
         self.child_language = "en"
         self._cards: list[AnswerCard] = []
         # The control that takes focus when a step opens (the first answer).
@@ -147,19 +148,13 @@ class WizardScreen(QWidget):
         self.language.setCurrentIndex(list(form.languages).index(wanted))
         self.language.blockSignals(False)
         self.child_language = wanted
-        self.index = 0
-        if session.answers:
-            # Resume after the last answered step.
-            steps = wizard_steps(session)
-            answered = [i for i, step in enumerate(steps)
-                        if any(item.name in session.answers for item in step.items)]
-            self.index = min((answered[-1] + 1) if answered else 0, max(len(steps) - 1, 0))
+        self.navigation.start(session)
         self._render()
 
     def clear(self) -> None:
         """Forget the session and empty every widget (auto-lock, quick exit)."""
         self.session = None
-        self.steps = []
+        self.navigation.clear()
         self._cards = []
         old = self.question_area.takeWidget()
         if old is not None:
@@ -171,48 +166,44 @@ class WizardScreen(QWidget):
 
     # -- navigation ----------------------------------------------------------------------------
 
+    # The navigation's state, under the names the window and the tests use.
+    @property
+    def index(self) -> int:
+        return self.navigation.index
+
+    @index.setter
+    def index(self, value: int) -> None:
+        self.navigation.index = value
+
+    @property
+    def steps(self) -> list[WizardStep]:
+        return self.navigation.steps
+
     def current_step(self) -> WizardStep | None:
-        return self.steps[self.index] if 0 <= self.index < len(self.steps) else None
+        return self.navigation.current_step()
 
     def go_next(self) -> None:
-        if self.session is None:
-            return
-        step = self.current_step()
-        if step is not None:
-            for item in step.items:
-                problem = self.session.problem_with(item.name)
-                if problem is not None:
-                    self.message.setText(problem.message)
-                    return
-        self.steps = wizard_steps(self.session)
-        if self.index + 1 >= len(self.steps):
-            self.finished.emit()
-            return
-        self.index += 1
-        self._render()
+        self._moved(self.navigation.go_next())
 
     def go_back(self) -> None:
-        if self.session is None or self.index == 0:
-            return
-        self.index -= 1
-        self._render()
+        if self.navigation.go_back():
+            self._render()
 
     def skip(self) -> None:
         """Leave this step's questions unanswered (an information gap, never a "no")."""
-        if self.session is None:
-            return
-        step = self.current_step()
-        if step is not None:
-            for item in step.items:
-                if item.type.takes_answer and not item.required:
-                    self.session.clear(item.name)
+        changed, move = self.navigation.skip()
+        if changed:
             self.answered.emit()
-        self.steps = wizard_steps(self.session)
-        if self.index + 1 >= len(self.steps):
+        self._moved(move)
+
+    def _moved(self, move: Move) -> None:
+        if move is Move.BLOCKED:
+            if self.navigation.problem is not None:
+                self.message.setText(self.navigation.problem)
+        elif move is Move.FINISHED:
             self.finished.emit()
-            return
-        self.index += 1
-        self._render()
+        else:
+            self._render()
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -233,9 +224,7 @@ class WizardScreen(QWidget):
         session = self.session
         if session is None:
             return
-        self.steps = wizard_steps(session)
-        self.index = max(0, min(self.index, len(self.steps) - 1))
-        step = self.current_step()
+        step = self.navigation.refresh()
         self.message.clear()
         self._cards = []
         self._first_input = None
