@@ -396,9 +396,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     try:
         directories = AppDirectories.under(base).ensure()
         if args.coordinator:
-            return _run_training_console(directories, args.quit_after)
+            return _run_training_console(directories, args.quit_after,
+                                         sandbox=base if temporary else None)
         return _run_gui(AppDirectories.under(base), "training", demo=True,
-                        quit_after_ms=args.quit_after)
+                        quit_after_ms=args.quit_after, sandbox=base if temporary else None)
     finally:
         if temporary:
             shutil.rmtree(base, ignore_errors=True)
@@ -434,9 +435,11 @@ def _gui() -> Any:
 
 
 def _run_gui(directories: Any, profile_name: str, *, demo: bool,
-             quit_after_ms: int | None, idle_minutes: float = 5.0) -> int:
+             quit_after_ms: int | None, idle_minutes: float = 5.0,
+             sandbox: Path | None = None) -> int:
     return _gui().run_field(directories, profile_name, demo=demo,
-                            quit_after_ms=quit_after_ms, idle_minutes=idle_minutes)
+                            quit_after_ms=quit_after_ms, idle_minutes=idle_minutes,
+                            sandbox=sandbox)
 
 
 def _run_console(args: argparse.Namespace) -> int:
@@ -459,7 +462,8 @@ def _run_console(args: argparse.Namespace) -> int:
                               idle_minutes=args.auto_lock_minutes)
 
 
-def _run_training_console(directories: Any, quit_after_ms: int | None) -> int:
+def _run_training_console(directories: Any, quit_after_ms: int | None, *,
+                          sandbox: Path | None = None) -> int:
     from fieldscreen.demo.loop import RELAY_FOLDER, TRAINING_COORDINATOR, seed_training_deployment
 
     app = _gui()
@@ -468,7 +472,8 @@ def _run_training_console(directories: Any, quit_after_ms: int | None) -> int:
             "and syncs them)…"), file=sys.stderr)
     seed_training_deployment(directories.data, relay, app.DEMO_PASSPHRASE)
     return app.run_console(directories, TRAINING_COORDINATOR, demo=True,
-                           quit_after_ms=quit_after_ms, import_source=str(relay))
+                           quit_after_ms=quit_after_ms, import_source=str(relay),
+                           sandbox=sandbox)
 
 
 def _run_field(args: argparse.Namespace) -> int:

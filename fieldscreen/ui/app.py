@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sys
 import threading
 import traceback
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -74,13 +79,38 @@ def shipped_checklist() -> tuple[Any, Any]:
     return form, services
 
 
+def ending_process(sandbox: Path | None) -> Callable[[], None]:
+    """What quick exit calls last: remove the training sandbox, then end the process now.
+
+    Not Qt's orderly shutdown: that waits for the worker thread, and a sync stuck on a slow
+    network would keep the process alive. Every acknowledged save is already durable
+    (checkpointed before it is acknowledged), so nothing saved is lost by ending here; the
+    keys in memory end with the process.
+    """
+
+    def end() -> None:
+        if sandbox is not None:
+            shutil.rmtree(sandbox, ignore_errors=True)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(0)
+
+    return end
+
+
 def run_field(directories: AppDirectories, profile_name: str, *, demo: bool = False,
-              quit_after_ms: int | None = None, idle_minutes: float = 5.0) -> int:
-    """Open the field window (training mode with `demo`) and run until it closes."""
+              quit_after_ms: int | None = None, idle_minutes: float = 5.0,
+              sandbox: Path | None = None) -> int:
+    """Open the field window (training mode with `demo`) and run until it closes.
+
+    `sandbox`: the demo's throw-away folder, removed by quick exit too.
+    """
     app = application()
     window = FieldWindow(data_dir=directories.ensure().data, profile_name=profile_name,
                          checklist=shipped_checklist, demo=demo, idle_minutes=idle_minutes,
                          demo_passphrase=DEMO_PASSPHRASE if demo else None)
+    window.end_process = ending_process(sandbox)
     window.show()
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
@@ -94,7 +124,7 @@ def shipped_form() -> Any:
 
 def run_console(directories: AppDirectories, profile_name: str, *, demo: bool = False,
                 quit_after_ms: int | None = None, idle_minutes: float = 15.0,
-                import_source: str | None = None) -> int:
+                import_source: str | None = None, sandbox: Path | None = None) -> int:
     """Open the coordinator's console (training mode with `demo`) until it closes."""
     from fieldscreen.ui.console.window import ConsoleWindow
 
@@ -103,6 +133,7 @@ def run_console(directories: AppDirectories, profile_name: str, *, demo: bool = 
                            form_loader=shipped_form, demo=demo, idle_minutes=idle_minutes,
                            demo_passphrase=DEMO_PASSPHRASE if demo else None,
                            import_source=import_source)
+    window.end_process = ending_process(sandbox)
     window.show()
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)

@@ -7,6 +7,7 @@ its own `lock()` (what it clears differs) and says when to start watching for ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject
@@ -36,25 +37,39 @@ def unlock_failure(error: BaseException) -> str:
     return message
 
 
+# How long quick exit lets a save already running finish before the process ends anyway.
+# Quick exit is for danger: a save that has not committed by then is lost, and that is
+# accepted (the last autosaved draft is on disk).
+QUICK_EXIT_GRACE_S = 0.5
+
+
 class ProfileWindow(QMainWindow):
     """A main window that locks: subclasses provide `lock()`, `profile`, `tasks` and
-    `idle_timer`, and install this window as the application's event filter."""
+    `idle_timer`, and install this window as the application's event filter.
+
+    `end_process` is set by the app runner (fieldscreen/ui/app.py): quick exit then ends
+    the whole process instead of only closing the window. Tests leave it None.
+    """
 
     profile: Any
     tasks: Any
     idle_timer: Any
+    end_process: Callable[[], None] | None = None
 
     def lock(self) -> None:
         raise NotImplementedError
 
     def quick_exit(self) -> None:
-        """Lock, clear the clipboard and close at once."""
+        """Clear the clipboard, hide, drop the keys and end the process at once."""
         clipboard = QGuiApplication.clipboard()
         if clipboard is not None:
             clipboard.clear()
-        self.lock()
+        # Off the screen first: whoever is looking must see nothing from here on.
         self.hide()
-        self.tasks.wait_idle()
+        self.lock()
+        self.tasks.wait_idle(timeout=QUICK_EXIT_GRACE_S)
+        if self.end_process is not None:
+            self.end_process()  # does not return
         self.close()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
