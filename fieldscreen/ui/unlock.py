@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -153,6 +154,13 @@ class FirstRunScreen(QWidget):
         self.message.setText(message)
         self.create_button.setEnabled(True)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        # Typing starts in the passphrase field: whatever had focus before (Quick exit,
+        # the first button of the window) must never take the keys, and a space typed
+        # there must not press a button.
+        super().showEvent(event)
+        self.passphrase.setFocus()
+
     def clear(self) -> None:
         self.passphrase.clear()
         self.repeat.clear()
@@ -213,4 +221,9 @@ class UnlockScreen(QWidget):
         self.passphrase.clear()
         self.message.clear()
         self.unlock_button.setEnabled(True)
+        self.passphrase.setFocus()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # As on the first-run screen: the keys go to the passphrase field from the start.
+        super().showEvent(event)
         self.passphrase.setFocus()

@@ -1,4 +1,4 @@
-"""Quick exit ends the process: a real window under Xvfb, real key presses from xdotool.
+"""Real windows under Xvfb, real key presses from xdotool: quick exit and first-run typing.
 
 Quick exit is for danger. Hiding the window while the process lives on (as it did) leaves
 the keys in memory and the training sandbox on disk; this runs the app as a person does and
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fieldscreen.store.profile import DATABASE_FILE
 from tests.store_helpers import PASSPHRASE, create_profile
 
 pytestmark = pytest.mark.slow
@@ -103,3 +104,30 @@ def test_ctrl_shift_x_on_a_real_profile_ends_the_process(display, tmp_path):
             process.kill()
         _out, errors = process.communicate(timeout=10)
     assert process.returncode == 0, errors
+
+
+def test_first_run_by_keyboard_alone_types_the_passphrase_and_creates_the_profile(
+        display, tmp_path):
+    # Focus used to start on a header control (Quick exit, or the language list): the
+    # first space of a passphrase pressed it, and the passphrase never reached its field.
+    base = tmp_path / "new"
+    process = _start(display, tmp_path, "--basedir", str(base), "field")
+    try:
+        window = _xdotool(display, "search", "--sync", "--onlyvisible", "--name",
+                          "FieldScreen").splitlines()[0]
+        time.sleep(1.0)
+        _xdotool(display, "windowfocus", "--sync", window)
+        _xdotool(display, "type", "--delay", "20", "purple tractor river lantern")
+        _xdotool(display, "key", "Tab")
+        _xdotool(display, "type", "--delay", "20", "purple tractor river lantern")
+        _xdotool(display, "key", "Return")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(base.rglob(DATABASE_FILE)):
+            assert process.poll() is None, "typing a passphrase ended the app"
+            time.sleep(0.2)
+        assert list(base.rglob(DATABASE_FILE)), "the keys never reached the passphrase fields"
+        visible = _xdotool(display, "search", "--onlyvisible", "--name", "FieldScreen")
+        assert window in visible.splitlines()
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
