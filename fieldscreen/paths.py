@@ -41,11 +41,19 @@ class AppDirectories:
         )
 
     def ensure(self) -> AppDirectories:
-        """Create the directories, readable by their owner only."""
+        """Create the directories, readable by their owner only.
+
+        On a read-only drive nothing is created or changed, and nothing fails here: reading
+        works there, and whatever has to write says the folder is read-only
+        (fieldscreen/store/database.py).
+        """
         for folder in (self.data, self.config, self.cache):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if os.name == "posix":
-                folder.chmod(0o700)
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if os.name == "posix" and folder.stat().st_mode & 0o777 != 0o700:
+                    folder.chmod(0o700)
+            except OSError:
+                continue
         return self
 
 

@@ -60,6 +60,11 @@ def _read_only_error() -> StorageUnavailable:
     )
 
 
+def unwritable(path: Path) -> bool:
+    """Whether the database (or the folder its -wal and -shm files go in) is read-only."""
+    return _unwritable(path)
+
+
 def _unwritable(path: Path) -> bool:
     """Whether the database (or the folder its -wal and -shm files go in) is read-only."""
     return not os.access(path.parent, os.W_OK) or (
@@ -99,16 +104,29 @@ class ProfileDatabase:
     """The single connection to one profile's SQLite database.
 
     All writes go through `write()`, serialised by a lock, so there is exactly one writer.
+
+    `read_only` opens a database that lies in a folder nobody can write (a write-protected
+    stick, a drive remounted read-only): every read works, every write is refused with the
+    read-only message, and nothing is attempted on disk. SQLite needs to create the `-shm`
+    file even to read a WAL database, which such a folder does not allow, so the file is
+    opened as immutable: safe there, because nothing can change it while it is read-only,
+    and every acknowledged write was checkpointed into the main file (see `write`).
     """
 
     def __init__(self, path: Path, migrations: list[Migration],
-                 max_page_count: int | None = None) -> None:
+                 max_page_count: int | None = None, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._lock = threading.RLock()
         try:
-            connection = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=10
-            )
+            if read_only:
+                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                connection = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                             check_same_thread=False, timeout=10)
+            else:
+                connection = sqlite3.connect(
+                    path, isolation_level=None, check_same_thread=False, timeout=10
+                )
         except sqlite3.Error as error:
             if _unwritable(path):
                 raise _read_only_error() from None
@@ -117,7 +135,8 @@ class ProfileDatabase:
             ) from None
         self.connection = connection
         try:
-            self._configure(max_page_count)
+            if not read_only:
+                self._configure(max_page_count)
             self._quick_check()
             self.db = sqlite_utils.Database(connection)
             self._migrate(migrations)
@@ -166,6 +185,17 @@ class ProfileDatabase:
             )
 
     def _migrate(self, migrations: list[Migration]) -> None:
+        if self.read_only:
+            # Nothing can be migrated on a read-only folder; a profile that needs it is
+            # refused with the read-only message rather than read with the wrong schema.
+            try:
+                applied = {row[0] for row in self.connection.execute(
+                    "SELECT number FROM schema_migrations")}
+            except sqlite3.DatabaseError:
+                raise _read_only_error() from None
+            if {migration.number for migration in migrations} - applied:
+                raise _read_only_error()
+            return
         with self.write() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -203,6 +233,8 @@ class ProfileDatabase:
         no sign. A checkpoint that cannot run (a full disk) leaves the write safe in the
         WAL, so it does not fail the write.
         """
+        if self.read_only:
+            raise _read_only_error()
         with self._lock:
             try:
                 self.connection.execute("BEGIN IMMEDIATE")
@@ -233,6 +265,7 @@ class ProfileDatabase:
 
     def close(self) -> None:
         with self._lock:
-            with contextlib.suppress(sqlite3.Error):
-                self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not self.read_only:
+                with contextlib.suppress(sqlite3.Error):
+                    self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.connection.close()

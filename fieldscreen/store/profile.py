@@ -37,6 +37,7 @@ from fieldscreen.store.database import (
     StorageDamaged,
     StorageUnavailable,
     storage_error,
+    unwritable,
 )
 from fieldscreen.store.follow_up import ReferralQueue
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
@@ -247,7 +248,9 @@ class ProfileStore:
                 hint=(_("Profiles here: {names}.").format(names=", ".join(known)) if known
                       else _("Create one first: fieldscreen profile create --role field")),
             )
-        return LockedProfile(ProfileDatabase(path, MIGRATIONS), self._clock)
+        # A profile on a read-only folder still opens for reading (docs/security.md).
+        return LockedProfile(ProfileDatabase(path, MIGRATIONS, read_only=unwritable(path)),
+                             self._clock)
 
 
 def _remove_database_files(path: Path) -> None:
@@ -346,6 +349,8 @@ class LockedProfile:
             ) from None
 
     def _record_failure(self) -> int:
+        if self._database.read_only:
+            return 1
         with self._database.write() as db:
             db.execute("UPDATE unlock_attempts SET failures = failures + 1, last_failure = ? "
                        "WHERE id = 1", [precise_utc_stamp(self._clock())])
@@ -376,6 +381,10 @@ class LockedProfile:
     def _opened(self, dek: bytes, action: AuditAction) -> UnlockedProfile:
         self._check_key(dek)
         unlocked = UnlockedProfile(self._database, dek, self.info, self._clock)
+        if self._database.read_only:
+            # Nothing can be written: this unlock is not audited, and no failed attempt
+            # was counted either (docs/security.md, "Limits").
+            return unlocked
         with self._database.write() as db:
             db.execute("UPDATE unlock_attempts SET failures = 0, last_failure = NULL "
                        "WHERE id = 1")

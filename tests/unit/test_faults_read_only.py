@@ -49,6 +49,17 @@ def _assert_unavailable(error: StorageUnavailable) -> None:
     assert error.hint and WRITABLE_HINT in error.hint
 
 
+def _reads_but_refuses_writes(store, ids: set[str]) -> None:
+    profile = store.open(PROFILE).unlock(PASSPHRASE)
+    try:
+        assert {summary.id for summary in profile.records.list()} == ids
+        with pytest.raises(StorageUnavailable) as saving:
+            profile.records.save_final("child-screening", "2026.11.0", {"n": 99}, {})
+        _assert_unavailable(saving.value)
+    finally:
+        profile.lock()
+
+
 def _records_intact(data_dir: Path, ids: set[str]) -> None:
     profile = new_store(data_dir).open(PROFILE).unlock(PASSPHRASE)
     try:
@@ -64,9 +75,8 @@ def test_read_only_bind_mount_refuses_open_and_create_clearly(tmp_path):
     with read_only(data_dir):
         store = new_store(data_dir)
         assert store.names() == [PROFILE]  # listing still works
-        with pytest.raises(StorageUnavailable) as opening:
-            store.open(PROFILE)
-        _assert_unavailable(opening.value)
+        # Reading works on a read-only folder; every write says why it cannot be done.
+        _reads_but_refuses_writes(store, ids)
         with pytest.raises(StorageUnavailable) as creating:
             store.create("second", ProfileRole.FIELD, PASSPHRASE)
         _assert_unavailable(creating.value)
@@ -83,9 +93,7 @@ def test_base_directory_on_a_drive_remounted_read_only(tmp_path):
                               check=False).returncode == 0
         try:
             store = new_store(data_dir)
-            with pytest.raises(StorageUnavailable) as opening:
-                store.open(PROFILE)
-            _assert_unavailable(opening.value)
+            _reads_but_refuses_writes(store, ids)
             # A first profile on a read-only drive: the folder cannot even be made.
             with pytest.raises(StorageUnavailable) as creating:
                 new_store(drive / "fresh").create(PROFILE, ProfileRole.FIELD, PASSPHRASE)
@@ -149,9 +157,9 @@ CHMOD_CASES = {
              "save": "ProfileNotFound"},
     # No new profile can be made; the existing one works (its own folder is writable).
     "profiles": {"create": "StorageUnavailable", "open": "ok", "save": "ok"},
-    # SQLite cannot make the -wal and -shm files: refused as read-only, not "damaged".
-    "profile folder": {"create": "ok", "open": "StorageUnavailable",
-                       "save": "StorageUnavailable"},
+    # SQLite cannot make the -wal and -shm files: it opens for reading, and a save is
+    # refused as read-only, not "damaged".
+    "profile folder": {"create": "ok", "open": "ok", "save": "StorageUnavailable"},
 }
 
 

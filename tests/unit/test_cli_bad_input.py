@@ -1,0 +1,73 @@
+"""Bad input on the command line: read-only folders, damaged records, runaway forms, odd
+text, non-regular files, and never a child's data in an error.
+
+Each test here failed on the code before it and passes now. Commands run as real processes
+where the finding was about a process (a read-only mount, a FIFO, a hang); the rest call
+`main()` in the test's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fieldscreen.cli import main
+from tests.conftest import ROOT, SHIPPED_FORM
+from tests.fault_helpers import read_only
+from tests.store_helpers import ANSWERS, PASSPHRASE, PROFILE, create_profile, database_path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_process(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fieldscreen", *argv], cwd=ROOT,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture
+def passphrase_file(tmp_path) -> Path:
+    path = tmp_path / "secret"
+    path.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    return path
+
+
+def _saved_profile(base: Path, count: int = 2) -> set[str]:
+    _store, profile = create_profile(base / "data")
+    ids = {profile.records.save_final("child-screening", "2026.11.0", {"n": n},
+                                      {"final_decision": "urgent"}).id for n in range(count)}
+    profile.lock()
+    return ids
+
+
+# -- a read-only data folder ---------------------------------------------------------------
+
+
+def test_a_read_only_data_folder_still_reads_and_says_why_it_cannot_write(tmp_path,
+                                                                         passphrase_file):
+    base = tmp_path / "base"
+    ids = _saved_profile(base)
+    before = database_path(base / "data").read_bytes()
+    common = ["--basedir", str(base), "--profile", PROFILE]
+    with read_only(base):
+        listed = run_process(*common, "record", "list", "--json", "--passphrase-file",
+                             str(passphrase_file))
+        added = run_process(*common, "record", "add", str(SHIPPED_FORM), "--answers",
+                            str(ANSWERS / "urgent.json"), "--passphrase-file",
+                            str(passphrase_file))
+    assert listed.returncode == 0, listed.stderr
+    assert {entry["id"] for entry in json.loads(listed.stdout)} == ids
+    assert added.returncode == 1, added.stderr
+    assert "cannot write to its data folder" in added.stderr
+    assert "read-only" in added.stderr
+    assert "Traceback" not in listed.stderr + added.stderr
+    assert database_path(base / "data").read_bytes() == before
