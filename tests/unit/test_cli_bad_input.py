@@ -9,7 +9,6 @@ where the finding was about a process (a read-only mount, a FIFO, a hang); the r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
