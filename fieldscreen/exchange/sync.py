@@ -24,10 +24,10 @@ from fieldscreen.exchange.pack import DeploymentPack, read_pack
 from fieldscreen.exchange.receipt import ReceiptInvalid, read_receipt, receipt_file_name
 from fieldscreen.exchange.transports import Transport, TransportError, retrying, transport_for
 from fieldscreen.forms.schema import Form
-from fieldscreen.i18n import _
+from fieldscreen.i18n import _, ngettext
 from fieldscreen.store.database import StorageFull
 from fieldscreen.store.profile import UnlockedProfile
-from fieldscreen.store.records import RecordStatus
+from fieldscreen.store.records import RecordStatus, RecordUnreadable
 
 Progress = Callable[[str, int, int], None]
 
@@ -45,6 +45,8 @@ class SyncReport:
     purged_records: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Final records whose encrypted data does not open: kept, not sent, reported.
+    damaged_records: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -115,17 +117,27 @@ def target_reachable(profile: UnlockedProfile, target: str | None = None) -> boo
 
 
 def seal_pending(profile: UnlockedProfile, pack: DeploymentPack, *,
-                 now: Callable[[], dt.datetime]) -> tuple[int, int]:
-    """Seal every final record into batches; returns (batches, records) sealed."""
-    finals = profile.records.list([RecordStatus.FINAL])
+                 now: Callable[[], dt.datetime],
+                 damaged: list[str] | None = None) -> tuple[int, int]:
+    """Seal every final record into batches; returns (batches, records) sealed.
+
+    A record whose encrypted data does not open is skipped, kept as it is, and its id added
+    to `damaged`: one damaged record must not stop every other record from leaving.
+    """
+    finals, unreadable = profile.records.list_readable([RecordStatus.FINAL])
     finals.sort(key=lambda summary: (summary.updated_at, summary.id))
     batches = records = 0
     device_key = profile.device_key()
     start = 0
     while start < len(finals):
-        chunk, size = [], 0
+        chunk, size, taken = [], 0, 0
         for summary in finals[start:]:
-            record = profile.records.get(summary.id)
+            try:
+                record = profile.records.get(summary.id)
+            except RecordUnreadable:
+                unreadable.append(summary.id)
+                taken += 1
+                continue
             line = {
                 "id": record.id, "version": record.summary.version,
                 "form_id": record.summary.form_id, "form_version": record.summary.form_version,
@@ -137,7 +149,10 @@ def seal_pending(profile: UnlockedProfile, pack: DeploymentPack, *,
             if chunk and (len(chunk) >= RECORDS_PER_BATCH or size > BYTES_PER_BATCH):
                 break
             chunk.append(line)
-        start += len(chunk)
+            taken += 1
+        start += taken
+        if not chunk:
+            continue
         sequence, previous = profile.outbox.next_link()
         sealed = seal_batch(chunk, device_key=device_key, recipient=pack.recipient,
                             sequence=sequence, previous_manifest_sha256=previous,
@@ -146,6 +161,8 @@ def seal_pending(profile: UnlockedProfile, pack: DeploymentPack, *,
                            sealed.records)
         batches += 1
         records += len(chunk)
+    if damaged is not None:
+        damaged.extend(sorted(set(unreadable)))
     return batches, records
 
 
@@ -177,7 +194,18 @@ def _sync(profile: UnlockedProfile, *, target: str | None,
 
     pack = installed_pack(profile)
     report = SyncReport()
-    report.sealed_batches, report.sealed_records = seal_pending(profile, pack, now=now)
+    report.sealed_batches, report.sealed_records = seal_pending(
+        profile, pack, now=now, damaged=report.damaged_records)
+    if report.damaged_records:
+        report.warnings.append(ngettext(
+            "{count} record could not be opened (its encrypted data is damaged) and was not "
+            "sent: {ids}. Every other record was. Keep this laptop's profile as it is and "
+            "tell your coordinator the record id; do not delete anything.",
+            "{count} records could not be opened (their encrypted data is damaged) and were "
+            "not sent: {ids}. Every other record was. Keep this laptop's profile as it is "
+            "and tell your coordinator the record ids; do not delete anything.",
+            len(report.damaged_records)).format(count=len(report.damaged_records),
+                                               ids=", ".join(report.damaged_records)))
     destination = target or (pack.sync.target if pack.sync else None)
     if destination is None:
         raise UserError(_("No sync target: the deployment pack names none."),

@@ -329,6 +329,31 @@ class RecordRepository:
             rows = connection.execute(query, parameters).fetchall()
         return self._summaries(rows)
 
+    def list_readable(self, statuses: Iterable[RecordStatus] | None = None
+                      ) -> tuple[list[RecordSummary], list[str]]:
+        """Like `list`, but a record whose summary does not open is left out and named.
+
+        For work that must go on past one damaged record (sync): the ids of the damaged
+        ones come back so they can be reported; nothing is changed or deleted.
+        """
+        try:
+            return self.list(statuses), []
+        except RecordUnreadable:
+            pass
+        wanted = list(statuses) if statuses is not None else list(RecordStatus)
+        with self._database.read() as connection:
+            ids = [row[0] for row in connection.execute(
+                f"SELECT id FROM records WHERE status IN "  # noqa: S608 - placeholders only
+                f"({', '.join('?' * len(wanted))}) ORDER BY updated_at DESC, id",
+                [status.value for status in wanted])]
+        readable, damaged = [], []
+        for record_id in ids:
+            try:
+                readable.append(self.get(record_id).summary)
+            except RecordUnreadable:
+                damaged.append(record_id)
+        return readable, damaged
+
     def get(self, record_id: str) -> Record:
         with self._database.read() as connection:
             row = connection.execute(

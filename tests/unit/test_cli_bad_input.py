@@ -16,9 +16,18 @@ from pathlib import Path
 import pytest
 
 from fieldscreen.cli import main
+from fieldscreen.exchange.sync import sync
 from tests.conftest import ROOT, SHIPPED_FORM
+from tests.exchange_helpers import make_world
 from tests.fault_helpers import read_only
-from tests.store_helpers import ANSWERS, PASSPHRASE, PROFILE, create_profile, database_path
+from tests.store_helpers import (
+    ANSWERS,
+    PASSPHRASE,
+    PROFILE,
+    create_profile,
+    database_path,
+    raw_connection,
+)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -70,3 +79,38 @@ def test_a_read_only_data_folder_still_reads_and_says_why_it_cannot_write(tmp_pa
     assert "read-only" in added.stderr
     assert "Traceback" not in listed.stderr + added.stderr
     assert database_path(base / "data").read_bytes() == before
+
+
+# -- one damaged record --------------------------------------------------------------------
+
+
+def _damage(database: Path, record_id: str, column: str) -> None:
+    with raw_connection(database) as connection:
+        sealed = bytearray(connection.execute(
+            f"SELECT {column} FROM records WHERE id = ?", [record_id]).fetchone()[0])
+        sealed[-5] ^= 0xFF  # one flipped byte in the ciphertext
+        connection.execute(f"UPDATE records SET {column} = ? WHERE id = ?",
+                           [bytes(sealed), record_id])
+
+
+@pytest.mark.parametrize("column", ["payload", "summary"])
+def test_one_damaged_record_does_not_stop_the_others_from_syncing(tmp_path, column):
+    world = make_world(tmp_path)
+    try:
+        ids = world.save(4)
+        damaged = ids[1]
+        _damage(world.field.database_path, damaged, column)
+        report = sync(world.field, now=world.clock)
+        assert report.error is None
+        assert report.damaged_records == [damaged]
+        assert report.sealed_records == 3 and report.delivered_batches == 1
+        assert any(damaged in warning and "coordinator" in warning
+                   for warning in report.warnings)
+        # Kept as it is: still final, still there, and reported again next time.
+        with raw_connection(world.field.database_path) as connection:
+            assert connection.execute("SELECT status FROM records WHERE id = ?",
+                                      [damaged]).fetchone() == ("final",)
+        again = sync(world.field, now=world.clock)
+        assert again.damaged_records == [damaged] and again.sealed_records == 0
+    finally:
+        world.close()

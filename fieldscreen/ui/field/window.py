@@ -597,7 +597,7 @@ class FieldWindow(ProfileWindow):
                     self.last_sync = self.clock().astimezone().strftime("%H:%M")
                 self.online = report.error is None
                 self.home.show_sync(report.pending_batches, self.last_sync, self.online,
-                                    report.error or "")
+                                    report.error or " ".join(report.warnings))
                 self.sync_finished.emit(report)
             self.refresh_home()
 
