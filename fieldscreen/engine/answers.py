@@ -7,13 +7,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from fieldscreen.errors import UserError
-from fieldscreen.forms.schema import Item, ItemType
+from fieldscreen.forms.schema import MAX_TEXT_ANSWER_LENGTH, Item, ItemType
 from fieldscreen.i18n import _
 
 if TYPE_CHECKING:
     from fieldscreen.forms.expressions import Value
 
-MAX_TEXT_LENGTH = 2000
+MAX_TEXT_LENGTH = MAX_TEXT_ANSWER_LENGTH
 # Far beyond any age or count a screening records; keeps arithmetic in exact doubles.
 MAX_WHOLE_NUMBER = 10**9
 ACKNOWLEDGED = "OK"

@@ -84,6 +84,7 @@ __all__ = [
     "MAX_PATTERN_LENGTH",
     "MAX_REGEX_SUBJECT",
     "MAX_SOURCE_LENGTH",
+    "MAX_VALUE_LENGTH",
     "Expression",
     "ExpressionError",
     "Value",
@@ -98,6 +99,12 @@ MAX_DEPTH = 64
 MAX_NUMBER_LENGTH = 40
 MAX_PATTERN_LENGTH = 200
 MAX_REGEX_SUBJECT = 10_000
+# The longest text any expression may produce. concat() of calculations can double a value
+# at each step (60 steps filled 10 GB); past this limit the result is empty, and
+# `forms check` refuses a form whose calculations can reach it (Expression.length_bound).
+MAX_VALUE_LENGTH = 10_000
+# The longest text of a number, a date or a truth value as `string()` writes it.
+_SCALAR_TEXT = 32
 
 # Doubles represent every integer below this exactly; beyond it an int would pretend to a
 # precision the arithmetic does not have.
@@ -165,6 +172,15 @@ class Expression:
     references: frozenset[str]
     uses_current: bool
     _evaluator: _Evaluator = field(repr=False, compare=False)
+    _tree: Any = field(default=None, repr=False, compare=False)
+
+    def length_bound(self, bound_of: Callable[[str], int], current: int = 0) -> int:
+        """The longest text this expression can produce, in characters (an upper bound).
+
+        `bound_of(name)` gives the bound of an item's value; `current` that of ``.``. The
+        result is capped just past `MAX_VALUE_LENGTH`, so a chain of doublings stays cheap.
+        """
+        return _length_bound(self._tree, bound_of, current)
 
     def evaluate(
         self,
@@ -215,6 +231,7 @@ def parse_expression(source: str) -> Expression:
         references=frozenset(parser.references),
         uses_current=parser.uses_current,
         _evaluator=_compile(tree),
+        _tree=tree,
     )
 
 
@@ -1133,6 +1150,30 @@ def _clock_date(today: Callable[[], datetime.date] | None) -> datetime.date:
 # Compiler: syntax tree -> closures taking (lookup, current, today)
 
 
+def _length_bound(node: _Node, bound_of: Callable[[str], int], current: int) -> int:
+    cap = MAX_VALUE_LENGTH + 1
+
+    def bound(node: _Node) -> int:
+        if isinstance(node, _Literal):
+            return len(_to_string(node.value))
+        if isinstance(node, _Ref):
+            return min(bound_of(node.name), cap)
+        if isinstance(node, _Current):
+            return min(current, cap)
+        if isinstance(node, _Call):
+            if node.name == "concat":
+                return min(sum(bound(arg) for arg in node.args), cap)
+            if node.name == "if":
+                return max(bound(node.args[1]), bound(node.args[2]))
+            if node.name in ("coalesce", "string"):
+                return max(max(bound(arg) for arg in node.args), _SCALAR_TEXT)
+        # Arithmetic, comparisons and every other function give a number, a date or a
+        # truth value.
+        return _SCALAR_TEXT
+
+    return bound(node)
+
+
 def _compile(node: _Node) -> _Evaluator:
     if isinstance(node, _Literal):
         value = node.value
@@ -1317,7 +1358,14 @@ def _compile_call(node: _Call) -> _Evaluator:
         parts = tuple(args)
 
         def concat(lookup: _Lookup, current: Value, today: _Clock) -> Value:
-            return "".join([_to_string(part(lookup, current, today)) for part in parts])
+            texts, length = [], 0
+            for part in parts:
+                text = _to_string(part(lookup, current, today))
+                length += len(text)
+                if length > MAX_VALUE_LENGTH:
+                    return None  # too long to be a value: empty, never memory exhausted
+                texts.append(text)
+            return "".join(texts)
 
         return concat
     if name == "round":

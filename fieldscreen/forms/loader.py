@@ -15,8 +15,14 @@ from typing import Any
 
 from fieldscreen.errors import SourceProblem, SourceProblems
 from fieldscreen.forms.dependencies import DependencyCycle, build_graph
-from fieldscreen.forms.expressions import Expression, ExpressionError, parse_expression
+from fieldscreen.forms.expressions import (
+    MAX_VALUE_LENGTH,
+    Expression,
+    ExpressionError,
+    parse_expression,
+)
 from fieldscreen.forms.schema import (
+    MAX_TEXT_ANSWER_LENGTH,
     OBSERVATION_SCALE,
     SCALE_FOR_AUDIENCE,
     Audience,
@@ -615,16 +621,58 @@ class FormReader:
                 ).format(name=item.name))
         if rules is not None and rules.lowered_when is not None:
             check(rules.lowered_when, _("rules"), "lowered_when", self._rules_line)
-        self._check_cycles(items)
+        if self._check_cycles(items):
+            self._check_value_sizes(items)
 
-    def _check_cycles(self, items: list[Item]) -> None:
+    def _check_value_sizes(self, items: list[Item]) -> None:
+        """Refuse calculations that can grow past the size of a value (concat doubling).
+
+        At run time such a value is left empty; but a form that can produce one is a form
+        mistake, or an attack on every laptop it reaches, so it never goes into a pack.
+        """
+        by_name = {item.name: item for item in items}
+        bounds: dict[str, int] = {}
+
+        def bound_of(name: str) -> int:
+            if name in bounds:
+                return bounds[name]
+            item = by_name.get(name)
+            if item is None or item.type is ItemType.GROUP:
+                result = 0
+            elif item.type is ItemType.CALCULATE and item.calculation is not None:
+                bounds[name] = 0  # no cycles here: checked first
+                result = item.calculation.length_bound(bound_of)
+            elif item.type is ItemType.TEXT:
+                result = MAX_TEXT_ANSWER_LENGTH
+            elif item.choice_list is not None:
+                names = [choice.name for choice in item.choice_list.choices]
+                result = (sum(len(n) + 1 for n in names) if item.type is
+                          ItemType.SELECT_MULTIPLE else max(map(len, names), default=0))
+            else:
+                result = 32  # numbers, dates, acknowledgements
+            bounds[name] = result
+            return result
+
+        for item in items:
+            if item.type is ItemType.CALCULATE and item.calculation is not None:
+                length = bound_of(item.name)
+                if length > MAX_VALUE_LENGTH:
+                    self.problem(item.line, _(
+                        "item '{name}': its calculation can grow past {limit} characters "
+                        "(concat() of values that grow at every step); no value may be that "
+                        "long").format(name=item.name, limit=MAX_VALUE_LENGTH))
+
+    def _check_cycles(self, items: list[Item]) -> bool:
+        """Refuse calculations and relevance that depend on each other in a circle."""
         try:
             build_graph(items)
+            return True
         except DependencyCycle as cycle:
             first = next(item for item in items if item.name == cycle.cycle[0])
             self.problem(first.line, _(
                 "item '{name}': relevance or calculations depend on each other in a circle: "
                 "{cycle}").format(name=first.name, cycle=" -> ".join(cycle.cycle)))
+            return False
 
     def _check_roles(self, items: list[Item]) -> None:
         seen: dict[Role, str] = {}

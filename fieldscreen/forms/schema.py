@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 
 
+# The longest answer a person may type into a text item (the engine refuses longer ones).
+MAX_TEXT_ANSWER_LENGTH = 2000
+
+
 class ItemType(StrEnum):
     """Question and structure types, with XLSForm meaning."""
 

@@ -130,6 +130,11 @@ def create_table(db: sqlite_utils.Database) -> None:
 
 
 
+# Named outside the class: inside it, `list` is the method below.
+SummaryList = list[RecordSummary]
+IdList = list[str]
+
+
 class RecordRepository:
     """Reads and writes one profile's records.
 
@@ -330,7 +335,7 @@ class RecordRepository:
         return self._summaries(rows)
 
     def list_readable(self, statuses: Iterable[RecordStatus] | None = None
-                      ) -> tuple[list[RecordSummary], list[str]]:
+                      ) -> tuple[SummaryList, IdList]:
         """Like `list`, but a record whose summary does not open is left out and named.
 
         For work that must go on past one damaged record (sync): the ids of the damaged

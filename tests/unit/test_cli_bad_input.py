@@ -17,7 +17,8 @@ import pytest
 
 from fieldscreen.cli import main
 from fieldscreen.exchange.sync import sync
-from tests.conftest import ROOT, SHIPPED_FORM
+from fieldscreen.forms.expressions import MAX_VALUE_LENGTH, parse_expression
+from tests.conftest import DATA, ROOT, SHIPPED_FORM
 from tests.exchange_helpers import make_world
 from tests.fault_helpers import read_only
 from tests.store_helpers import (
@@ -114,3 +115,45 @@ def test_one_damaged_record_does_not_stop_the_others_from_syncing(tmp_path, colu
         assert again.damaged_records == [damaged] and again.sealed_records == 0
     finally:
         world.close()
+
+
+# -- a form whose values can grow without bound --------------------------------------------
+
+
+def _doubling_form(tmp_path: Path, steps: int) -> Path:
+    """The mini form with `steps` calculations, each concat() of the previous one twice."""
+    text = (DATA / "forms" / "mini.yaml").read_text(encoding="utf-8")
+    chain = ["      - name: grow_0\n        type: calculate\n"
+             "        calculation: \"concat(${b_afraid_more}, ${b_afraid_more})\"\n"]
+    for step in range(1, steps):
+        chain.append(f"      - name: grow_{step}\n        type: calculate\n"
+                     f"        calculation: \"concat(${{grow_{step - 1}}}, "
+                     f"${{grow_{step - 1}}})\"\n")
+    anchor = "      - name: risk_total\n"
+    path = tmp_path / "doubling.yaml"
+    path.write_text(text.replace(anchor, "".join(chain) + anchor, 1), encoding="utf-8")
+    return path
+
+
+def test_forms_check_refuses_calculations_that_double_at_every_step(capsys, tmp_path):
+    code, out, err = run(capsys, "forms", "check", str(_doubling_form(tmp_path, 60)))
+    assert code == 1
+    assert "grow_" in out and "can grow past 10000 characters" in out
+    assert "Traceback" not in err
+
+
+def test_a_modest_concat_chain_is_still_a_valid_form(capsys, tmp_path):
+    code, out, _err = run(capsys, "forms", "check", str(_doubling_form(tmp_path, 2)))
+    assert code == 0, out
+
+
+def test_no_expression_value_grows_past_the_limit_at_run_time():
+    expression = parse_expression("concat(${a}, ${a})")
+    assert expression.evaluate(lambda _name: "x" * (MAX_VALUE_LENGTH // 2)) == (
+        "x" * MAX_VALUE_LENGTH)
+    assert expression.evaluate(lambda _name: "x" * (MAX_VALUE_LENGTH // 2 + 1)) is None
+    # A doubling chain evaluated by hand stays small: it empties instead of growing.
+    value: object = "seed"
+    for _step in range(60):
+        value = expression.evaluate(lambda _name, held=value: held)
+    assert value is None or len(value) <= MAX_VALUE_LENGTH
