@@ -324,6 +324,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     _choose_language(arguments)
+    broken = _undecodable_argument(arguments)
+    if broken is not None:
+        print(_("Error: {message}").format(message=_(
+            "argument {number} is not valid text for this computer (bytes that are not "
+            "UTF-8).").format(number=broken)), file=sys.stderr)
+        print(_("Type it again with the keyboard, or rename the file it names."),
+              file=sys.stderr)
+        return EXIT_USER_ERROR
     parser = _build_parser()
     args = parser.parse_args(arguments)
     run: Callable[[argparse.Namespace], int] = args.run
@@ -341,6 +349,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         _report_bug(error)
         return EXIT_BUG
+
+
+def _undecodable_argument(arguments: list[str]) -> int | None:
+    """The position (from 1) of an argument holding bytes that are not valid text, if any.
+
+    Python keeps such bytes as lone surrogates ("\\udcff"), which cannot be stored, printed
+    or compared with anything saved; a path to an existing file is still accepted, since
+    the file system takes it back as the same bytes.
+    """
+    for number, argument in enumerate(arguments, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            if not os.path.exists(argument):
+                return number
+    return None
 
 
 def _report_bug(error: BaseException) -> None:

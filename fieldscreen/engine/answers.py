@@ -41,9 +41,10 @@ def normalise_answer(item: Item, raw: Any) -> Value:
     if kind is ItemType.SELECT_ONE:
         assert item.choice_list is not None
         if not isinstance(raw, str) or raw not in item.choice_list:
-            raise AnswerError(name, _("'{value}' is not a choice of '{name}'; use one of: "
-                                      "{choices}").format(
-                value=_shown(raw), name=name, choices=", ".join(item.choice_list.names)))
+            # Never the value itself: a name typed into the wrong field is a child's data.
+            raise AnswerError(name, _("the answer to '{name}' is not one of its choices; use "
+                                      "one of: {choices}").format(
+                name=name, choices=", ".join(item.choice_list.names)))
         return raw
     if kind is ItemType.SELECT_MULTIPLE:
         assert item.choice_list is not None
@@ -53,10 +54,9 @@ def normalise_answer(item: Item, raw: Any) -> Value:
             raise AnswerError(name, _("'{name}' takes a list of choices").format(name=name))
         unknown = [value for value in raw if value not in item.choice_list]
         if unknown:
-            raise AnswerError(name, _("'{value}' is not a choice of '{name}'; use any of: "
-                                      "{choices}").format(
-                value=_shown(unknown[0]), name=name,
-                choices=", ".join(item.choice_list.names)))
+            raise AnswerError(name, _("an answer to '{name}' is not one of its choices; use "
+                                      "any of: {choices}").format(
+                name=name, choices=", ".join(item.choice_list.names)))
         chosen = set(raw)
         return tuple(choice for choice in item.choice_list.names if choice in chosen)
     if kind is ItemType.INTEGER:
@@ -80,6 +80,12 @@ def normalise_answer(item: Item, raw: Any) -> Value:
         if len(raw) > MAX_TEXT_LENGTH:
             raise AnswerError(name, _("'{name}': the text is longer than {limit} characters"
                                       ).format(name=name, limit=MAX_TEXT_LENGTH))
+        if not _is_valid_text(raw):
+            # A lone surrogate (from "\ud800" in JSON, or a broken input method) cannot be
+            # stored or sent as UTF-8; say so instead of failing later on save.
+            raise AnswerError(name, _("'{name}': the text contains a character that is not "
+                                      "valid text (a broken or half character); type it "
+                                      "again").format(name=name))
         return raw
     if kind is ItemType.DATE:
         if isinstance(raw, dt.datetime):
@@ -100,10 +106,13 @@ def normalise_answer(item: Item, raw: Any) -> Value:
     raise AssertionError(f"unhandled item type {kind}")
 
 
-def _shown(value: object) -> str:
-    # Echo at most a short prefix: an answer file may hold text about a child.
-    text = str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _is_valid_text(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def answer_to_json(value: Value) -> Any:

@@ -85,7 +85,7 @@ def test_screen_text_says_what_it_is_not(capsys):
 @pytest.mark.parametrize(
     ("answers", "words"),
     [("unknown-item", "'favourite_colour' is not an item"),
-     ("bad-choice", "'maybe' is not a choice of 'a_papers_kept'")],
+     ("bad-choice", "the answer to 'a_papers_kept' is not one of its choices")],
 )
 def test_screen_rejects_bad_answers(capsys, answers, words):
     code, out, err = run(capsys, "screen", str(SHIPPED_FORM), "--answers",

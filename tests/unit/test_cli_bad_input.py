@@ -9,6 +9,7 @@ where the finding was about a process (a read-only mount, a FIFO, a hang); the r
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,59 @@ def test_no_expression_value_grows_past_the_limit_at_run_time():
     for _step in range(60):
         value = expression.evaluate(lambda _name, held=value: held)
     assert value is None or len(value) <= MAX_VALUE_LENGTH
+
+
+# -- odd text, and no child's data in an error ---------------------------------------------
+
+
+def _answers_file(tmp_path: Path, extra: dict, raw: str | None = None) -> Path:
+    answers = json.loads((ANSWERS / "referral.json").read_text(encoding="utf-8"))
+    answers.update(extra)
+    path = tmp_path / "answers.json"
+    path.write_text(raw if raw is not None else json.dumps(answers), encoding="utf-8")
+    return path
+
+
+def test_a_name_typed_as_a_choice_is_never_echoed(capsys, tmp_path, passphrase_file):
+    child = "Zuleikha Testchild"
+    answers = _answers_file(tmp_path, {"sex_gender": child})
+    screened = run(capsys, "screen", str(SHIPPED_FORM), "--answers", str(answers))
+    base = tmp_path / "base"
+    _saved_profile(base, count=0)
+    added = run(capsys, "--basedir", str(base), "--profile", PROFILE, "record", "add",
+                str(SHIPPED_FORM), "--answers", str(answers), "--passphrase-file",
+                str(passphrase_file))
+    for code, out, err in (screened, added):
+        assert code == 1
+        assert "sex_gender" in err and "not one of its choices" in err
+        assert "Zuleikha" not in out + err and "Testchild" not in out + err
+
+
+def test_a_lone_surrogate_in_a_text_answer_is_refused_clearly(capsys, tmp_path,
+                                                              passphrase_file):
+    # JSON may spell a lone surrogate; Python reads it as a str that UTF-8 cannot hold.
+    text = json.dumps({**json.loads((ANSWERS / "referral.json").read_text(encoding="utf-8")),
+                       "worker_note": "PLACEHOLDER"}).replace("PLACEHOLDER", "abc\\ud800")
+    answers = _answers_file(tmp_path, {}, raw=text)
+    base = tmp_path / "base"
+    _saved_profile(base, count=0)
+    for argv in (["screen", str(SHIPPED_FORM), "--answers", str(answers)],
+                 ["--basedir", str(base), "--profile", PROFILE, "record", "add",
+                  str(SHIPPED_FORM), "--answers", str(answers), "--passphrase-file",
+                  str(passphrase_file)]):
+        code, _out, err = run(capsys, *argv)
+        assert code == 1, err
+        assert "worker_note" in err and "not valid text" in err
+        assert "Traceback" not in err and "bug" not in err
+
+
+def test_an_undecodable_argument_is_refused_clearly(tmp_path):
+    # `coordinator revoke $'\xff'` from a shell: the byte 0xff is not UTF-8.
+    result = subprocess.run(
+        [sys.executable, "-m", "fieldscreen", "--basedir", str(tmp_path), "coordinator",
+         "revoke", os.fsdecode(b"\xff")], cwd=ROOT, capture_output=True, timeout=120,
+        stdin=subprocess.DEVNULL, check=False)
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 1, stderr
+    assert "argument 5 is not valid text" in stderr
+    assert "Traceback" not in stderr

@@ -147,7 +147,7 @@ def test_record_add_with_a_bad_answer_saves_nothing(weak_profile, secrets, capsy
     code, out, err = run(capsys, weak_profile, "record", "add", str(SHIPPED_FORM), "--answers",
                          str(ANSWERS / "bad-choice.json"), "--passphrase-file",
                          str(secrets["old"]))
-    _assert_clean_failure(code, err, "'maybe' is not a choice of 'a_papers_kept'")
+    _assert_clean_failure(code, err, "the answer to 'a_papers_kept' is not one of its choices")
     assert out == ""
     profile = _store(weak_profile).open(PROFILE).unlock(PASSPHRASE)
     try:
