@@ -7,9 +7,11 @@ describe a child, and every private key, is encrypted with the profile's random 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,6 +125,27 @@ def unlock_delay(failures: int) -> float:
     return min(2.0 ** (failures - 1), MAX_UNLOCK_DELAY)
 
 
+def normalise_passphrase(passphrase: str) -> str:
+    """The passphrase as every new key slot stores it: Unicode NFC.
+
+    The same words arrive composed ("é" as one code point) from one keyboard or input
+    method and decomposed ("e" + accent) from another; normalising makes both open.
+    """
+    return unicodedata.normalize("NFC", passphrase)
+
+
+def passphrase_candidates(passphrase: str) -> list[str]:
+    """The forms to try at unlock: NFC first, then exactly as typed, then NFD.
+
+    Slots written before normalisation hold whatever the keyboard produced then, so those
+    profiles keep opening; each extra form costs one more key derivation, only for input
+    that is not already in NFC.
+    """
+    forms = [normalise_passphrase(passphrase), passphrase,
+             unicodedata.normalize("NFD", passphrase)]
+    return list(dict.fromkeys(forms))
+
+
 def check_passphrase_strength(passphrase: str) -> None:
     """Refuse passphrases too short to resist guessing (the UI adds strength feedback)."""
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
@@ -164,6 +187,7 @@ class ProfileStore:
     def create(self, name: str, role: ProfileRole, passphrase: str, *,
                recovery_recipient: str | None = None, demo: bool = False) -> UnlockedProfile:
         """Create a profile with its keys and slots, and return it unlocked."""
+        passphrase = normalise_passphrase(passphrase)
         check_passphrase_strength(passphrase)
         if recovery_recipient is not None:
             try:
@@ -302,20 +326,24 @@ class LockedProfile:
         if delay > 0:
             raise UnlockDelayed(delay)
         slot = self._passphrase_slot()
-        try:
-            dek = slot.open(passphrase, self.info.profile_id)
-        except CryptoError:
+        dek = None
+        for candidate in passphrase_candidates(passphrase):
+            with contextlib.suppress(CryptoError):
+                dek = slot.open(candidate, self.info.profile_id)
+                break
+        if dek is None:
             failures = self._record_failure()
             raise WrongPassphrase(
                 _("That passphrase does not open this profile."),
                 hint=_("Check Caps Lock and the keyboard language. If you forgot it, your "
                        "coordinator can recover the profile."),
                 delay=unlock_delay(failures),
-            ) from None
+            )
         return self._opened(dek, AuditAction.UNLOCKED)
 
     def recover(self, identity: AgeIdentity, new_passphrase: str) -> UnlockedProfile:
         """Open the profile with the coordinator's age identity and set a new passphrase."""
+        new_passphrase = normalise_passphrase(new_passphrase)
         check_passphrase_strength(new_passphrase)
         with self._database.read() as connection:
             row = connection.execute("SELECT data FROM key_slots WHERE slot = ?",
@@ -528,6 +556,7 @@ class UnlockedProfile:
 
     def change_passphrase(self, new_passphrase: str) -> None:
         """Rewrite the passphrase slot (one row, one transaction: the old or the new opens)."""
+        new_passphrase = normalise_passphrase(new_passphrase)
         check_passphrase_strength(new_passphrase)
         with self._database.read() as connection:
             current = PassphraseSlot.from_json(connection.execute(

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ import pytest
 from fieldscreen.cli import main
 from fieldscreen.exchange.sync import sync
 from fieldscreen.forms.expressions import MAX_VALUE_LENGTH, parse_expression
+from fieldscreen.store.keyslots import PASSPHRASE_SLOT, PassphraseSlot
+from fieldscreen.store.profile import ProfileRole
 from tests.conftest import DATA, ROOT, SHIPPED_FORM
 from tests.exchange_helpers import make_world
 from tests.fault_helpers import read_only
@@ -28,7 +31,9 @@ from tests.store_helpers import (
     PROFILE,
     create_profile,
     database_path,
+    new_store,
     raw_connection,
+    weak_kdf,
 )
 
 
@@ -214,3 +219,31 @@ def test_an_undecodable_argument_is_refused_clearly(tmp_path):
     assert result.returncode == 1, stderr
     assert "argument 5 is not valid text" in stderr
     assert "Traceback" not in stderr
+
+
+# -- passphrases from another keyboard -----------------------------------------------------
+
+NFC_PASSPHRASE = unicodedata.normalize("NFC", "café crème brûlée")
+NFD_PASSPHRASE = unicodedata.normalize("NFD", "café crème brûlée")
+
+
+def test_a_passphrase_typed_composed_opens_when_typed_decomposed_and_back(tmp_path):
+    assert NFC_PASSPHRASE != NFD_PASSPHRASE
+    for created, typed in ((NFC_PASSPHRASE, NFD_PASSPHRASE), (NFD_PASSPHRASE, NFC_PASSPHRASE)):
+        data = tmp_path / f"{len(created)}-{len(typed)}"
+        store = new_store(data)
+        store.create(PROFILE, ProfileRole.FIELD, created).lock()
+        store.open(PROFILE).unlock(typed).lock()
+
+
+def test_profiles_whose_slot_was_written_before_normalising_still_open(tmp_path):
+    # A slot written from the decomposed text as it was typed, as the old code did.
+    store = new_store(tmp_path)
+    profile = store.create(PROFILE, ProfileRole.FIELD, NFC_PASSPHRASE)
+    slot = PassphraseSlot.create(profile._dek, NFD_PASSPHRASE, weak_kdf(), profile.profile_id)
+    with profile._database.write() as db:
+        db.execute("UPDATE key_slots SET data = ? WHERE slot = ?",
+                   [slot.to_json(), PASSPHRASE_SLOT])
+    profile.lock()
+    for typed in (NFD_PASSPHRASE, NFC_PASSPHRASE):
+        store.open(PROFILE).unlock(typed).lock()
