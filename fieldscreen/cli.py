@@ -601,10 +601,15 @@ def _run_forms_export_xlsform(args: argparse.Namespace) -> int:
 
 
 def _read_answers(path: Path) -> dict[str, Any]:
+    from fieldscreen.files import NotARegularFile, read_regular_file
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path).decode("utf-8")
     except FileNotFoundError:
         raise UserError(_("No answers file at {path}.").format(path=path)) from None
+    except NotARegularFile:
+        raise UserError(_("{path} is not a file but a pipe or a device.").format(path=path),
+                        hint=_("Give the path of a JSON file of answers.")) from None
     except (OSError, UnicodeDecodeError):
         raise UserError(_("Cannot read {path}; it must be a UTF-8 JSON file.").format(
             path=path)) from None
@@ -795,7 +800,7 @@ def _run_profile_recover(args: argparse.Namespace) -> int:
     from fieldscreen.store.crypto import AgeIdentity, CryptoError
 
     try:
-        text = args.identity_file.read_text(encoding="utf-8")
+        text = _read_bytes(args.identity_file).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         raise UserError(_("Cannot read the identity file {path}.").format(
             path=args.identity_file)) from None
@@ -880,8 +885,10 @@ def _run_audit_verify(args: argparse.Namespace) -> int:
 
 
 def _read_bytes(path: Path) -> bytes:
+    from fieldscreen.files import read_regular_file
+
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
     except OSError as error:
         raise UserError(_("Cannot read {path}: {reason}").format(
             path=path, reason=error.strerror or error)) from None

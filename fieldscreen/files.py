@@ -7,10 +7,39 @@ expects: either the old file or the whole new one is there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
+import stat
 import uuid
 from pathlib import Path
+
+
+class NotARegularFile(OSError):
+    """A path that names a pipe, a device or a socket: reading it could block for ever."""
+
+
+def read_regular_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at `path` (at most `limit`), never waiting on a pipe.
+
+    A FIFO with no writer blocks an ordinary open() for ever, and a device can stream
+    without end. The file is opened without blocking and checked before anything is read;
+    a folder raises IsADirectoryError, anything else that is not a file NotARegularFile.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            from fieldscreen.i18n import _
+
+            raise NotARegularFile(errno.EINVAL, _("not a file but a pipe or a device"),
+                                  str(path))
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            return handle.read() if limit is None else handle.read(limit)
+    finally:
+        os.close(descriptor)
 
 
 def fsync_directory(folder: Path) -> None:

@@ -27,7 +27,7 @@ from fieldscreen.exchange.batch import (
 from fieldscreen.exchange.checking import BatchChecker, check_batch
 from fieldscreen.exchange.receipt import receipt_file_name, write_receipt
 from fieldscreen.exchange.transports import FolderTransport, Transport, TransportError, retrying
-from fieldscreen.files import write_atomically
+from fieldscreen.files import read_regular_file, write_atomically
 from fieldscreen.i18n import _, active_language
 from fieldscreen.store.crypto import sha256
 from fieldscreen.store.database import StorageFull, StorageUnavailable, storage_error
@@ -98,12 +98,9 @@ def _is_batch_name(name: str) -> bool:
 
 
 def _read_file(path: Path) -> bytes | None:
-    size = path.stat().st_size
-    if size > MAX_BATCH_BYTES:
-        # Read no more than one byte over the limit: the size check refuses it unparsed.
-        with path.open("rb") as handle:
-            return handle.read(MAX_BATCH_BYTES + 1)
-    return path.read_bytes()
+    # Read no more than one byte over the limit: the size check refuses it unparsed. A
+    # pipe or a device is refused before anything is read (it could block for ever).
+    return read_regular_file(path, MAX_BATCH_BYTES + 1)
 
 
 def find_batches(sources: list[str], make_transport: Callable[[str], Transport],

@@ -24,6 +24,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from fieldscreen.errors import SourceProblem, SourceProblems, UserError
+from fieldscreen.files import read_regular_file
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
 from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES, FORM_FORMAT, load_form_text
 from fieldscreen.forms.schema import Form, Item, ItemType, LocalizedText
@@ -1195,7 +1196,7 @@ class _WorkbookReader:
         try:
             # Read once, into memory (the size is checked above): openpyxl leaves its file
             # open when a damaged workbook makes it fail half-way.
-            self.data = self.path.read_bytes()
+            self.data = read_regular_file(self.path)
         except OSError as error:
             raise SourceProblems([SourceProblem(shown, 0, _(
                 "cannot read the file: {reason}").format(reason=error.strerror or error))]

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from fieldscreen.errors import SourceProblem, SourceProblems
+from fieldscreen.files import read_regular_file
 from fieldscreen.i18n import _
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -181,7 +182,7 @@ def read_source_text(path: Path) -> str:
                     )
                 ]
             )
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except FileNotFoundError:
         raise SourceProblems(
             [SourceProblem(shown, 0, _("no such file; check the path"))]

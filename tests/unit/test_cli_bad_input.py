@@ -247,3 +247,33 @@ def test_profiles_whose_slot_was_written_before_normalising_still_open(tmp_path)
     profile.lock()
     for typed in (NFD_PASSPHRASE, NFC_PASSPHRASE):
         store.open(PROFILE).unlock(typed).lock()
+
+
+# -- pipes and devices instead of files ----------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX thing")
+def test_a_fifo_with_no_writer_is_refused_at_once_not_waited_on(tmp_path):
+    fifo = tmp_path / "answers.json"
+    os.mkfifo(fifo)
+    form_fifo = tmp_path / "form.yaml"
+    os.mkfifo(form_fifo)
+    screened = run_process("screen", str(SHIPPED_FORM), "--answers", str(fifo), timeout=60)
+    assert screened.returncode == 1, screened.stderr
+    assert "not a file but a pipe or a device" in screened.stderr
+    checked = run_process("forms", "check", str(form_fifo), timeout=60)
+    assert checked.returncode == 1
+    assert "pipe or a device" in checked.stdout + checked.stderr
+    device = run_process("screen", str(SHIPPED_FORM), "--answers", "/dev/zero", timeout=60)
+    assert device.returncode == 1 and "pipe or a device" in device.stderr
+
+
+def test_reading_a_regular_file_and_a_folder(tmp_path):
+    from fieldscreen.files import read_regular_file
+
+    path = tmp_path / "file"
+    path.write_bytes(b"0123456789")
+    assert read_regular_file(path) == b"0123456789"
+    assert read_regular_file(path, 4) == b"0123"
+    with pytest.raises(IsADirectoryError):
+        read_regular_file(tmp_path)
