@@ -1094,7 +1094,7 @@ def _run_coordinator_identity(args: argparse.Namespace) -> int:
 
 
 def _run_coordinator_pack(args: argparse.Namespace) -> int:
-    from fieldscreen.exchange.pack import SyncSettings, build_pack
+    from fieldscreen.exchange.pack import SyncSettings, absolute_sync_target, build_pack
     from fieldscreen.paths import shipped_dir
 
     forms = args.form or [shipped_dir("forms") / "child-screening.yaml"]
@@ -1102,7 +1102,7 @@ def _run_coordinator_pack(args: argparse.Namespace) -> int:
     sync_settings = None
     if args.sync_target:
         ca = args.ca_certificate.read_text(encoding="ascii") if args.ca_certificate else None
-        sync_settings = SyncSettings(args.sync_target, args.webdav_user,
+        sync_settings = SyncSettings(absolute_sync_target(args.sync_target), args.webdav_user,
                                      _webdav_password(args), ca)
     profile = _unlock(args)
     try:

@@ -44,6 +44,22 @@ class PackRefused(UserError):
     """A deployment pack that cannot be trusted or used."""
 
 
+def absolute_sync_target(target: str) -> str:
+    """The target a pack records: a folder as an absolute path, a URL as it is.
+
+    A relative folder ("relay") would be looked up from wherever the laptop happens to start
+    FieldScreen, so the pack writer fixes it to the folder it means now (decision 34).
+    """
+    if "://" in target:
+        return target
+    return str(Path(target).expanduser().resolve())
+
+
+def is_relative_folder(target: str) -> bool:
+    """Whether `target` is a folder given relative to the current directory."""
+    return "://" not in target and not Path(target).expanduser().is_absolute()
+
+
 @dataclass(frozen=True, slots=True)
 class SyncSettings:
     """Where field laptops deliver batches: a folder or a WebDAV URL."""

@@ -20,7 +20,7 @@ from fieldscreen.exchange.batch import (
     record_line,
     seal_batch,
 )
-from fieldscreen.exchange.pack import DeploymentPack, read_pack
+from fieldscreen.exchange.pack import DeploymentPack, is_relative_folder, read_pack
 from fieldscreen.exchange.receipt import ReceiptInvalid, read_receipt, receipt_file_name
 from fieldscreen.exchange.transports import Transport, TransportError, retrying, transport_for
 from fieldscreen.forms.schema import Form
@@ -102,7 +102,7 @@ def target_reachable(profile: UnlockedProfile, target: str | None = None) -> boo
     raw = profile.installed_pack()
     pack = read_pack(raw) if raw is not None else None
     destination = target or (pack.sync.target if pack and pack.sync else None)
-    if destination is None:
+    if destination is None or (target is None and is_relative_folder(destination)):
         return False
     sync_settings = pack.sync if pack and target is None else None
     transport = transport_for(
@@ -210,6 +210,12 @@ def _sync(profile: UnlockedProfile, *, target: str | None,
     if destination is None:
         raise UserError(_("No sync target: the deployment pack names none."),
                         hint=_("Give one with --to FOLDER_OR_URL."))
+    if target is None and is_relative_folder(destination):
+        # Older packs could hold "relay": its meaning depended on where FieldScreen started.
+        raise UserError(_("The deployment pack names its sync folder relative to wherever "
+                          "FieldScreen is started, so it cannot be found reliably."),
+                        hint=_("Sync with --to FOLDER for now, and ask your coordinator for a "
+                               "new pack (new packs hold the full path)."))
     transport: Transport | None = None
     try:
         transport = transport_for(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fieldscreen.cli import main
+from fieldscreen.errors import UserError
 from fieldscreen.exchange.sync import sync
 from fieldscreen.forms.expressions import MAX_VALUE_LENGTH, parse_expression
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, PassphraseSlot
@@ -277,3 +278,47 @@ def test_reading_a_regular_file_and_a_folder(tmp_path):
     assert read_regular_file(path, 4) == b"0123"
     with pytest.raises(IsADirectoryError):
         read_regular_file(tmp_path)
+
+
+# -- a relative sync folder in a pack ------------------------------------------------------
+
+
+def test_a_relative_sync_target_is_written_as_the_folder_it_means(tmp_path, passphrase_file):
+    from fieldscreen.exchange.pack import read_pack
+
+    work = tmp_path / "work"
+    (work / "relay").mkdir(parents=True)
+    coordinator = tmp_path / "coord"
+    _store, profile = create_profile(coordinator / "data", role=ProfileRole.COORDINATOR)
+    profile.lock()
+    pack = tmp_path / "pack.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "fieldscreen", "--basedir", str(coordinator), "--profile",
+         PROFILE, "coordinator", "pack", "-o", str(pack), "--sync-target", "relay",
+         "--passphrase-file", str(passphrase_file)],
+        cwd=work, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert read_pack(pack.read_bytes()).sync.target == str((work / "relay").resolve())
+
+
+def test_an_older_pack_with_a_relative_folder_says_what_to_do(tmp_path):
+    from fieldscreen.exchange.pack import SyncSettings, build_pack
+    from tests.exchange_helpers import SHIPPED_SERVICES, make_field, make_profile
+    from tests.store_helpers import FakeClock
+
+    clock = FakeClock()
+    coordinator = make_profile(tmp_path / "coord", ProfileRole.COORDINATOR, clock=clock)
+    raw = build_pack(signing_key=coordinator.coordinator_signing_key(),
+                     recipient=coordinator.coordinator_identity().recipient,
+                     coordinator_name="Test", form_paths=[SHIPPED_FORM],
+                     services_path=SHIPPED_SERVICES, sync=SyncSettings("relay"),
+                     retention_days=30, demo=False, now=clock())
+    field = make_field(tmp_path / "field", raw, clock=clock)
+    try:
+        field.records.save_final("child-screening", "2026.11.0", {"n": 1}, {})
+        with pytest.raises(UserError, match="relative to wherever"):
+            sync(field, now=clock)
+    finally:
+        field.lock()
+        coordinator.lock()

@@ -264,7 +264,7 @@ class DevicesPanel(QWidget):
         profile = self.window_.profile
         if profile is None:
             return
-        from fieldscreen.exchange.pack import SyncSettings, build_pack
+        from fieldscreen.exchange.pack import SyncSettings, absolute_sync_target, build_pack
         from fieldscreen.files import write_atomically
         from fieldscreen.paths import shipped_dir
 
@@ -273,7 +273,8 @@ class DevicesPanel(QWidget):
         services = Path(self.pack_services.text().strip() or
                         shipped_dir("forms") / "services.yaml")
         target = self.pack_target.text().strip()
-        sync = (SyncSettings(target, self.pack_user.text().strip() or None,
+        sync = (SyncSettings(absolute_sync_target(target),
+                             self.pack_user.text().strip() or None,
                              self.pack_password.text() or None) if target else None)
         retention = self.retention.value()
         clock = self.window_.clock
