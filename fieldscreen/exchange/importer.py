@@ -50,6 +50,18 @@ class BatchOutcome:
     reason: str | None = None
     code: str | None = None
     warning: str | None = None
+    # The chain and gap checks of a stored batch, settled once the whole run is stored:
+    # a folder's files come in no useful order (their names are random batch ids), so
+    # batch 3 may be stored before batch 2 of the same run.
+    pending: _PendingChecks | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _PendingChecks:
+    device_id: str
+    device_name: str
+    sequence: int
+    previous_manifest_sha256: str
 
 
 @dataclass
@@ -231,6 +243,19 @@ class BatchImporter:
         take about as long as each other; on a two-core laptop they overlap. The results
         are the same as `import_one` on each batch in turn.
         """
+        # A batch with earlier ones missing waits for the rest of the run: they may be
+        # later files of the same folder. Every other batch is settled at once.
+        held: list[BatchOutcome] = []
+        for outcome in self._import_in_order(batches):
+            if outcome.pending is not None and self._missing(outcome.pending):
+                held.append(outcome)
+            else:
+                yield self._settle(outcome)
+        for outcome in held:
+            yield self._settle(outcome)
+
+    def _import_in_order(self, batches: Iterable[tuple[bytes, str, Transport | None]]
+                         ) -> Iterator[BatchOutcome]:
         checker: BatchChecker | None = None
         waiting: tuple[bytes, str, str, Transport | None, BatchChecker, int] | None = None
         try:
@@ -240,7 +265,7 @@ class BatchImporter:
                     if waiting is not None:
                         yield self._finish(*waiting)
                         waiting = None
-                    yield self.import_one(data, source, relay)
+                    yield self._import_unsettled(data, source, relay)
                     continue
                 if checker is None:
                     devices = {device.public_key: device
@@ -264,10 +289,14 @@ class BatchImporter:
             kind, value = checker.result(ticket)
         except Exception:
             # The checking process died before answering: check this batch here.
-            return self.import_one(data, source, relay)
+            return self._import_unsettled(data, source, relay)
         return self._store(data, file_sha256, source, relay, kind, value)
 
     def import_one(self, data: bytes, source: str, relay: Transport | None) -> BatchOutcome:
+        return self._settle(self._import_unsettled(data, source, relay))
+
+    def _import_unsettled(self, data: bytes, source: str, relay: Transport | None
+                          ) -> BatchOutcome:
         file_sha256 = sha256(data).hex()
         inbox = self._profile.inbox
         if inbox.known_file(file_sha256):
@@ -305,18 +334,8 @@ class BatchImporter:
                   "compromised").format(device=verified.device.name, batch=verified.batch_id,
                                         sequence=verified.sequence),
                 device_id=verified.device.device_id, batch_id=verified.batch_id))
-        warning = None
-        previous = inbox.manifest_hash(verified.device.device_id, verified.sequence - 1)
-        if previous is not None and previous != verified.previous_manifest_sha256:
-            warning = _("ALERT: batch {sequence} from device {device} does not continue the "
-                        "chain of its batch {before} (restored from a backup, or forged?)"
-                        ).format(sequence=verified.sequence, device=verified.device.name,
-                                 before=verified.sequence - 1)
-        elif verified.sequence > check.last_sequence + 1:
-            warning = _("Batches {first} to {last} from device {device} have not arrived yet "
-                        "(imported {sequence}).").format(
-                first=check.last_sequence + 1, last=verified.sequence - 1,
-                device=verified.device.name, sequence=verified.sequence)
+        pending = _PendingChecks(verified.device.device_id, verified.device.name,
+                                 verified.sequence, verified.previous_manifest_sha256)
         if check.verdict is LedgerVerdict.DUPLICATE:
             outcome = BatchOutcome(source, "duplicate", duplicates=len(verified.records))
         else:
@@ -325,8 +344,34 @@ class BatchImporter:
                                             verified.sequence, verified.manifest_sha256,
                                             file_sha256, list(verified.records), sealed)
             outcome = BatchOutcome(source, "imported", records=counts.imported,
-                                   duplicates=counts.duplicate, warning=warning)
+                                   duplicates=counts.duplicate, pending=pending)
         self._write_receipt(verified, relay, outcome)
+        return outcome
+
+    def _missing(self, pending: _PendingChecks) -> list[int]:
+        """The earlier sequences of the batch's device that are not stored (yet)."""
+        return self._profile.inbox.missing_sequences(pending.device_id, pending.sequence)
+
+    def _settle(self, outcome: BatchOutcome) -> BatchOutcome:
+        """The chain and gap checks of an imported batch, against everything stored now."""
+        pending, outcome.pending = outcome.pending, None
+        if pending is None:
+            return outcome
+        inbox = self._profile.inbox
+        sequence = pending.sequence
+        previous = inbox.manifest_hash(pending.device_id, sequence - 1)
+        if previous is not None and previous != pending.previous_manifest_sha256:
+            outcome.warning = _(
+                "ALERT: batch {sequence} from device {device} does not continue the chain of "
+                "its batch {before} (restored from a backup, or forged?)").format(
+                sequence=sequence, device=pending.device_name, before=sequence - 1)
+            return outcome
+        missing = self._missing(pending)
+        if missing:
+            outcome.warning = _("Batches {first} to {last} from device {device} have not "
+                                "arrived yet (imported {sequence}).").format(
+                first=missing[0], last=missing[-1], device=pending.device_name,
+                sequence=sequence)
         return outcome
 
     def _answer_again(self, data: bytes, relay: Transport | None,

@@ -272,6 +272,19 @@ class Inbox:
                                details={"reason": reason_code, "file": file_sha256})
             return int(cursor.lastrowid)
 
+    def missing_sequences(self, device_id: str, below: int) -> list[int]:
+        """The sequences from 1 to `below` - 1 that no imported batch of the device has."""
+        with self._database.read() as connection:
+            (count,) = connection.execute(
+                "SELECT COUNT(*) FROM batch_ledger WHERE device_id = ? AND sequence < ?",
+                [device_id, below]).fetchone()
+            if count >= below - 1:
+                return []
+            stored = {row[0] for row in connection.execute(
+                "SELECT sequence FROM batch_ledger WHERE device_id = ? AND sequence < ?",
+                [device_id, below])}
+        return [sequence for sequence in range(1, below) if sequence not in stored]
+
     def manifest_hash(self, device_id: str, sequence: int) -> str | None:
         """The manifest SHA-256 of a device's imported batch with that sequence, if any."""
         with self._database.read() as connection:

@@ -322,3 +322,53 @@ def test_an_older_pack_with_a_relative_folder_says_what_to_do(tmp_path):
     finally:
         field.lock()
         coordinator.lock()
+
+
+# -- a folder of batches, imported whatever their file names ---------------------------------
+
+
+def _folder_of_batches(world, folder: Path, count: int) -> list[int]:
+    """`count` one-record batches, named so that the file names sort against the sequence."""
+    folder.mkdir()
+    sequences = []
+    for _ in range(count):
+        world.save(1)
+        (batch,) = world.seal()
+        # Reverse order by name: "fieldscreen-batch-9...", "-8..." (names are random ids).
+        name = f"fieldscreen-batch-{9 - batch.sequence}-{batch.batch_id}.age"
+        (folder / name).write_bytes(batch.file)
+        sequences.append(batch.sequence)
+    return sequences
+
+
+def test_a_folder_imports_without_false_not_arrived_warnings(tmp_path):
+    from fieldscreen.exchange.transports import transport_for
+
+    world = make_world(tmp_path)
+    try:
+        folder = tmp_path / "stick"
+        assert _folder_of_batches(world, folder, 5) == [1, 2, 3, 4, 5]
+        report = world.importer().run([str(folder)], transport_for)
+        assert report.count("imported") == 5, report.to_json()
+        assert report.to_json()["warnings"] == []
+    finally:
+        world.close()
+
+
+def test_a_real_gap_is_still_reported_once_the_folder_is_done(tmp_path):
+    from fieldscreen.exchange.transports import transport_for
+
+    world = make_world(tmp_path)
+    try:
+        folder = tmp_path / "stick"
+        _folder_of_batches(world, folder, 5)
+        (missing,) = folder.glob("fieldscreen-batch-6-*.age")  # sequence 3
+        missing.unlink()
+        report = world.importer().run([str(folder)], transport_for)
+        warnings = report.to_json()["warnings"]
+        assert report.count("imported") == 4
+        assert sorted(warnings) == sorted(
+            f"Batches 3 to 3 from device laptop have not arrived yet (imported {sequence})."
+            for sequence in (4, 5))
+    finally:
+        world.close()
