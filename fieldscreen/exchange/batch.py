@@ -55,6 +55,10 @@ BYTES_PER_BATCH = 16 * 1024 * 1024
 
 # Integers are stored in SQLite, whose integers are signed 64-bit.
 MAX_INTEGER = 2**63 - 1
+# A record's version: one more for every save on its device, so 2^31 is never reached by a
+# real laptop; a higher one is refused, so nobody can send a version that no later save of
+# the owner could ever exceed.
+MAX_RECORD_VERSION = 2**31
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -245,7 +249,8 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     for entry in manifest["records"]:
         if not (isinstance(entry, dict) and set(entry) == {"id", "version", "sha256"}
                 and isinstance(entry["id"], str) and 0 < len(entry["id"]) <= 64
-                and type(entry["version"]) is int and 1 <= entry["version"] <= MAX_INTEGER
+                and type(entry["version"]) is int
+                and 1 <= entry["version"] <= MAX_RECORD_VERSION
                 and isinstance(entry["sha256"], str) and _HEX64.match(entry["sha256"])):
             raise bad(_("a record entry is malformed"))
     return manifest

@@ -28,10 +28,10 @@ from fieldscreen.exchange.checking import BatchChecker, check_batch
 from fieldscreen.exchange.receipt import receipt_file_name, write_receipt
 from fieldscreen.exchange.transports import FolderTransport, Transport, TransportError, retrying
 from fieldscreen.files import read_regular_file, write_atomically
-from fieldscreen.i18n import _, active_language
+from fieldscreen.i18n import _, active_language, ngettext
 from fieldscreen.store.crypto import sha256
 from fieldscreen.store.database import StorageFull, StorageUnavailable, storage_error
-from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry
+from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry, RecordOwnershipConflict
 from fieldscreen.store.incoming import Sealed
 from fieldscreen.store.profile import UnlockedProfile
 
@@ -50,6 +50,8 @@ class BatchOutcome:
     reason: str | None = None
     code: str | None = None
     warning: str | None = None
+    # Of `records`, how many replaced an older version the same device had sent.
+    updated: int = 0
     # The chain and gap checks of a stored batch, settled once the whole run is stored:
     # a folder's files come in no useful order (their names are random batch ids), so
     # batch 3 may be stored before batch 2 of the same run.
@@ -82,6 +84,9 @@ class ImportReport:
                         "quarantined": self.quarantined},
             "records": {
                 "imported": sum(b.records for b in self.batches if b.status == "imported"),
+                "new": sum(b.records - b.updated for b in self.batches
+                           if b.status == "imported"),
+                "updated": sum(b.updated for b in self.batches if b.status == "imported"),
                 "duplicate": sum(b.duplicates for b in self.batches),
                 "quarantined": sum(b.records for b in self.batches if b.status == "quarantined"),
             },
@@ -89,7 +94,8 @@ class ImportReport:
             "errors": list(self.errors),
             "details": [
                 {"source": b.source, "status": b.status, "records": b.records,
-                 "duplicates": b.duplicates, "reason": b.reason, "code": b.code}
+                 "updated": b.updated, "duplicates": b.duplicates, "reason": b.reason,
+                 "code": b.code}
                 for b in self.batches
             ],
         }
@@ -339,12 +345,27 @@ class BatchImporter:
         if check.verdict is LedgerVerdict.DUPLICATE:
             outcome = BatchOutcome(source, "duplicate", duplicates=len(verified.records))
         else:
-            with _storing(source):
-                counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
-                                            verified.sequence, verified.manifest_sha256,
-                                            file_sha256, list(verified.records), sealed)
+            try:
+                with _storing(source):
+                    counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
+                                                verified.sequence, verified.manifest_sha256,
+                                                file_sha256, list(verified.records), sealed)
+            except RecordOwnershipConflict as conflict:
+                return self._quarantine(data, file_sha256, source, BatchRefused(
+                    RefusalCode.CONFLICT,
+                    ngettext("ALERT: device {device} sent {count} record that another device "
+                             "sent first; only the device a record came from may update it. "
+                             "Nothing of this batch was imported (a compromised or "
+                             "misconfigured device?)",
+                             "ALERT: device {device} sent {count} records that another "
+                             "device sent first; only the device a record came from may "
+                             "update it. Nothing of this batch was imported (a compromised "
+                             "or misconfigured device?)", conflict.count).format(
+                        device=verified.device.name, count=conflict.count),
+                    device_id=verified.device.device_id, batch_id=verified.batch_id))
             outcome = BatchOutcome(source, "imported", records=counts.imported,
-                                   duplicates=counts.duplicate, pending=pending)
+                                   duplicates=counts.duplicate, updated=counts.updated,
+                                   pending=pending)
         self._write_receipt(verified, relay, outcome)
         return outcome
 

@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     DEVICE_ENROLLED = "device.enrolled"
     DEVICE_REVOKED = "device.revoked"
     BATCH_IMPORTED = "batch.imported"
+    RECORD_UPDATED = "record.updated"
     BATCH_QUARANTINED = "batch.quarantined"
     PACK_INSTALLED = "pack.installed"
     FOLLOW_UP_OPENED = "follow_up.opened"

@@ -116,6 +116,21 @@ class LedgerCheck:
 class ImportCounts:
     imported: int
     duplicate: int
+    # Of `imported`, how many replaced an older version of a record already held.
+    updated: int = 0
+
+
+class RecordOwnershipConflict(Exception):
+    """A batch carries records that another device first sent; nothing of it was stored.
+
+    A record belongs to the device that first sent it: only that device may send newer
+    versions. An enrolled device that sends another device's record ids (easy to learn)
+    would otherwise overwrite their screenings.
+    """
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,21 +225,31 @@ class Inbox:
             # per-record statements were the largest cost of importing 100k records.
             connection = db.conn
             held: dict[str, int] = {}
+            foreign = 0
             ids = [record.id for record in records]
             for start in range(0, len(ids), _IDS_PER_QUERY):
                 chunk = ids[start:start + _IDS_PER_QUERY]
                 marks = ", ".join("?" * len(chunk))
-                held.update(connection.execute(
-                    f"SELECT id, version FROM imported_records WHERE id IN ({marks})",  # noqa: S608
-                    chunk).fetchall())
+                for record_id, version, owner in connection.execute(
+                        f"SELECT id, version, device_id FROM imported_records "  # noqa: S608
+                        f"WHERE id IN ({marks})", chunk):
+                    held[record_id] = version
+                    # The owner is the device of the stored row: only the first sender's
+                    # versions were ever stored under an id it sent first.
+                    foreign += owner != device_id
+            if foreign:
+                raise RecordOwnershipConflict(foreign)
             if sealed is None:
                 sealed = seal_incoming(self._cipher, records)
             fresh = []
             rows = []
+            updates: list[tuple[str, int, int]] = []
             for record, (summary, payload) in zip(records, sealed, strict=True):
                 if held.get(record.id, 0) >= record.version:
                     duplicate += 1
                     continue
+                if record.id in held:
+                    updates.append((record.id, held[record.id], record.version))
                 held[record.id] = record.version
                 fresh.append(record)
                 rows.append((record.id, record.version, device_id, batch_id, record.form_id,
@@ -251,7 +276,12 @@ class Inbox:
             self._audit.append(db, AuditAction.BATCH_IMPORTED, at=self._clock(),
                                details={"device": device_id, "batch": batch_id,
                                         "records": len(records)})
-        return ImportCounts(imported, duplicate)
+            for record_id, before, after in updates:
+                self._audit.append(db, AuditAction.RECORD_UPDATED, at=self._clock(),
+                                   record_id=record_id,
+                                   details={"device": device_id, "batch": batch_id,
+                                            "from_version": before, "to_version": after})
+        return ImportCounts(imported, duplicate, len({update[0] for update in updates}))
 
     def quarantine(self, *, file_sha256: str, source: str, stored_as: str, reason_code: str,
                    reason: str, device_id: str | None = None,
