@@ -246,9 +246,16 @@ def _sync(profile: UnlockedProfile, *, target: str | None,
                 report.warnings.append(_("A receipt for batch {id} is not valid and was "
                                          "ignored.").format(id=batch.batch_id))
                 continue
-            report.received_records += profile.outbox.accept_receipt(batch.batch_id,
-                                                                     receipt.records)
+            closed, reopened = profile.outbox.accept_receipt(batch.batch_id, receipt.records)
+            report.received_records += closed
             report.receipts += 1
+            if reopened:
+                report.warnings.append(ngettext(
+                    "The coordinator's receipt for batch {id} did not confirm {count} of its "
+                    "records; it will be sent again with the next sync.",
+                    "The coordinator's receipt for batch {id} did not confirm {count} of its "
+                    "records; they will be sent again with the next sync.",
+                    reopened).format(id=batch.batch_id, count=reopened))
         if progress:
             progress("done", len(pending), len(pending))
     except TransportError as error:

@@ -115,18 +115,25 @@ class Outbox:
             db.execute("UPDATE outbox SET delivered_at = ? WHERE batch_id = ? "
                        "AND delivered_at IS NULL", [utc_stamp(self._clock()), batch_id])
 
-    def accept_receipt(self, batch_id: str, acknowledged: Iterable[tuple[str, int]]) -> int:
-        """Mark the batch's records received; returns how many records it closed.
+    def accept_receipt(self, batch_id: str, acknowledged: Iterable[tuple[str, int]]
+                       ) -> tuple[int, int]:
+        """Mark the batch's records received; returns (records closed, records reopened).
 
-        Only records the receipt names at the version that was sealed are marked.
+        Only records the receipt names at the version that was sealed are marked. A record
+        of the batch that the receipt leaves out goes back to final, so the next sync seals
+        and sends it again: a receipt naming none of a batch's records (damaged, forged or
+        from a coordinator that lost them) must never close the batch for good.
         """
         wanted = set(acknowledged)
-        closed = 0
+        closed = reopened = 0
         with self._database.write() as db:
             keys = db.execute("SELECT record_id, version FROM outbox_records WHERE batch_id = ?",
                               [batch_id]).fetchall()
             for record_id, version in keys:
                 if (record_id, version) not in wanted:
+                    reopened += db.execute(
+                        "UPDATE records SET status = 'final' WHERE id = ? AND version = ? "
+                        "AND status = 'sealed'", [record_id, version]).rowcount
                     continue
                 # updated_at moves to the receipt, so retention counts from arrival.
                 closed += db.execute(
@@ -138,7 +145,7 @@ class Outbox:
             db.execute("UPDATE outbox SET receipt_at = ?, delivered_at = COALESCE("
                        "delivered_at, ?) WHERE batch_id = ?",
                        [utc_stamp(self._clock()), utc_stamp(self._clock()), batch_id])
-        return closed
+        return closed, reopened
 
     def counts(self) -> dict[str, int]:
         """How many batches wait for delivery and for a receipt (for the home screen)."""
