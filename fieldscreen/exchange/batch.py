@@ -194,7 +194,13 @@ def _unpack(archive: bytes) -> dict[str, bytes]:
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
             for index, info in enumerate(tar):
-                if index >= len(MEMBERS) or info.name != MEMBERS[index] or not info.isreg():
+                # Plain ustar regular files only: a GNU sparse member (which isreg() accepts)
+                # or a pax size would expand far past the file before any check, and no
+                # member can hold more bytes than the whole archive.
+                if (index >= len(MEMBERS) or info.name != MEMBERS[index]
+                        or info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE)
+                        or info.sparse is not None or info.pax_headers
+                        or info.size > len(archive)):
                     raise BatchRefused(RefusalCode.BAD_ARCHIVE, _(
                         "the archive inside the batch holds unexpected entries"))
                 if info.size > MAX_ARCHIVE_BYTES:
