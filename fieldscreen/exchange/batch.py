@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import hmac
 import io
-import json
 import re
 import tarfile
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from fieldscreen.exchange.strict_json import loads_strict
 from fieldscreen.i18n import _
 from fieldscreen.store.audit import GENESIS
 from fieldscreen.store.crypto import (
@@ -61,8 +61,31 @@ MAX_INTEGER = 2**63 - 1
 MAX_RECORD_VERSION = 2**31
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# Record ids: a random UUID (version 4) or a time-ordered one (version 7), lower-case.
+RECORD_ID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+# RFC 3339 times as records carry them: seconds, an optional fraction, Z or an offset.
+_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+# A time outside these years is a broken clock or a forgery, not a screening.
+EARLIEST_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def valid_time(text: object, pattern: re.Pattern[str] = _TIME) -> bool:
+    """Whether `text` is an RFC 3339 time of a real day and hour, from 2000 to 2099."""
+    if type(text) is not str or not pattern.match(text):
+        return False
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # 2026-13-45T99:99:99Z matches the pattern but is no time
+        return False
+    return EARLIEST_TIME <= moment < LATEST_TIME
+
+
+
 _MANIFEST_KEYS = {
     "format", "batch_id", "created_at", "demo", "device_public_key", "device_sequence",
     "previous_manifest_sha256", "recipient", "audit_head_seq", "audit_head_mac",
@@ -218,6 +241,29 @@ def _unpack(archive: bytes) -> dict[str, bytes]:
     return members
 
 
+def _key_count(value: object) -> int:
+    """How many object keys a parsed JSON value holds, at every depth."""
+    if type(value) is dict:
+        return len(value) + sum(_key_count(item) for item in value.values())
+    if type(value) is list:
+        return sum(_key_count(item) for item in value)
+    return 0
+
+
+def _has_duplicate_keys(line: bytes) -> bool:
+    """The exact check, run only when the quick count of '":' does not match the keys.
+
+    Every key in a JSON line is followed by '":'; when that count equals the keys found,
+    no key was given twice (orjson keeps the last of two silently). Text that itself holds
+    '\\":' makes the counts differ, and then this slower parse decides.
+    """
+    try:
+        loads_strict(line)
+    except ValueError:
+        return True
+    return False
+
+
 def _manifest(raw: bytes) -> dict[str, Any]:
     def bad(why: str) -> BatchRefused:
         return BatchRefused(RefusalCode.BAD_MANIFEST, _("the manifest is not valid: {why}"
@@ -226,16 +272,17 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise BatchRefused(RefusalCode.TOO_LARGE, _("the manifest is too large"))
     try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise bad(_("not JSON")) from None
+        manifest = loads_strict(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError also covers a key given twice and an integer of thousands of digits.
+        raise bad(_("not JSON, or a key appears twice")) from None
     if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
         raise bad(_("unexpected keys"))
     if manifest["format"] != BATCH_FORMAT:
         raise bad(_("unknown format"))
     checks = [
         isinstance(manifest["batch_id"], str) and _UUID.match(manifest["batch_id"]),
-        isinstance(manifest["created_at"], str) and _STAMP.match(manifest["created_at"]),
+        valid_time(manifest["created_at"], _STAMP),
         isinstance(manifest["demo"], bool),
         isinstance(manifest["device_public_key"], str),
         type(manifest["device_sequence"]) is int
@@ -254,7 +301,7 @@ def _manifest(raw: bytes) -> dict[str, Any]:
         raise bad(_("a field has the wrong type"))
     for entry in manifest["records"]:
         if not (isinstance(entry, dict) and set(entry) == {"id", "version", "sha256"}
-                and isinstance(entry["id"], str) and 0 < len(entry["id"]) <= 64
+                and isinstance(entry["id"], str) and RECORD_ID.match(entry["id"])
                 and type(entry["version"]) is int
                 and 1 <= entry["version"] <= MAX_RECORD_VERSION
                 and isinstance(entry["sha256"], str) and _HEX64.match(entry["sha256"])):
@@ -305,8 +352,10 @@ def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...
         outcome = record["outcome"]
         if not (type(record["answers"]) is dict and type(outcome) is dict
                 and type(record["form_id"]) is str and type(record["form_version"]) is str
-                and type(record["created_at"]) is str and type(record["updated_at"]) is str):
-            raise bad(_("a record field has the wrong type"))
+                and valid_time(record["created_at"]) and valid_time(record["updated_at"])):
+            raise bad(_("a record field has the wrong type or an impossible time"))
+        if line.count(b'":') != _key_count(record) and _has_duplicate_keys(line):
+            raise bad(_("a key appears twice in a record"))
         found.append(IncomingRecord(
             record_id, record["version"], record["form_id"], record["form_version"],
             record["created_at"], record["updated_at"], demo,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldscreen.errors import SourceProblems, UserError
+from fieldscreen.exchange.strict_json import loads_strict
 from fieldscreen.forms.loader import load_form_text
 from fieldscreen.forms.schema import Form
 from fieldscreen.forms.services import ServicesDirectory, read_services
@@ -168,12 +169,12 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
     if len(raw) > MAX_PACK_BYTES:
         raise refused(_("it is larger than {size} MiB").format(size=MAX_PACK_BYTES >> 20))
     try:
-        outer = json.loads(raw.decode("utf-8"))
+        outer = loads_strict(raw.decode("utf-8"))
         if not isinstance(outer, dict) or outer.get("format") != PACK_FORMAT:
             raise ValueError
         content_bytes = unb64(str(outer["content"]))
         signature = unb64(str(outer["signature"]))
-        content = json.loads(content_bytes.decode("utf-8"))
+        content = loads_strict(content_bytes.decode("utf-8"))
         coordinator = content["coordinator"]
         key = VerifyKey(unb64(str(coordinator["signing_key"])))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, CryptoError, RecursionError):

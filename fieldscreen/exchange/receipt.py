@@ -8,9 +8,9 @@ device forget records that never arrived.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
+from fieldscreen.exchange.strict_json import loads_strict
 from fieldscreen.store.crypto import (
     CryptoError,
     SigningKey,
@@ -75,12 +75,12 @@ def read_receipt(raw: bytes, *, coordinator: VerifyKey, batch_id: str,
     if len(raw) > MAX_RECEIPT_BYTES:
         raise ReceiptInvalid("too large")
     try:
-        outer = json.loads(raw.decode("utf-8"))
+        outer = loads_strict(raw.decode("utf-8"))
         if outer.get("format") != RECEIPT_FORMAT:
             raise ValueError("format")
         content = unb64(str(outer["content"]))
         coordinator.verify(SIGNATURE_DOMAIN, content, unb64(str(outer["signature"])))
-        data = json.loads(content.decode("utf-8"))
+        data = loads_strict(content.decode("utf-8"))
         records = tuple(_record(entry) for entry in data["records"])
         receipt = Receipt(str(data["batch_id"]), unb64(str(data["device_public_key"])),
                           records, str(data["imported_at"]))
