@@ -25,7 +25,7 @@ from fieldscreen.exchange.batch import (
     verify_batch,
 )
 from fieldscreen.exchange.checking import BatchChecker, check_batch
-from fieldscreen.exchange.receipt import receipt_file_name, write_receipt
+from fieldscreen.exchange.receipt import receipt_file_name, seal_receipt, write_receipt
 from fieldscreen.exchange.transports import FolderTransport, Transport, TransportError, retrying
 from fieldscreen.files import read_regular_file, write_atomically
 from fieldscreen.i18n import _, active_language, ngettext
@@ -410,11 +410,12 @@ class BatchImporter:
                        outcome: BatchOutcome) -> None:
         if relay is None:
             return
-        receipt = write_receipt(
+        # Sealed to the device: the relay learns nothing from it (receipt file version 2).
+        receipt = seal_receipt(write_receipt(
             self._signing_key, batch_id=verified.batch_id,
             device_public_key=verified.device.public_key,
             records=[(record.id, record.version) for record in verified.records],
-            now=self._now())
+            now=self._now()), verified.device.public_key)
         try:
             retrying(lambda: relay.put(receipt_file_name(verified.batch_id), receipt))
         except TransportError as error:

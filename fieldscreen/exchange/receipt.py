@@ -3,6 +3,12 @@
 A receipt is written next to the batch on the relay. The field device checks it with the
 coordinator key pinned from its deployment pack, so a relay cannot forge one and make a
 device forget records that never arrived.
+
+Receipt files of version 2 are sealed with age to the device's own Ed25519 key (as an
+`ssh-ed25519` recipient, so the key already enrolled serves and no device re-enrols): the
+relay sees only an age file, never the device key or the record ids a receipt lists.
+Version 1 files (the signed JSON in clear, from coordinators not yet updated) are still
+read. docs/batch-format.md, "Receipts".
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from fieldscreen.store.crypto import (
     unb64,
 )
 
-RECEIPT_FORMAT = "fieldscreen-receipt/1"
+RECEIPT_FORMAT = "fieldscreen-receipt/1"  # the signed object, inside either file version
+RECEIPT_FILE_VERSION = 2  # 1: the signed object in clear; 2: it, sealed to the device
+_AGE_MAGIC = b"age-encryption.org/v1\n"
 SIGNATURE_DOMAIN = "batch-receipt"
 MAX_RECEIPT_BYTES = 4 * 1024 * 1024
 
@@ -56,6 +64,11 @@ def write_receipt(signing_key: SigningKey, *, batch_id: str, device_public_key: 
     })
 
 
+def seal_receipt(signed: bytes, device_public_key: bytes) -> bytes:
+    """A receipt file of version 2: the signed receipt sealed to the device it answers."""
+    return VerifyKey(device_public_key).seal(signed)
+
+
 def _record(entry: object) -> tuple[str, int]:
     # As write_receipt writes them; int() would turn 1.5 into 1, and 1e999 (infinity)
     # into an OverflowError.
@@ -66,7 +79,7 @@ def _record(entry: object) -> tuple[str, int]:
 
 
 def read_receipt(raw: bytes, *, coordinator: VerifyKey, batch_id: str,
-                 device_public_key: bytes) -> Receipt:
+                 device_public_key: bytes, device_key: SigningKey | None = None) -> Receipt:
     """Verify a receipt for this device's batch `batch_id`.
 
     Raises:
@@ -74,6 +87,15 @@ def read_receipt(raw: bytes, *, coordinator: VerifyKey, batch_id: str,
     """
     if len(raw) > MAX_RECEIPT_BYTES:
         raise ReceiptInvalid("too large")
+    if raw.startswith(_AGE_MAGIC):
+        if device_key is None:
+            raise ReceiptInvalid("sealed, and no device key to open it")
+        try:
+            raw = device_key.open_sealed(raw)
+        except CryptoError:
+            raise ReceiptInvalid("sealed to another device") from None
+        if len(raw) > MAX_RECEIPT_BYTES:
+            raise ReceiptInvalid("too large")
     try:
         outer = loads_strict(raw.decode("utf-8"))
         if outer.get("format") != RECEIPT_FORMAT:

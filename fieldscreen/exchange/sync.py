@@ -233,7 +233,8 @@ def _sync(profile: UnlockedProfile, *, target: str | None,
                                                        batch.file), sleep=wait)
             profile.outbox.mark_delivered(batch.batch_id)
             report.delivered_batches += 1
-        device_key = profile.device_key().public.raw
+        signing_key = profile.device_key()
+        device_key = signing_key.public.raw
         for batch in profile.outbox.awaiting_receipt():
             raw = retrying(lambda batch=batch: transport.get(receipt_file_name(
                 batch.batch_id)), sleep=wait)
@@ -241,7 +242,8 @@ def _sync(profile: UnlockedProfile, *, target: str | None,
                 continue
             try:
                 receipt = read_receipt(raw, coordinator=pack.signing_key,
-                                       batch_id=batch.batch_id, device_public_key=device_key)
+                                       batch_id=batch.batch_id, device_public_key=device_key,
+                                       device_key=signing_key)
             except ReceiptInvalid:
                 report.warnings.append(_("A receipt for batch {id} is not valid and was "
                                          "ignored.").format(id=batch.batch_id))

@@ -282,6 +282,20 @@ class SigningKey:
     def sign(self, domain: str, message: bytes) -> bytes:
         return self._private.sign(_signing_input(domain, message))
 
+    def open_sealed(self, data: bytes) -> bytes:
+        """Decrypt an age file sealed to this key's `ssh-ed25519` recipient
+        (`VerifyKey.ssh_recipient`): receipts come to a field device this way."""
+        import pyrage
+
+        openssh = self._private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption())
+        try:
+            identity = pyrage.ssh.Identity.from_buffer(openssh)
+            return pyrage.decrypt(data, [identity])
+        except Exception as error:  # pyrage.DecryptError and friends
+            raise CryptoError("the age file does not open with this key") from error
+
 
 @dataclass(frozen=True, slots=True)
 class VerifyKey:
@@ -296,6 +310,23 @@ class VerifyKey:
             key.verify(signature, _signing_input(domain, message))
         except (InvalidSignature, ValueError):
             raise CryptoError("the signature does not verify") from None
+
+    def ssh_recipient(self) -> str:
+        """This key as an age `ssh-ed25519` recipient: age seals to it directly, so the
+        device key already enrolled serves for encryption too."""
+        blob = b"".join(len(part).to_bytes(4, "big") + part
+                        for part in (b"ssh-ed25519", self.raw))
+        return "ssh-ed25519 " + base64.b64encode(blob).decode("ascii")
+
+    def seal(self, data: bytes) -> bytes:
+        """Encrypt `data` with age to this key's `ssh-ed25519` recipient."""
+        import pyrage
+
+        try:
+            recipient = pyrage.ssh.Recipient.from_str(self.ssh_recipient())
+        except Exception as error:
+            raise CryptoError("not an Ed25519 public key") from error
+        return pyrage.encrypt(data, [recipient])
 
     def fingerprint(self) -> str:
         """A short hex fingerprint people can compare by eye, in groups of four."""

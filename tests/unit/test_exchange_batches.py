@@ -52,6 +52,7 @@ from fieldscreen.exchange.sync import seal_pending, sync
 from fieldscreen.exchange.transports import FolderTransport
 from fieldscreen.store.crypto import (
     AgeIdentity,
+    CryptoError,
     SigningKey,
     age_encrypt,
     b64,
@@ -100,8 +101,17 @@ def batch(world) -> bytes:
 def snapshot(world: World):
     """What an import may change: the imported records, the ledger and the receipts."""
     inbox = world.coordinator.inbox
-    receipts = {path.name: path.read_bytes() for path in world.receipts()}
+    receipts = {path.name: _opened_receipt(world, path.read_bytes())
+                for path in world.receipts()}
     return inbox.records(), inbox.last_sequences(), receipts
+
+
+def _opened_receipt(world: World, raw: bytes) -> bytes:
+    """A receipt's signed content: sealing with age makes each file's bytes differ."""
+    try:
+        return world.device_key.open_sealed(raw)
+    except CryptoError:
+        return raw
 
 
 def assert_quarantined(world: World, outcome, data: bytes, code: RefusalCode, before):
@@ -382,7 +392,8 @@ def test_importing_the_same_batch_twice_is_a_duplicate_with_a_fresh_receipt(worl
     manifest = manifest_of(batch, world.identity)
     parsed = read_receipt(again.read_bytes(), coordinator=world.pack.signing_key,
                           batch_id=manifest["batch_id"],
-                          device_public_key=world.device_key.public.raw)
+                          device_public_key=world.device_key.public.raw,
+                          device_key=world.device_key)
     assert sorted(parsed.records) == sorted((r["id"], r["version"])
                                             for r in manifest["records"])
 
@@ -655,6 +666,8 @@ def _statuses(world: World) -> set[RecordStatus]:
 
 def _bad_receipt(kind: str, world: World, batch, genuine: bytes) -> bytes:
     device = world.device_key.public.raw
+    if kind == "sealed_to_another_device":  # genuine content, but this device cannot open it
+        return SigningKey.generate().public.seal(world.device_key.open_sealed(genuine))
     if kind == "forged":  # signed by a key that is not the pack's coordinator
         return write_receipt(SigningKey.generate(), batch_id=batch.batch_id,
                              device_public_key=device, records=list(batch.records),
@@ -668,14 +681,16 @@ def _bad_receipt(kind: str, world: World, batch, genuine: bytes) -> bytes:
                              batch_id=batch.batch_id,
                              device_public_key=SigningKey.generate().public.raw,
                              records=list(batch.records), now=world.clock())
-    outer = json.loads(genuine)  # "altered": the content changed, the signature kept
+    # "altered": the content changed, the signature kept, sealed to the device again.
+    outer = json.loads(world.device_key.open_sealed(genuine))
     content = json.loads(base64.b64decode(outer["content"]))
     content["imported_at"] = "2030-01-01T00:00:00Z"
     outer["content"] = b64(canonical_json(content))
-    return canonical_json(outer)
+    return world.device_key.public.seal(canonical_json(outer))
 
 
-@pytest.mark.parametrize("kind", ["forged", "other_batch", "other_device", "altered"])
+@pytest.mark.parametrize("kind", ["forged", "other_batch", "other_device", "altered",
+                                  "sealed_to_another_device"])
 def test_untrustworthy_receipt_is_ignored_by_sync(world, kind):
     _ids, batch, receipt = _deliver_and_import(world)
     receipt.write_bytes(_bad_receipt(kind, world, batch, receipt.read_bytes()))

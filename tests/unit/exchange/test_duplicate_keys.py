@@ -39,7 +39,7 @@ def test_a_receipt_with_a_key_twice_is_refused(tmp_path):
         batch = world.sealed_batch(1)
         world.import_bytes(batch.file)
         (receipt_path,) = world.receipts()
-        text = receipt_path.read_text(encoding="utf-8")
+        text = world.device_key.open_sealed(receipt_path.read_bytes()).decode("utf-8")
         doubled = text.replace('"format":', '"format":"x","format":', 1)
         assert doubled != text
         read_receipt(text.encode(), coordinator=world.pack.signing_key,
