@@ -908,7 +908,7 @@ def _run_profile_update_pack(args: argparse.Namespace) -> int:
     try:
         current = read_pack(installed) if (installed := profile.installed_pack()) else None
         pack = read_pack(raw, pinned=current.signing_key if current else None)
-        if current is not None and pack.created_at < current.created_at:
+        if current is not None and pack.is_older_than(current):
             raise UserError(_("This deployment pack is older than the one installed; nothing "
                               "was changed."),
                             hint=_("Ask your coordinator for the newest pack."))
@@ -1111,7 +1111,7 @@ def _run_coordinator_pack(args: argparse.Namespace) -> int:
             recipient=profile.coordinator_identity().recipient,
             coordinator_name=profile.info.name, form_paths=forms, services_path=services,
             sync=sync_settings, retention_days=args.retention_days, demo=profile.info.demo,
-            now=_now())
+            now=_now(), sequence=profile.next_pack_sequence())
         fingerprint = profile.coordinator_signing_key().public.fingerprint()
     finally:
         profile.lock()

@@ -53,7 +53,8 @@ def seed_training_deployment(data_dir: Path, relay: Path, passphrase: str, *,
             signing_key=coordinator.coordinator_signing_key(), recipient=recipient,
             coordinator_name=_("Training coordinator"), form_paths=[form_path],
             services_path=forms / "services.yaml", sync=SyncSettings(str(relay)),
-            retention_days=30, demo=True, now=clock())
+            retention_days=30, demo=True, now=clock(),
+            sequence=coordinator.next_pack_sequence())
         laptop = store.create(TRAINING_LAPTOP, ProfileRole.FIELD, passphrase,
                               recovery_recipient=recipient, demo=True)
         try:

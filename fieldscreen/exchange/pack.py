@@ -32,7 +32,10 @@ from fieldscreen.store.crypto import (
     unb64,
 )
 
-PACK_FORMAT = "fieldscreen-pack/1"
+# Version 2 adds `sequence`: packs are ordered by it, never by their clock-made date.
+PACK_FORMAT = "fieldscreen-pack/2"
+PREVIOUS_PACK_FORMAT = "fieldscreen-pack/1"  # still read: sequence 0, older than any /2
+MAX_PACK_SEQUENCE = 2**31
 SIGNATURE_DOMAIN = "deployment-pack"
 MAX_PACK_BYTES = 8 * 1024 * 1024
 DEFAULT_RETENTION_DAYS = 30
@@ -92,6 +95,19 @@ class DeploymentPack:
     sync: SyncSettings | None = None
     retention_days: int = DEFAULT_RETENTION_DAYS
     demo: bool = False
+    # The coordinator's pack counter (format 2); 0 for a format-1 pack.
+    sequence: int = 0
+
+    def is_older_than(self, other: DeploymentPack) -> bool:
+        """Whether this pack came before `other` from the same coordinator.
+
+        By the coordinator's counter: a pack dated by a wrong clock (2099) must never block
+        every later genuine pack. Two format-1 packs, which have no counter, fall back to
+        their dates.
+        """
+        if self.sequence or other.sequence:
+            return self.sequence < other.sequence
+        return self.created_at < other.created_at
 
     def form(self, form_id: str | None = None) -> Form:
         """The pack's form with that id, or its first form."""
@@ -103,7 +119,7 @@ class DeploymentPack:
 
 def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str,
                form_paths: list[Path], services_path: Path | None, sync: SyncSettings | None,
-               retention_days: int, demo: bool, now: dt.datetime) -> bytes:
+               retention_days: int, demo: bool, now: dt.datetime, sequence: int = 1) -> bytes:
     """Validate the files and write a signed pack (UTF-8 JSON bytes).
 
     Raises:
@@ -118,7 +134,10 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
     if services_path is not None:
         services = _read(services_path)
         read_services(parse_yaml(services, str(services_path)), str(services_path))
+    if not 1 <= sequence <= MAX_PACK_SEQUENCE:
+        raise ValueError("a pack sequence is 1 to 2^31")
     content = {
+        "sequence": sequence,
         "pack_id": str(uuid.uuid4()),
         "created_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "coordinator": {
@@ -170,7 +189,8 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         raise refused(_("it is larger than {size} MiB").format(size=MAX_PACK_BYTES >> 20))
     try:
         outer = loads_strict(raw.decode("utf-8"))
-        if not isinstance(outer, dict) or outer.get("format") != PACK_FORMAT:
+        if not isinstance(outer, dict) or outer.get("format") not in (
+                PACK_FORMAT, PREVIOUS_PACK_FORMAT):
             raise ValueError
         content_bytes = unb64(str(outer["content"]))
         signature = unb64(str(outer["signature"]))
@@ -219,12 +239,18 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         demo = content.get("demo", False)
         if not isinstance(demo, bool):
             raise ValueError("demo")
+        sequence = 0
+        if outer["format"] == PACK_FORMAT:
+            sequence = content["sequence"]
+            if type(sequence) is not int or not 1 <= sequence <= MAX_PACK_SEQUENCE:
+                raise ValueError("sequence")
         return DeploymentPack(
             pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
             coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
             retention_days=min(max(0, retention), MAX_RETENTION_DAYS), demo=demo,
+            sequence=sequence,
         )
     except SourceProblems as problems:
         raise refused(_("a form or the services directory in it is not valid: {problems}"

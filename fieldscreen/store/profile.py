@@ -61,6 +61,8 @@ DEVICE_SIGNING_KEY = "device_signing_key"
 COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
 COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
 DEPLOYMENT_PACK = "deployment_pack"
+# The number of the last deployment pack this coordinator wrote (next_pack_sequence).
+PACK_SEQUENCE = "pack-sequence"
 # Packs replaced while drafts existed, kept so each draft resumes with the form version it
 # was started with: "<prefix>000001", "<prefix>000002" ... (higher is newer).
 EARLIER_PACK_PREFIX = "deployment_pack.earlier."
@@ -535,6 +537,20 @@ class UnlockedProfile:
                        "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
                                             precise_utc_stamp(self._clock())])
             self._audit.append(db, AuditAction.PACK_INSTALLED, at=self._clock())
+
+    def next_pack_sequence(self) -> int:
+        """The coordinator's next deployment-pack number (1, 2, 3 …), counted in the profile.
+
+        Laptops order packs by it, so a wrong clock on the coordinator can never make a
+        new pack look older than one it wrote before.
+        """
+        with self._database.write() as db:
+            row = db.execute("SELECT value FROM secrets WHERE name = ?",
+                             [PACK_SEQUENCE]).fetchone()
+            current = int(self._secrets.open(row[0], self._secret_context(PACK_SEQUENCE))
+                          ) if row else 0
+            self._put_secret(db, PACK_SEQUENCE, str(current + 1).encode("ascii"))
+        return current + 1
 
     def installed_pack(self) -> bytes | None:
         try:

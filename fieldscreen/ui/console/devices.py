@@ -287,7 +287,7 @@ class DevicesPanel(QWidget):
                 recipient=profile.coordinator_identity().recipient,
                 coordinator_name=profile.info.name, form_paths=[forms],
                 services_path=services, sync=sync, retention_days=retention,
-                demo=profile.info.demo, now=clock())
+                demo=profile.info.demo, now=clock(), sequence=profile.next_pack_sequence())
             try:
                 write_atomically(output, raw, mode=0o644)
             except OSError as error:
