@@ -257,6 +257,11 @@ def _build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("device", metavar="DEVICE", help=_("device id or name"))
     _passphrase_options(revoke)
     revoke.set_defaults(run=_run_coordinator_revoke)
+    check = coordinator_verbs.add_parser(
+        "check", help=_("check the store: values that cannot be read, and the file's integrity"))
+    check.add_argument("--json", action="store_true", help=_("print JSON"))
+    _passphrase_options(check)
+    check.set_defaults(run=_run_coordinator_check)
     devices = coordinator_verbs.add_parser("devices", help=_("list enrolled devices"))
     devices.add_argument("--json", action="store_true", help=_("print JSON"))
     _passphrase_options(devices)
@@ -1149,6 +1154,34 @@ def _run_coordinator_revoke(args: argparse.Namespace) -> int:
     print(_("Revoked device {id} ({name}): its batches are refused from now on.").format(
         id=device.device_id, name=device.name))
     return EXIT_OK
+
+
+def _run_coordinator_check(args: argparse.Namespace) -> int:
+    from fieldscreen.workflows.store_check import check_coordinator_store
+
+    profile = _unlock(args)
+    try:
+        result = check_coordinator_store(profile)
+    finally:
+        profile.lock()
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        print()
+    else:
+        print(_("Checked {count} imported records.").format(count=result.records))
+        for record_id, name in result.unreadable:
+            print(_("Record {id}: its stored {field} cannot be read; it counts as "
+                    "\"not known\".").format(id=record_id, field=name))
+        print(_("The database file passed its integrity check.") if result.integrity_ok
+              else _("The database file FAILED its integrity check."))
+    if result.ok:
+        return EXIT_OK
+    print(_("Error: {message}").format(message=_(
+        "the store holds values that cannot be read, or the file is damaged.")),
+        file=sys.stderr)
+    print(_("Keep the profile as it is and make a copy of its folder before anything else; "
+            "the records named above stay counted as \"not known\"."), file=sys.stderr)
+    return EXIT_USER_ERROR
 
 
 def _run_coordinator_devices(args: argparse.Namespace) -> int:

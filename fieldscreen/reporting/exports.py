@@ -39,7 +39,7 @@ from fieldscreen.reporting.dashboard import (
     cell_text,
     disaggregate,
 )
-from fieldscreen.reporting.facts import DECISIONS, ScreeningFacts, build_facts
+from fieldscreen.reporting.facts import DECISIONS, ScreeningFacts, build_facts, stored_date
 from fieldscreen.store.database import StorageFull
 from fieldscreen.store.follow_up import FollowUpCase, FollowUpStatus
 from fieldscreen.store.timestamps import utc_stamp
@@ -135,13 +135,18 @@ class ScreeningRow:
     demo: bool
 
     @property
-    def screened_on(self) -> dt.date:
-        # The same day the statistics count the record on (facts.screening_day).
-        return dt.date.fromisoformat(self.created_at[:10])
+    def screened_on(self) -> dt.date | None:
+        # The same day the statistics count the record on (facts.screening_day); None
+        # when the stored time cannot be read (it then counts as "not known").
+        return stored_date(self.created_at)
 
 
 def _passes(row: ScreeningRow, query: DashboardFilter) -> bool:
     day = row.screened_on
+    if day is None:
+        # An unreadable time is in no date range: counted only when no dates are asked.
+        return (query.start is None and query.end is None
+                and (query.areas is None or (row.area or NOT_KNOWN) in query.areas))
     return ((query.start is None or day >= query.start)
             and (query.end is None or day <= query.end)
             and (query.areas is None or (row.area or NOT_KNOWN) in query.areas))
@@ -527,7 +532,7 @@ def _record_cells(row: ScreeningRow, labels: CategoryLabel, scheme: AgeBands) ->
                                   for name in row.forms)
              or labels(Dimension.EXPLOITATION_FORM, NONE_RECORDED))
     return [
-        row.record_id, row.screened_on.isoformat(), row.age,
+        row.record_id, row.screened_on.isoformat() if row.screened_on else None, row.age,
         labels(Dimension.AGE_BAND, age_band(row.age, scheme)),
         labels(Dimension.SEX, row.sex or NOT_KNOWN),
         labels(Dimension.NATIONALITY, row.nationality or NOT_KNOWN),
@@ -542,7 +547,7 @@ def _record_dictionary(rows: Sequence[ScreeningRow], labels: CategoryLabel,
     def seen(codes: Iterable[str | None]) -> list[str]:
         return sorted({code or NOT_KNOWN for code in codes})
 
-    days = [row.screened_on for row in rows]
+    days = [row.screened_on for row in rows if row.screened_on is not None]
     scheme = query.age_bands
     values = {
         "#meta+id": _("Text (a UUID)."),

@@ -49,9 +49,27 @@ class Vocabulary:
         return len(self.names)
 
 
-def screening_day(stamp: str) -> int:
-    """Days since 1970-01-01 of an ISO timestamp's date (as written by the store)."""
-    return (dt.date.fromisoformat(stamp[:10]) - _EPOCH).days
+# The day of a screening whose stored time cannot be read (imported before times were
+# checked at import): it counts as "not known", is left out of every date filter, and
+# `fieldscreen coordinator check` lists it.
+UNKNOWN_DAY = int(np.iinfo(np.int32).min)
+
+
+def screening_day(stamp: object) -> int:
+    """Days since 1970-01-01 of an ISO timestamp's date (as written by the store), or
+    UNKNOWN_DAY when the stored value is not a date at all."""
+    day = stored_date(stamp)
+    return UNKNOWN_DAY if day is None else (day - _EPOCH).days
+
+
+def stored_date(stamp: object) -> dt.date | None:
+    """The date of a stored ISO timestamp, or None when it is not a readable date."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return dt.date.fromisoformat(stamp[:10])
+    except ValueError:
+        return None
 
 
 def day_of(date: dt.date) -> int:
@@ -82,12 +100,19 @@ class ScreeningFacts:
         return len(self.day)
 
     @property
+    def unknown_days(self) -> int:
+        """How many screenings have a stored time that cannot be read."""
+        return int(np.count_nonzero(self.day == UNKNOWN_DAY))
+
+    @property
     def first_day(self) -> dt.date | None:
-        return date_of(self.day.min()) if len(self) else None
+        known = self.day[self.day != UNKNOWN_DAY]
+        return date_of(known.min()) if len(known) else None
 
     @property
     def last_day(self) -> dt.date | None:
-        return date_of(self.day.max()) if len(self) else None
+        known = self.day[self.day != UNKNOWN_DAY]
+        return date_of(known.max()) if len(known) else None
 
 
 def build_facts(summaries: Iterable[tuple[str, str, bool, dict[str, Any]]]) -> ScreeningFacts:
