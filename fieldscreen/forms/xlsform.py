@@ -91,6 +91,8 @@ _COLUMN_ALIASES = {
     "jr:requiredmsg": "required_message",
     "calculate": "calculation",
     "readonly": "read_only",
+    "relevance": "relevant",
+    "caption": "label",
 }
 _MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
 # XLSForm columns FieldScreen knows but does not use: why each value is ignored.
@@ -377,6 +379,10 @@ class _Importer:
             rest = [part.strip() for part in parts[1:]]
             if base == "media" and rest:
                 base = f"media::{rest[0].lower()}"
+                rest = rest[1:]
+            elif base == "bind" and rest:
+                # pyxform reads `bind::relevant` as `relevant`: dropping it would lose logic.
+                base = re.sub(r"[\s-]+", "_", rest[0].lower())
                 rest = rest[1:]
             base = _COLUMN_ALIASES.get(base, base)
             sheet.columns.append(_Column(index, header, base, "::".join(rest) or None))

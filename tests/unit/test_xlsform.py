@@ -255,6 +255,26 @@ def test_relevant_constraint_message_and_calculation(tmp_path):
     assert form.item("older").calculation.source == "${age} + 1"
 
 
+def test_pyxform_alias_headers_keep_the_logic(tmp_path):
+    # `relevance` and `bind::...` are pyxform's other names: dropping them would show a
+    # follow-up question to every child.
+    path = book(tmp_path, [
+        ["type", "name", "caption", "relevance", "bind::constraint", "bind::required",
+         "bind::calculate"],
+        ["select_one yn", "ok", "OK?", None, None, None, None],
+        ["integer", "age", "Age", "${ok} = 'yes'", ". >= 0", "yes", None],
+        ["calculate", "older", None, None, None, None, "${age} + 1"],
+    ])
+    form, warnings = imported(path)
+    assert warnings == []
+    age = form.item("age")
+    assert form.item("ok").label.get("en") == "OK?"
+    assert age.relevant.source == "${ok} = 'yes'"
+    assert age.constraint.source == ". >= 0"
+    assert age.required
+    assert form.item("older").calculation.source == "${age} + 1"
+
+
 @pytest.mark.parametrize("value, expected", [
     ("yes", True), ("true", True), ("TRUE", True), (1, True), ("1", True), (True, True),
     ("no", False), ("false", False), (0, False), (False, False), (None, False),
