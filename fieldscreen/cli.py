@@ -1168,7 +1168,8 @@ def _run_coordinator_check(args: argparse.Namespace) -> int:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
     else:
-        print(_("Checked {count} imported records.").format(count=result.records))
+        print(ngettext("Checked {count} imported record.", "Checked {count} imported records.",
+                       result.records).format(count=result.records))
         for record_id, name in result.unreadable:
             print(_("Record {id}: its stored {field} cannot be read; it counts as "
                     "\"not known\".").format(id=record_id, field=name))
