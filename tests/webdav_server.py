@@ -27,7 +27,7 @@ Use it with `from tests.webdav_server import webdav_server  # noqa: F401` (and
 `https_webdav_server` for the TLS variant, whose CA is `server.ca_pem`). Ruff then reports
 each test parameter called `webdav_server` as a redefinition (F811); binding the fixture by
 assignment instead (`from tests import webdav_server as dav`, then
-`webdav_server = dav.webdav_server`) avoids that, as tests/unit/test_exchange_webdav.py does.
+`webdav_server = dav.webdav_server`) avoids that, as tests/unit/exchange/test_transports.py does.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fuzzing sealed batches: manifests and records rewritten and signed by the device itself.
 
-The bit flips in tests/unit/test_exchange_batches.py show that damage in transit is caught
+The bit flips in tests/unit/exchange/test_batch.py show that damage in transit is caught
 by age and the signature. These targets play a device (or a stolen device key) that signs
 whatever it likes: altered manifests, altered record lines with matching hashes, strange
 archives, all sealed properly for the coordinator. `verify_batch` must give a

@@ -1,6 +1,6 @@
 """Fuzzing the expression language from the expressions real forms use, and its regex patterns.
 
-tests/unit/test_expressions.py already generates expressions from the grammar and random
+tests/unit/forms/test_expressions.py already generates expressions from the grammar and random
 text; these targets start instead from every relevant, constraint and calculation of the
 shipped form, change them a little, and evaluate what still parses against hostile values
 (huge numbers, lone surrogates, dates, selections). They also throw random patterns at

@@ -1,6 +1,6 @@
 """Fuzzing XLSForm import: workbooks changed cell by cell, zip member by member, byte by byte.
 
-tests/unit/test_xlsform.py builds small arbitrary workbooks from scratch; these targets
+tests/unit/forms/test_xlsform.py builds small arbitrary workbooks from scratch; these targets
 start from real exported forms (the mini form and the shipped checklist) so the changes
 reach the deep checks, and damage the .xlsx container itself. Any file gives an
 `ImportResult` whose YAML loads, or `SourceProblems` located by sheet and row.

@@ -8,7 +8,7 @@ from fieldscreen.forms.services import load_services
 from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
 from tests.exchange_helpers import PASSPHRASE, PROFILE, make_pack, make_world, shipped_form
-from tests.unit.test_faults_form_update import NEW, OLD, _new_version, _partial
+from tests.unit.store.test_faults_form_update import NEW, OLD, _new_version, _partial
 
 
 def test_an_old_version_draft_resumes_with_its_own_form_after_a_pack_update(qtbot, tmp_path):

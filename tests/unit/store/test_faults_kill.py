@@ -1,6 +1,6 @@
 """kill -9 at random points during sync (field) and during a pipelined import (coordinator).
 
-tests/unit/test_store_durability.py kills saves and passphrase changes; test_exchange_batches
+tests/unit/store/test_durability.py kills saves and passphrase changes; test_exchange_batches
 kills `import_one`. These kill the two flows as a person runs them: `sync` (save, seal,
 deliver to a folder relay, read receipts, purge) and `BatchImporter.run` over a folder (the
 import with its second checking process, receipts, quarantine and the referral queue).

@@ -1,6 +1,6 @@
 """A full disk during sync, import and export, on real small file systems (tmpfs).
 
-A full disk during a save is tested in tests/unit/test_store_durability.py. Here the other
+A full disk during a save is tested in tests/unit/store/test_durability.py. Here the other
 flows: each failure is a UserError that says what to do, nothing is half-written (no
 partial file, no batch half-imported, no record marked sent), the database still passes
 `PRAGMA integrity_check`, and the same work succeeds once space is freed.
