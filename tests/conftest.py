@@ -47,8 +47,10 @@ def basedir(tmp_path):
 FULLY_COVERED = [
     "fieldscreen/engine/explain.py",
     "fieldscreen/engine/referral.py",
+    "fieldscreen/engine/steps.py",
     "fieldscreen/errors.py",
     "fieldscreen/files.py",
+    "fieldscreen/forms/dependencies.py",
     "fieldscreen/reporting/charts.py",
     "fieldscreen/store/layout.py",
     "fieldscreen/store/timestamps.py",
