@@ -538,9 +538,9 @@ class UnlockedProfile:
                                             precise_utc_stamp(self._clock())])
             self._audit.append(db, AuditAction.PACK_INSTALLED, at=self._clock())
 
-    def integrity_check(self) -> bool:
+    def integrity_check(self, progress: Callable[[], None] | None = None) -> bool:
         """SQLite's full integrity check of the profile's database file (reads all of it)."""
-        return self._database.integrity_check()
+        return self._database.integrity_check(progress)
 
     def next_pack_sequence(self) -> int:
         """The coordinator's next deployment-pack number (1, 2, 3 …), counted in the profile.
