@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +21,7 @@ from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.record_ids import new_record_id
 from fieldscreen.store.timestamps import utc_stamp
 
 TABLE = "records"
@@ -203,7 +203,7 @@ class RecordRepository:
                 "SELECT version, status, created_at FROM records WHERE id = ?",
                 [record_id]).fetchone()
             if record_id is None or (row is None and create_if_missing):
-                record_id = record_id or str(uuid.uuid4())
+                record_id = record_id or new_record_id(self._clock())
                 version, created = 1, now
             else:
                 if row is None:

@@ -10,9 +10,10 @@ itself, so every rule can be tested in a plain test.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from fieldscreen.store.record_ids import new_record_id
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
@@ -86,7 +87,7 @@ class ScreeningWorkflow:
 
         self.session = ScreeningSession(self.form, clock=self.clock)
         # Chosen now, so every autosave and the final save land on the same record.
-        self.record_id = str(uuid.uuid4())
+        self.record_id = new_record_id(self.clock())
         self._draft_dirty = self._finalizing = False
         return self.session
 
