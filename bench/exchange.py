@@ -77,6 +77,7 @@ from fieldscreen.forms.loader import load_form
 from fieldscreen.store.crypto import SALT_BYTES, KdfParameters, SigningKey, b64
 from fieldscreen.store.incoming import device_id_for
 from fieldscreen.store.profile import ProfileRole, ProfileStore, UnlockedProfile
+from fieldscreen.store.record_ids import new_record_id
 
 try:  # newer cryptography keeps CFB (ODK's mode, not a modern one) under hazmat.decrepit
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -221,10 +222,16 @@ class _World:
     def fresh_field(self) -> tuple[Path, UnlockedProfile]:
         return self._copy("field", "field")
 
-    def record(self, index: int, stamp: str) -> dict[str, Any]:
-        """One record as a batch carries it (the keys of a records.jsonl line)."""
+    def record(self, index: int, stamp: str, random_ids: bool = False) -> dict[str, Any]:
+        """One record as a batch carries it (the keys of a records.jsonl line).
+
+        Its id is what laptops write for a new record (time-ordered, from its creation time),
+        or with `random_ids` a version 4 UUID, as records made before version 7 ids carry.
+        """
         answers, outcome = self.samples[index % len(self.samples)]
-        return {"id": str(uuid.uuid4()), "version": 1, "form_id": self.form.id,
+        record_id = (str(uuid.uuid4()) if random_ids else
+                     new_record_id(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))))
+        return {"id": record_id, "version": 1, "form_id": self.form.id,
                 "form_version": self.form.version, "created_at": stamp, "updated_at": stamp,
                 "demo": False, "answers": answers, "outcome": outcome}
 
@@ -305,7 +312,8 @@ def _seal_cases(world: _World, quick: bool) -> list[Result]:
 # -- importing: ours, the raw limit, ODK -----------------------------------------------------
 
 
-def _make_batches(world: _World, batches: int) -> tuple[list[bytes], list[bytes]]:
+def _make_batches(world: _World, batches: int, random_ids: bool = False
+                  ) -> tuple[list[bytes], list[bytes]]:
     """`batches` age files of 500 records sealed by the enrolled device (chained sequences),
     and every record's canonical line in the same order (what the ODK case encrypts)."""
     start = world.clock() - dt.timedelta(minutes=10 * batches * RECORDS_PER_BATCH)
@@ -317,7 +325,7 @@ def _make_batches(world: _World, batches: int) -> tuple[list[bytes], list[bytes]
         for offset in range(RECORDS_PER_BATCH):
             index = (sequence - 1) * RECORDS_PER_BATCH + offset
             stamp = (start + dt.timedelta(minutes=10 * index)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            chunk.append(world.record(index, stamp))
+            chunk.append(world.record(index, stamp, random_ids))
         sealed = seal_batch(chunk, device_key=world.device_key, recipient=world.pack.recipient,
                             sequence=sequence, previous_manifest_sha256=previous,
                             audit_head=(0, genesis_hash()), demo=False, now=world.clock())
@@ -585,6 +593,7 @@ def _import_cases(world: _World, quick: bool, where: str) -> list[Result]:
 
     progress(f"exchange: cProfile of importing {profile_batches} batches")
     profile_result = _profile_import(world, files[:profile_batches], profile_case)
+    wal_result = _wal_case(world, files, batches)
 
     quick_note = (f"; --quick: {count:,} records, so the targets (for 100k) are not judged"
                   if quick else "")
@@ -647,10 +656,55 @@ def _import_cases(world: _World, quick: bool, where: str) -> list[Result]:
                     f"this flatters ODK; {odk_mib:.0f} MiB, encrypted in {odk_make_s:.1f} s "
                     "(set-up, not measured)"),
         profile_result,
+        wal_result,
     ]
 
 
 # -- where the import's time goes ------------------------------------------------------------
+
+
+def _wal_pages_per_batch(world: _World, files: list[bytes]) -> list[int]:
+    """The pages each batch's transaction wrote to the WAL, importing `files` in order.
+
+    Every write is checkpointed when it commits, and the WAL restarts at the next write, so
+    right after a batch the WAL holds exactly that batch's frames: a PASSIVE checkpoint
+    reports their count without changing anything.
+    """
+    data_dir, coordinator = world.fresh_coordinator()
+    importer = BatchImporter(coordinator, data_dir / "quarantine", world.clock)
+    pages: list[int] = []
+    try:
+        connection = coordinator._database.connection
+        for index, data in enumerate(files):
+            outcome = importer.import_one(data, f"batch-{index}.age", None)
+            assert outcome.status == "imported", outcome
+            pages.append(connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        _discard(data_dir, coordinator)
+    return pages
+
+
+def _wal_case(world: _World, files: list[bytes], batches: int) -> Result:
+    """WAL pages per batch with time-ordered ids (ours) and with random ids (before)."""
+    progress(f"exchange: WAL pages per batch over {batches} batches, version 7 and 4 ids")
+    start = time.perf_counter_ns()
+    ordered = _wal_pages_per_batch(world, files)
+    elapsed = time.perf_counter_ns() - start
+    random_files, _lines = _make_batches(world, batches, random_ids=True)
+    random = _wal_pages_per_batch(world, random_files)
+
+    def shape(pages: list[int]) -> str:
+        tenth = max(1, len(pages) // 10)
+        return (f"first {tenth}: {statistics.mean(pages[:tenth]):.0f}, last {tenth}: "
+                f"{statistics.mean(pages[-tenth:]):.0f}, mean {statistics.mean(pages):.0f}")
+    ratio = statistics.mean(ordered) / statistics.mean(random)
+    return Result(SUITE, f"WAL pages per batch ({batches} x {RECORDS_PER_BATCH})",
+                  [elapsed], note=("informational (the time is one import_one pass with "
+                                   "version 7 ids): time-ordered (version 7) ids "
+                                   f"{shape(ordered)}; "
+                             f"random (version 4) ids {shape(random)}; ratio of means "
+                             f"{ratio:.2f} (pages each batch's transaction wrote, read with "
+                             "PRAGMA wal_checkpoint(PASSIVE) right after it)"))
 
 
 def _profile_import(world: _World, files: list[bytes], case: str) -> Result:
