@@ -327,3 +327,29 @@ def test_a_long_queue_shows_the_most_urgent_cases_first(qtbot, delivered, monkey
     assert total > 2
     assert queue.more.text() == f"Showing the first 2 of {total} cases, most urgent first."
     assert [queue.table.item(row, 0).text() for row in range(2)] == ["Urgent", "Urgent"]
+
+
+def test_the_data_file_check_runs_from_the_console_and_says_what_it_found(qtbot, delivered):
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    assert window.check_button.isVisible()
+    window.check_button.click()
+    qtbot.waitUntil(lambda: window.check_button.isEnabled(), timeout=30_000)
+    assert "Checked 12 imported records." in window.check_status.text()
+    assert "passed its integrity check" in window.check_status.text()
+    assert not window.check_progress.isVisible()
+
+    # A stored time that no reader can parse: the check names it and says what to do.
+    profile = window.profile
+    assert profile is not None
+    with profile._database.write() as db:
+        db.execute("UPDATE imported_records SET created_at = 'yesterday-ish' "
+                   "WHERE rowid = (SELECT MIN(rowid) FROM imported_records)")
+    window.check_button.click()
+    qtbot.waitUntil(lambda: window.check_button.isEnabled(), timeout=30_000)
+    status = window.check_status.text()
+    assert "1 stored value cannot be read." in status
+    assert "make a copy of its folder" in status and "yesterday-ish" not in status
+
+    window.lock()
+    assert not window.check_button.isVisible() and window.check_status.text() == ""

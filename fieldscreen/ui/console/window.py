@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QStackedWidget,
     QTabWidget,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.i18n import _
+from fieldscreen.i18n import _, ngettext
 from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.console.dashboard import DashboardPanel
 from fieldscreen.ui.console.devices import DevicesPanel
@@ -108,6 +109,21 @@ class ConsoleWindow(ProfileWindow):
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setAccessibleName(self.title.text())
         header.addWidget(self.title, 1)
+        # The full check of the data file: past 64 MiB the open-time check is the cheap one
+        # (docs/decisions.md, 36), so a coordinator runs this now and then.
+        self.check_status = QLabel(central)
+        self.check_status.setWordWrap(True)
+        header.addWidget(self.check_status, 2)
+        self.check_progress = QProgressBar(central)
+        self.check_progress.setRange(0, 0)  # SQLite cannot say in advance how long it takes
+        self.check_progress.setMaximumWidth(120)
+        self.check_progress.setAccessibleName(_("Checking the whole data file"))
+        self.check_progress.hide()
+        header.addWidget(self.check_progress)
+        self.check_button = QPushButton(_("Check the data file"), central)
+        self.check_button.setAccessibleName(_("Check the whole data file for damage"))
+        self.check_button.clicked.connect(self.check_data_file)
+        header.addWidget(self.check_button)
         self.lock_button = QPushButton(_("Lock"), central)
         self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
         self.lock_button.clicked.connect(self.lock)
@@ -202,6 +218,7 @@ class ConsoleWindow(ProfileWindow):
 
     def _start(self) -> None:
         self.lock_button.hide()
+        self._hide_check()
         if self.profile_name in profile_names(self.data_dir):
             self.stack.setCurrentWidget(self.unlock_screen)
             self.unlock_screen.reset()
@@ -246,6 +263,7 @@ class ConsoleWindow(ProfileWindow):
         self.first_run.clear()
         self.unlock_screen.reset()
         self.lock_button.show()
+        self.check_button.show()
         self.idle_timer.start()
         self.stack.setCurrentWidget(self.tabs)
         self.refresh_all()
@@ -274,6 +292,52 @@ class ConsoleWindow(ProfileWindow):
         self.run_task(lambda: build_facts(profile.inbox.summaries()), done,
                       self.dashboard_panel.show_error)
 
+    def check_data_file(self) -> None:
+        """Run the full check of the data file (and of every stored value) in the background."""
+        profile = self.profile
+        if profile is None:
+            return
+        from fieldscreen.workflows.store_check import StoreCheck, check_coordinator_store
+
+        self.check_button.setEnabled(False)
+        self.check_progress.show()
+        self.check_status.setText(_("Checking the whole data file; on a large profile this "
+                                    "takes minutes. You can go on working."))
+
+        def done(result: StoreCheck) -> None:
+            self._check_finished()
+            lines = [ngettext("Checked {count} imported record.",
+                              "Checked {count} imported records.",
+                              result.records).format(count=result.records),
+                     _("The database file passed its integrity check.") if result.integrity_ok
+                     else _("The database file FAILED its integrity check.")]
+            if result.unreadable:
+                lines.append(ngettext(
+                    "{count} stored value cannot be read.",
+                    "{count} stored values cannot be read.",
+                    len(result.unreadable)).format(count=len(result.unreadable)))
+            if not result.ok:
+                lines.append(_("Keep the profile as it is and make a copy of its folder "
+                               "before anything else; 'fieldscreen coordinator check' lists "
+                               "what cannot be read."))
+            self.check_status.setText(" ".join(lines))
+
+        def failed(message: str) -> None:
+            self._check_finished()
+            self.check_status.setText(message)
+
+        self.run_task(lambda: check_coordinator_store(profile), done, failed)
+
+    def _check_finished(self) -> None:
+        self.check_progress.hide()
+        self.check_button.setEnabled(True)
+
+    def _hide_check(self) -> None:
+        self.check_button.hide()
+        self.check_button.setEnabled(True)
+        self.check_progress.hide()
+        self.check_status.clear()
+
     def after_import(self, report: Any) -> None:
         self.refresh_all()
         self.imported.emit(report)
@@ -292,6 +356,7 @@ class ConsoleWindow(ProfileWindow):
         self.stack.setCurrentWidget(self.unlock_screen)
         self.unlock_screen.reset()
         self.lock_button.hide()
+        self._hide_check()
         self.locked.emit()
 
     def closeEvent(self, event: Any) -> None:
