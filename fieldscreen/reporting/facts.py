@@ -3,7 +3,8 @@
 Each record becomes a handful of small integers (screening day, age, codes for sex,
 nationality, area and decision, a bit set of forms of exploitation), held in numpy arrays:
 about 20 bytes a record, so a million records take some 20 MB and any count over them is
-a vectorised pass. Nothing here is written to disk; the table is dropped with the key.
+a vectorised pass. The table is dropped with the key; on disk it exists only sealed, as
+the statistics snapshot (`reporting/snapshot.py`).
 """
 
 from __future__ import annotations
@@ -117,44 +118,73 @@ class ScreeningFacts:
 
 def build_facts(summaries: Iterable[tuple[str, str, bool, dict[str, Any]]]) -> ScreeningFacts:
     """The column table of (id, created_at, demo, summary) rows as `Inbox.summaries()` gives."""
-    day, age = array("i"), array("h")
-    sex, nationality, area = array("h"), array("h"), array("h")
-    decision, forms = array("b"), array("Q")
-    sexes, nationalities, areas = Vocabulary(), Vocabulary(), Vocabulary()
-    form_bits: dict[str, int] = {}
-    decision_codes = {name: index + 1 for index, name in enumerate(DECISIONS)}
-    # Summaries repeat: most children share a handful of (sex, nationality, area, forms)
-    # combinations, so coding each distinct combination once saves most of the work.
-    coded: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
+    builder = FactsBuilder()
     for _id, created_at, _demo, summary in summaries:
-        day.append(screening_day(created_at))
+        builder.add(created_at, summary)
+    return builder.build()
+
+
+class FactsBuilder:
+    """Rows added one at a time, coded with vocabularies that may continue an existing table.
+
+    Seeded with a table, every name keeps that table's code and new names get the next
+    codes, so the rows built here can be appended to it column by column (the statistics
+    snapshot adds an import's records to the table it kept).
+    """
+
+    def __init__(self, seed: ScreeningFacts | None = None) -> None:
+        self._day, self._age = array("i"), array("h")
+        self._sex, self._nationality, self._area = array("h"), array("h"), array("h")
+        self._decision, self._forms = array("b"), array("Q")
+        self._sexes, self._nationalities, self._areas = Vocabulary(), Vocabulary(), Vocabulary()
+        self._form_bits: dict[str, int] = {}
+        if seed is not None:
+            for vocabulary, names in ((self._sexes, seed.sexes),
+                                      (self._nationalities, seed.nationalities),
+                                      (self._areas, seed.areas)):
+                for name in names[1:]:
+                    vocabulary.code(name)
+            self._form_bits = {name: bit for bit, name in enumerate(seed.form_names)}
+        self._decision_codes = {name: index + 1 for index, name in enumerate(DECISIONS)}
+        # Summaries repeat: most children share a handful of (sex, nationality, area,
+        # forms) combinations, so coding each distinct combination once saves most of it.
+        self._coded: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
+
+    def add(self, created_at: object, summary: dict[str, Any]) -> None:
+        self._day.append(screening_day(created_at))
         known_age = summary.get("age")
-        age.append(known_age if isinstance(known_age, int) else -1)
-        decision.append(decision_codes.get(summary.get("decision"), UNKNOWN))
+        self._age.append(known_age if isinstance(known_age, int) else -1)
+        self._decision.append(self._decision_codes.get(summary.get("decision"), UNKNOWN))
         key = (summary.get("sex"), summary.get("nationality"), summary.get("area"),
                tuple(summary.get("forms") or ()))
-        codes = coded.get(key)
+        codes = self._coded.get(key)
         if codes is None:
             bits = 0
             for name in key[3]:
-                bit = form_bits.get(name)
+                bit = self._form_bits.get(name)
                 if bit is None:
-                    bit = form_bits[name] = min(len(form_bits), MAX_FORM_BITS - 1)
+                    bit = self._form_bits[name] = min(len(self._form_bits), MAX_FORM_BITS - 1)
                 bits |= 1 << bit
-            codes = coded[key] = (sexes.code(key[0]), nationalities.code(key[1]),
-                                  areas.code(key[2]), bits)
-        sex.append(codes[0])
-        nationality.append(codes[1])
-        area.append(codes[2])
-        forms.append(codes[3])
-    names = sorted(form_bits, key=form_bits.__getitem__)[:MAX_FORM_BITS]
-    if len(form_bits) >= MAX_FORM_BITS:
-        names[-1] = "other"
-    return ScreeningFacts(
-        day=np.frombuffer(day, dtype=np.int32), age=np.frombuffer(age, dtype=np.int16),
-        sex=np.frombuffer(sex, dtype=np.int16),
-        nationality=np.frombuffer(nationality, dtype=np.int16),
-        area=np.frombuffer(area, dtype=np.int16), decision=np.frombuffer(decision, dtype=np.int8),
-        forms=np.frombuffer(forms, dtype=np.uint64),
-        sexes=tuple(sexes.names), nationalities=tuple(nationalities.names),
-        areas=tuple(areas.names), form_names=tuple(names))
+            codes = self._coded[key] = (self._sexes.code(key[0]),
+                                        self._nationalities.code(key[1]),
+                                        self._areas.code(key[2]), bits)
+        self._sex.append(codes[0])
+        self._nationality.append(codes[1])
+        self._area.append(codes[2])
+        self._forms.append(codes[3])
+
+    def build(self) -> ScreeningFacts:
+        """The rows added so far, with every name known to this builder."""
+        names = sorted(self._form_bits, key=self._form_bits.__getitem__)[:MAX_FORM_BITS]
+        if len(self._form_bits) >= MAX_FORM_BITS:
+            names[-1] = "other"
+        return ScreeningFacts(
+            day=np.frombuffer(self._day, dtype=np.int32),
+            age=np.frombuffer(self._age, dtype=np.int16),
+            sex=np.frombuffer(self._sex, dtype=np.int16),
+            nationality=np.frombuffer(self._nationality, dtype=np.int16),
+            area=np.frombuffer(self._area, dtype=np.int16),
+            decision=np.frombuffer(self._decision, dtype=np.int8),
+            forms=np.frombuffer(self._forms, dtype=np.uint64),
+            sexes=tuple(self._sexes.names), nationalities=tuple(self._nationalities.names),
+            areas=tuple(self._areas.names), form_names=tuple(names))

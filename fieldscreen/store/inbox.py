@@ -30,6 +30,7 @@ from fieldscreen.store.incoming import (
     device_id_for,
     seal_incoming,
 )
+from fieldscreen.store.statistics_snapshot import StatisticsSnapshotStore
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
@@ -170,6 +171,7 @@ class Inbox:
         self._cipher = cipher
         self._audit = audit
         self._clock = clock
+        self.statistics = StatisticsSnapshotStore(database, cipher)
 
     def _context(self, column: str, record_id: str) -> bytes:
         return FieldCipher.context(IMPORTED_TABLE, column, record_id, IMPORTED_SCHEMA_VERSION)
@@ -269,6 +271,10 @@ class Inbox:
                 "file_sha256, record_count, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [device_id, batch_id, sequence, manifest_sha256, file_sha256, len(records),
                  now])
+            # The statistics snapshot learns of these records in the same transaction, so
+            # it can never disagree with what was committed.
+            self.statistics.append_delta(
+                db, [(record.id, record.created_at, record.summary) for record in fresh])
             # A file imported after all (e.g. once its device was enrolled) leaves
             # quarantine in the same transaction.
             db.execute("UPDATE quarantine SET resolved_at = ? WHERE file_sha256 = ? "

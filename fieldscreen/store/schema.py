@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from fieldscreen.store import audit, records
+from fieldscreen.store import audit, records, statistics_snapshot
 from fieldscreen.store.database import Migration
 
 
@@ -88,9 +88,14 @@ def _follow_up(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX follow_up_notes_case ON follow_up_notes (record_id, id)")
 
 
+def _statistics_snapshot(db: sqlite_utils.Database) -> None:
+    statistics_snapshot.create_table(db)
+
+
 MIGRATIONS = [
     Migration(1, "initial schema", _initial),
     Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
     Migration(3, "covering index for listing records", _listing_index),
     Migration(4, "referral queue: follow-up cases and notes", _follow_up),
+    Migration(5, "sealed statistics snapshot", _statistics_snapshot),
 ]

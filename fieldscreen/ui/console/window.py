@@ -280,7 +280,7 @@ class ConsoleWindow(ProfileWindow):
         profile = self.profile
         if profile is None:
             return
-        from fieldscreen.reporting.facts import build_facts
+        from fieldscreen.reporting.snapshot import load_facts
 
         self.dashboard_panel.show_loading()
 
@@ -289,7 +289,7 @@ class ConsoleWindow(ProfileWindow):
             self.dashboard_panel.set_facts(facts)
             self.facts_ready.emit()
 
-        self.run_task(lambda: build_facts(profile.inbox.summaries()), done,
+        self.run_task(lambda: load_facts(profile.inbox), done,
                       self.dashboard_panel.show_error)
 
     def check_data_file(self) -> None:
