@@ -19,8 +19,8 @@ from typing import Any
 from fieldscreen.errors import UserError
 from fieldscreen.exchange.referral_files import (
     Package,
-    RefusalCode,
     ReferralRefused,
+    RefusalCode,
     package_file_name,
     read_package,
     read_update,
@@ -227,7 +227,7 @@ def import_update(profile: UnlockedProfile, data: bytes, *, source: str,
                            refusal.code.value, refusal.reason, partner_id)
     except UserError:
         raise
-    except Exception:  # noqa: BLE001 - one unforeseen failure quarantines that file only
+    except Exception:
         return _quarantine(profile, data, file_sha256, source, quarantine_dir,
                            RefusalCode.CHECK_FAILED.value,
                            _("The update could not be checked; it was kept aside."),

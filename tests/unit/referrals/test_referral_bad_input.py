@@ -51,7 +51,7 @@ def referred(loop: Loop) -> tuple[Loop, WrittenFile]:
 def _state(loop: Loop) -> tuple:
     """Everything an update could change on the coordinator's side."""
     record_id = loop.cases()[0]
-    with loop.coordinator._database.read() as connection:  # noqa: SLF001 - a test's look
+    with loop.coordinator._database.read() as connection:
         messages = connection.execute("SELECT COUNT(*) FROM referral_messages").fetchone()
     return (loop.coordinator.referral_ledger.list(), loop.coordinator.referrals.case(record_id),
             loop.coordinator.referrals.notes(record_id), messages)

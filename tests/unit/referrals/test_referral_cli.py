@@ -38,7 +38,7 @@ def sites(tmp_path: Path):
 
 
 def test_the_referral_loop_from_the_command_line(capsys, sites):
-    world, record_id, coordinator, partner, secret, outbox = sites
+    _world, record_id, coordinator, partner, secret, outbox = sites
     assert run(capsys, *partner, "profile", "create", "--role", "partner", *secret)[0] == 0
     code, out, _err = run(capsys, *partner, "partner", "code", *secret)
     assert code == 0
@@ -89,7 +89,7 @@ def test_the_referral_loop_from_the_command_line(capsys, sites):
 
 
 def test_command_line_refusals_say_what_to_do(capsys, sites):
-    world, record_id, coordinator, partner, secret, outbox = sites
+    _world, record_id, coordinator, partner, secret, outbox = sites
     code, _out, err = run(capsys, *coordinator, "referral", "partner-enroll", "FSE1-AAAA",
                           *secret)
     assert code == 1 and "partner code" in err
