@@ -119,6 +119,12 @@ def register(subparsers: Any) -> None:
     passphrase_options(importing)
     importing.set_defaults(run=_run_import)
 
+    cases = verbs.add_parser("cases", help=_("list the follow-up cases a referral can be "
+                                             "sent for"))
+    cases.add_argument("--json", action="store_true", help=_("print JSON"))
+    passphrase_options(cases)
+    cases.set_defaults(run=_run_cases)
+
     queue = verbs.add_parser("queue", help=_("list referrals sent, overdue first"))
     queue.add_argument("--json", action="store_true", help=_("print JSON"))
     passphrase_options(queue)
@@ -300,6 +306,27 @@ def _run_import(args: argparse.Namespace) -> int:
                        "coordinator quarantine", quarantined).format(count=quarantined),
               file=sys.stderr)
         return EXIT_USER_ERROR
+    return EXIT_OK
+
+
+def _run_cases(args: argparse.Namespace) -> int:
+    profile = _cli()._unlock(args)
+    try:
+        profile.coordinator_signing_key()
+        cases = profile.referrals.cases()
+    finally:
+        profile.lock()
+    rows = [{"record_id": case.record_id, "priority": case.priority,
+             "status": case.status.value, "screened_at": case.screened_at,
+             "due_at": case.due_at, "overdue": case.overdue} for case in cases]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return EXIT_OK
+    for row in rows:
+        flag = _("OVERDUE") if row["overdue"] else ""
+        print(f"{row['record_id']}  {row['priority']:<8} {row['status']:<10} "
+              f"{row['screened_at']}  {flag}")
     return EXIT_OK
 
 

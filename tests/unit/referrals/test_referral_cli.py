@@ -47,6 +47,8 @@ def test_the_referral_loop_from_the_command_line(capsys, sites):
                           "--name", "Shelter", *secret)
     assert code == 0 and fingerprint_line.split(": ")[1] in out
 
+    code, out, _err = run(capsys, *coordinator, "referral", "cases", "--json", *secret)
+    assert record_id in [case["record_id"] for case in json.loads(out)]
     to_partner = outbox / "partner"
     to_partner.mkdir()
     code, out, err = run(capsys, *coordinator, "referral", "send", record_id, "--partner",
