@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("PySide6.QtWidgets")
-
-from fieldscreen.store.crypto import SigningKey  # noqa: E402
-from tests.exchange_helpers import make_world  # noqa: E402
-from tests.ui.test_console_window import open_console  # noqa: E402
+from fieldscreen.store.crypto import SigningKey
+from tests.exchange_helpers import make_world
+from tests.ui.test_console_window import open_console
 
 
 def test_partners_are_listed_with_their_fingerprints(qtbot, tmp_path):
