@@ -210,3 +210,19 @@ def test_the_stock_age_tool_opens_a_package_with_the_partners_identity(loop: Loo
     bundle = json.loads(base64.b64decode(envelope["content"]))["bundle"]
     validate_fhir(bundle)
     assert bundle["id"] == package.referral_id
+
+
+def test_a_childs_name_in_the_notes_reaches_no_file_in_clear(loop: Loop):
+    from tests.store_helpers import files_containing
+
+    name = "Oksana Zhyvotovska"
+    record_id = loop.cases()[0]
+    package = loop.refer(record_id, note=f"{name} waits at the station")
+    open_package(loop.partner, package.data)
+    _import(loop, _answer(loop, package.referral_id, "rejected", reason=f"{name} left",
+                          note=f"We met {name}"))
+    assert name in loop.coordinator.referrals.notes(record_id)[-1].text  # kept, encrypted
+    for profile in (loop.coordinator, loop.partner):
+        profile.lock()
+    assert files_containing(loop.world.root, [name]) == []
+    assert all(name.encode() not in written.data for written in loop.sent)
