@@ -45,6 +45,7 @@ from fieldscreen.files import write_atomically
 from fieldscreen.forms.services import ServicesDirectory
 from fieldscreen.i18n import _, active_language
 from fieldscreen.store.crypto import sha256
+from fieldscreen.store.database import storage_error
 from fieldscreen.store.partners import (
     ReceivedReferral,
     ReferralUnknown,
@@ -238,9 +239,15 @@ def _quarantine(profile: UnlockedProfile, data: bytes, file_sha256: str, source:
                 quarantine_dir: Path, code: str, reason: str,
                 partner_id: str | None) -> UpdateOutcome:
     stored = quarantine_dir / f"{file_sha256}.age"
-    quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not stored.exists():
-        write_atomically(stored, data)
+    try:
+        quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not stored.exists():
+            write_atomically(stored, data)
+    except OSError as error:
+        # A full or read-only disk says so; the update was not applied either way.
+        raise storage_error(error) or UserError(_(
+            "The refused update {source} could not be kept aside: {reason}").format(
+                source=source, reason=error.strerror or error)) from None
     profile.inbox.quarantine(file_sha256=file_sha256, source=source, stored_as=str(stored),
                              reason_code=code, reason=reason, device_id=partner_id)
     return UpdateOutcome(source, "quarantined", code=code, reason=reason)

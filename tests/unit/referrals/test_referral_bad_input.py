@@ -322,3 +322,20 @@ def test_a_replayed_package_changes_nothing_and_a_stray_withdrawal_is_refused(lo
                                                    coordinator_name="c"),
                           now=dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
     _refused(loop, stray, "unknown_referral")
+
+
+def test_a_full_disk_while_keeping_a_refused_update_is_a_clear_error(referred, monkeypatch):
+    import errno
+
+    from fieldscreen.errors import UserError
+
+    loop, _package = referred
+    before = _state(loop)
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("fieldscreen.workflows.referrals.write_atomically", full)
+    with pytest.raises(UserError, match="full"):
+        _import(loop, b"age-encryption.org/v1\n" + b"x" * 100)
+    assert _state(loop) == before and loop.coordinator.inbox.quarantined() == []
