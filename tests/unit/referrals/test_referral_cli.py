@@ -104,3 +104,43 @@ def test_command_line_refusals_say_what_to_do(capsys, sites):
     junk.write_bytes(b"age-encryption.org/v1\n-> X25519 junk\n")
     code, _out, err = run(capsys, *partner, "partner", "open", str(junk), *secret)
     assert code == 1 and "refused (undecryptable)" in err
+
+
+def test_withdrawal_fhir_view_and_the_stock_age_tool_from_the_command_line(capsys, sites):
+    import shutil
+    import subprocess
+
+    from tests.unit.referrals.conftest import validate_fhir
+
+    _world, record_id, coordinator, partner, secret, outbox = sites
+    assert run(capsys, *partner, "profile", "create", "--role", "partner", *secret)[0] == 0
+    partner_code = run(capsys, *partner, "partner", "code", *secret)[1].splitlines()[0]
+    run(capsys, *coordinator, "referral", "partner-enroll", partner_code, "--name",
+        "Shelter", *secret)
+    package = outbox / "package.age"
+    assert run(capsys, *coordinator, "referral", "send", record_id, "--partner", "Shelter",
+               "--service", SERVICE, "-o", str(package), *secret)[0] == 0
+    assert run(capsys, *partner, "partner", "open", str(package), *secret)[0] == 0
+    code, out, _err = run(capsys, *partner, "partner", "list", "--json", *secret)
+    [listed] = json.loads(out)
+    referral_id = listed["referral_id"]
+    code, out, _err = run(capsys, *partner, "partner", "show", referral_id, "--fhir", *secret)
+    validate_fhir(json.loads(out))
+    if shutil.which("age"):
+        key = outbox / "partner-key"
+        assert run(capsys, *partner, "partner", "identity", "--export", str(key),
+                   *secret)[0] == 0
+        opened = subprocess.run(["age", "-d", "-i", str(key), str(package)],
+                                capture_output=True, check=True, timeout=60).stdout
+        assert json.loads(opened)["format"] == "fieldscreen-referral/1"
+
+    withdrawal = outbox / "withdrawal.age"
+    assert run(capsys, *coordinator, "referral", "withdraw", referral_id, "-o",
+               str(withdrawal), *secret)[0] == 0
+    code, out, _err = run(capsys, *partner, "partner", "open", str(withdrawal), *secret)
+    assert code == 0 and "Withdrawn" in out
+    code, _out, err = run(capsys, *partner, "partner", "update", referral_id, "--status",
+                          "accepted", "-o", str(outbox), *secret)
+    assert code == 1 and "withdrew consent" in err
+    code, out, _err = run(capsys, *coordinator, "referral", "queue", "--json", *secret)
+    assert json.loads(out)[0]["status"] == "withdrawn"
