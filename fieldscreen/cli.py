@@ -137,7 +137,7 @@ def _build_parser() -> argparse.ArgumentParser:
     profile_verbs.required = True
     create = profile_verbs.add_parser("create", help=_("create a profile protected by a "
                                                        "passphrase"))
-    create.add_argument("--role", choices=["field", "coordinator"], required=True)
+    create.add_argument("--role", choices=["field", "coordinator", "partner"], required=True)
     create.add_argument("--name", metavar="NAME",
                         help=_("the profile's name (default: the --profile value)"))
     create.add_argument("--recovery-recipient", metavar="AGE1...",
@@ -278,6 +278,8 @@ def _build_parser() -> argparse.ArgumentParser:
     verify = audit_verbs.add_parser("verify", help=_("exit 0 when the audit chain holds"))
     _passphrase_options(verify)
     verify.set_defaults(run=_run_audit_verify)
+    from fieldscreen.referral_verbs import register as register_referral_verbs
+    register_referral_verbs(verbs)
     return parser
 
 

@@ -54,6 +54,13 @@ class AuditAction(StrEnum):
     FOLLOW_UP_NOTE = "follow_up.note_added"
     FOLLOW_UP_DEADLINES = "follow_up.deadlines_changed"
     EXPORTED = "data.exported"
+    PARTNER_ENROLLED = "partner.enrolled"
+    PARTNER_REVOKED = "partner.revoked"
+    REFERRAL_SENT = "referral.sent"
+    REFERRAL_WITHDRAWN = "referral.withdrawn"
+    REFERRAL_UPDATE_IMPORTED = "referral.update_imported"
+    REFERRAL_RECEIVED = "referral.received"
+    REFERRAL_ANSWERED = "referral.answered"
 
 
 @dataclass(frozen=True, slots=True)

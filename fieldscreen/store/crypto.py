@@ -282,6 +282,13 @@ class SigningKey:
     def sign(self, domain: str, message: bytes) -> bytes:
         return self._private.sign(_signing_input(domain, message))
 
+    def openssh_private_key(self) -> bytes:
+        """This key as an unencrypted OpenSSH private key file: the identity the stock
+        `age -d -i FILE` opens files sealed to `VerifyKey.ssh_recipient` with."""
+        return self._private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption())
+
     def open_sealed(self, data: bytes) -> bytes:
         """Decrypt an age file sealed to this key's `ssh-ed25519` recipient
         (`VerifyKey.ssh_recipient`): receipts come to a field device this way."""

@@ -400,11 +400,54 @@ class ReferralQueue:
         return CaseNote(utc_stamp(now), text)
 
     def _insert_note(self, db: Any, record_id: str, text: str, now: dt.datetime) -> None:
-        stamp = utc_stamp(now)
-        note_id = db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {NOTES}"  # noqa: S608
-                             ).fetchone()[0]
-        db.execute(f"INSERT INTO {NOTES} (id, record_id, at, note) "  # noqa: S608
-                   "VALUES (?, ?, ?, ?)",
-                   [note_id, record_id, stamp,
-                    self._cipher.seal(text.encode("utf-8"),
-                                      _context(NOTES, "note", f"{record_id}/{note_id}"))])
+        _insert_note(db, self._cipher, record_id, text, now)
+
+
+def move_case_for_partner(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
+                          record_id: str, status: FollowUpStatus | None, note: str, *,
+                          details: dict[str, Any], back: bool = False) -> str | None:
+    """Move a case on a partner's word, inside the caller's transaction (the import of the
+    partner's update): the partner's note is kept with the case, the change is audited.
+
+    A partner moves a case forward only (`back` allows a declined referral to send it back
+    to "contacted", so the coordinator refers the child elsewhere); a closed case stays
+    closed. Returns the status the case moved to, or None when it stayed.
+    """
+    row = db.execute(f"SELECT state FROM {CASES} WHERE record_id = ?",  # noqa: S608
+                     [record_id]).fetchone()
+    if row is None:
+        raise UserError(_("There is no follow-up case for record {id}.").format(
+            id=record_id[:40]))
+    state = orjson.loads(cipher.open(row[0], _context(CASES, "state", record_id)))
+    current = FollowUpStatus(state["status"])
+    stamp = utc_stamp(now)
+    moved = None
+    if status is not None and current is not FollowUpStatus.CLOSED and (
+            status.rank > current.rank or (back and status.rank < current.rank)):
+        state["status"] = status.value
+        state["changed_at"] = stamp
+        state["history"].append([status.value, stamp])
+        db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ? "  # noqa: S608
+                   "WHERE record_id = ?",
+                   [stamp, cipher.seal(orjson.dumps(state),
+                                       _context(CASES, "state", record_id)), record_id])
+        moved = status.value
+    text = note.strip()[:MAX_NOTE_CHARS]
+    if text:
+        _insert_note(db, cipher, record_id, text, now)
+    audit.append(db, AuditAction.FOLLOW_UP_STATUS, at=now, record_id=record_id,
+                 details={"from": current.value, "to": moved or current.value,
+                          "with_note": bool(text), **details})
+    return moved
+
+
+def _insert_note(db: Any, cipher: FieldCipher, record_id: str, text: str,
+                 now: dt.datetime) -> None:
+    stamp = utc_stamp(now)
+    note_id = db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {NOTES}"  # noqa: S608
+                         ).fetchone()[0]
+    db.execute(f"INSERT INTO {NOTES} (id, record_id, at, note) "  # noqa: S608
+               "VALUES (?, ?, ?, ?)",
+               [note_id, record_id, stamp,
+                cipher.seal(text.encode("utf-8"),
+                            _context(NOTES, "note", f"{record_id}/{note_id}"))])

@@ -46,6 +46,7 @@ from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
 from fieldscreen.store.layout import DATABASE_FILE, profile_names, profiles_root
 from fieldscreen.store.outbox import Outbox
+from fieldscreen.store.partners import PartnerInbox, PartnerRegistry, ReferralLedger
 from fieldscreen.store.passphrase_policy import MIN_PASSPHRASE_LENGTH
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
@@ -61,6 +62,7 @@ DEVICE_SIGNING_KEY = "device_signing_key"
 COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
 COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
 DEPLOYMENT_PACK = "deployment_pack"
+PARTNER_SIGNING_KEY = "partner_signing_key"
 # The number of the last deployment pack this coordinator wrote (next_pack_sequence).
 PACK_SEQUENCE = "pack-sequence"
 # Packs replaced while drafts existed, kept so each draft resumes with the form version it
@@ -72,6 +74,7 @@ EARLIER_PACK_PREFIX = "deployment_pack.earlier."
 class ProfileRole(StrEnum):
     FIELD = "field"
     COORDINATOR = "coordinator"
+    PARTNER = "partner"  # a partner service receiving referrals (docs/referrals.md)
 
 
 class ProfileNotFound(UserError):
@@ -243,6 +246,9 @@ class ProfileStore:
                         [RECOVERY_SLOT, recovery.to_json(), precise_utc_stamp(now)])
                 if role is ProfileRole.FIELD:
                     unlocked._put_secret(db, DEVICE_SIGNING_KEY,
+                                         SigningKey.generate().to_bytes())
+                elif role is ProfileRole.PARTNER:
+                    unlocked._put_secret(db, PARTNER_SIGNING_KEY,
                                          SigningKey.generate().to_bytes())
                 else:
                     unlocked._put_secret(db, COORDINATOR_AGE_IDENTITY,
@@ -448,6 +454,12 @@ class UnlockedProfile:
         imported = FieldCipher(self.imported_records_key())
         self.inbox = Inbox(database, imported, self._audit, clock)
         self.referrals = ReferralQueue(database, imported, self._audit, clock)
+        # Referrals to partner services have a key of their own (docs/referrals.md).
+        referrals_cipher = FieldCipher(derive_subkey(dek, "partner-referrals"))
+        self.partners = PartnerRegistry(database, self._audit, clock)
+        self.referral_ledger = ReferralLedger(database, referrals_cipher, imported,
+                                              self._audit, clock)
+        self.partner_inbox = PartnerInbox(database, referrals_cipher, self._audit, clock)
 
     @property
     def database_path(self) -> Path:
@@ -490,6 +502,11 @@ class UnlockedProfile:
     def device_key(self) -> SigningKey:
         """The field device's Ed25519 key, which signs its batches."""
         return SigningKey.from_bytes(self._role_secret(ProfileRole.FIELD, DEVICE_SIGNING_KEY))
+
+    def partner_key(self) -> SigningKey:
+        """The partner's Ed25519 key: it signs updates, and packages are sealed to it."""
+        return SigningKey.from_bytes(self._role_secret(ProfileRole.PARTNER,
+                                                       PARTNER_SIGNING_KEY))
 
     def coordinator_identity(self) -> AgeIdentity:
         """The coordinator's age identity, which opens batches and recovery slots."""
@@ -636,6 +653,9 @@ class UnlockedProfile:
         self.devices = None  # type: ignore[assignment]
         self.inbox = None  # type: ignore[assignment]
         self.referrals = None  # type: ignore[assignment]
+        self.partners = None  # type: ignore[assignment]
+        self.referral_ledger = None  # type: ignore[assignment]
+        self.partner_inbox = None  # type: ignore[assignment]
         self._audit = None  # type: ignore[assignment]
         self._secrets = None  # type: ignore[assignment]
         self._database.close()

@@ -92,10 +92,40 @@ def _statistics_snapshot(db: sqlite_utils.Database) -> None:
     statistics_snapshot.create_table(db)
 
 
+def _referrals(db: sqlite_utils.Database) -> None:
+    # Referrals to partner services (docs/referrals.md). Coordinator side: enrolled
+    # partners (keys in clear, as for devices), the referrals sent, whose case, partner,
+    # service and state are encrypted (the file does not tell which child went where),
+    # and the ledger of partner updates imported (ids and hashes only), against replays.
+    db.execute(
+        "CREATE TABLE partners (partner_id TEXT PRIMARY KEY, public_key TEXT NOT NULL "
+        "UNIQUE, name TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE referrals (referral_id TEXT PRIMARY KEY, sent_at TEXT NOT NULL, "
+        "state BLOB NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE referral_messages (message_id TEXT PRIMARY KEY, referral_id TEXT NOT "
+        "NULL, file_sha256 TEXT NOT NULL, at TEXT NOT NULL)"
+    )
+    # Partner side: the referrals received (the package's Bundle and the state, encrypted)
+    # and the packages already opened, so a replayed package changes nothing.
+    db.execute(
+        "CREATE TABLE partner_referrals (referral_id TEXT PRIMARY KEY, received_at TEXT "
+        "NOT NULL, state BLOB NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE partner_messages (message_id TEXT PRIMARY KEY, file_sha256 TEXT NOT "
+        "NULL, at TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS = [
     Migration(1, "initial schema", _initial),
     Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
     Migration(3, "covering index for listing records", _listing_index),
     Migration(4, "referral queue: follow-up cases and notes", _follow_up),
     Migration(5, "sealed statistics snapshot", _statistics_snapshot),
+    Migration(6, "referrals to partner services", _referrals),
 ]

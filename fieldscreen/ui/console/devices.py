@@ -32,6 +32,7 @@ from fieldscreen.ui.widgets import read_only_table
 if TYPE_CHECKING:
     from fieldscreen.store.crypto import VerifyKey
     from fieldscreen.store.incoming import Device
+    from fieldscreen.store.partners import Partner
     from fieldscreen.ui.console.shell import ConsoleShell
 
 
@@ -95,6 +96,16 @@ class DevicesPanel(QWidget):
         revoke_row.addWidget(self.revoke_button)
         listing_layout.addLayout(revoke_row)
         layout.addWidget(listing, 1)
+
+        # Partner services are enrolled from the command line (docs/referrals.md); the
+        # tab lists them beside the laptops, with the fingerprints to compare.
+        partners = QGroupBox(_("Partner services (referrals)"), self)
+        partners_layout = QVBoxLayout(partners)
+        self.partners_table = read_only_table(
+            partners, [_("Name"), _("Partner"), _("Fingerprint"), _("Enrolled"), _("State")],
+            _("Enrolled partner services"))
+        partners_layout.addWidget(self.partners_table)
+        layout.addWidget(partners)
 
         pack = QGroupBox(_("Deployment pack"), self)
         pack_layout = QFormLayout(pack)
@@ -209,13 +220,22 @@ class DevicesPanel(QWidget):
         profile = self.window_.profile
         if profile is None:
             return
-        self.window_.run_task(lambda: (profile.devices.list(), profile.inbox.last_sequences()),
+        self.window_.run_task(lambda: (profile.devices.list(), profile.inbox.last_sequences(),
+                                       profile.partners.list()),
                               self._show, self.message.setText)
 
-    def _show(self, found: tuple[list[Device], dict[str, int]]) -> None:
+    def _show(self, found: tuple[list[Device], dict[str, int], list[Partner]]) -> None:
         from fieldscreen.store.crypto import VerifyKey
 
-        devices, last = found
+        devices, last, partners = found
+        self.partners_table.setRowCount(0)
+        for row, partner in enumerate(partners):
+            self.partners_table.insertRow(row)
+            for column, value in enumerate((
+                    partner.name, partner.partner_id,
+                    VerifyKey(partner.public_key).fingerprint(), partner.enrolled_at,
+                    _("revoked") if partner.revoked else _("active"))):
+                self.partners_table.setItem(row, column, QTableWidgetItem(value))
         self.devices = devices
         self.table.setRowCount(0)
         for row, device in enumerate(devices):
@@ -308,6 +328,7 @@ class DevicesPanel(QWidget):
     def clear(self) -> None:
         self.devices = []
         self.table.setRowCount(0)
+        self.partners_table.setRowCount(0)
         self.code.clear()
         self.device_name.clear()
         self.fingerprint.clear()
