@@ -7,6 +7,7 @@ import tomllib
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.conftest import ROOT
@@ -31,13 +32,14 @@ def _pins(lock: str) -> dict[str, list[Version]]:
         (specifier,) = requirement.specifier
         assert specifier.operator == "==", f"{lock}.lock: {first} is not pinned exactly"
         assert "--hash=sha256:" in entry, f"{lock}.lock: {requirement.name} has no hash"
-        name = requirement.name.lower().replace("_", "-")
+        name = _normal(requirement.name)
         pins.setdefault(name, []).append(Version(specifier.version))
     return pins
 
 
 def _normal(name: str) -> str:
-    return name.lower().replace("_", "-")
+    """PEP 503: case, '.', '_' and '-' runs do not matter (fhir.resources is fhir-resources)."""
+    return canonicalize_name(name)
 
 
 @pytest.mark.parametrize("lock", sorted(LOCKS))
