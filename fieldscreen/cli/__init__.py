@@ -95,24 +95,32 @@ def _choose_language(argv: Sequence[str]) -> None:
     from fieldscreen.i18n import SOURCE_LANGUAGE, available_languages, set_language
 
     available = available_languages()
+    for code in _asked_language(argv) or _environment_languages():
+        for candidate in (code, code.split("_")[0]):
+            if candidate in available:
+                set_language(candidate)
+                return
+    set_language(SOURCE_LANGUAGE)
+
+
+def _asked_language(argv: Sequence[str]) -> list[str]:
+    """The last `--language CODE` (or `--language=CODE`) of the arguments, if any."""
     wanted: list[str] = []
     for index, argument in enumerate(argv):
         if argument == "--language" and index + 1 < len(argv):
             wanted = [argv[index + 1]]
         elif argument.startswith("--language="):
             wanted = [argument.split("=", 1)[1]]
-    if not wanted:
-        for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-            value = os.environ.get(variable, "")
-            if value and value not in ("C", "POSIX"):
-                wanted = [part.split(".")[0] for part in value.split(":")]
-                break
-    for code in wanted:
-        for candidate in (code, code.split("_")[0]):
-            if candidate in available:
-                set_language(candidate)
-                return
-    set_language(SOURCE_LANGUAGE)
+    return wanted
+
+
+def _environment_languages() -> list[str]:
+    """The languages the environment asks for, first variable set wins, as gettext reads it."""
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable, "")
+        if value and value not in ("C", "POSIX"):
+            return [part.split(".")[0] for part in value.split(":")]
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

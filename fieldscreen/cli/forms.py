@@ -14,7 +14,8 @@ from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _
 
 if TYPE_CHECKING:
-    from fieldscreen.forms.schema import Item
+    from fieldscreen.forms.expressions import Expression
+    from fieldscreen.forms.schema import Indicator, Item
 
 
 def register(verbs: Verbs) -> None:
@@ -71,24 +72,31 @@ def _run_describe(args: argparse.Namespace) -> int:
 
 
 def _describe_item(item: Item, language: str) -> dict[str, Any]:
-    indicator = item.indicator
     return {
         "name": item.name,
         "type": item.type.value,
         "label": item.label.get(language) or None,
         "group": item.parent,
-        "level": indicator.level.value if indicator else None,
-        "kind": indicator.kind.value if indicator else None,
-        "weight": indicator.weight if indicator else None,
-        "red_flag": indicator.red_flag if indicator else False,
+        **_describe_indicator(item.indicator),
         "audience": item.audience.value if item.audience else None,
         "role": item.role.value if item.role else None,
         "choices": list(item.choice_list.names) if item.choice_list else [],
         "required": item.required,
-        "relevant": item.relevant.source if item.relevant else None,
-        "constraint": item.constraint.source if item.constraint else None,
-        "calculation": item.calculation.source if item.calculation else None,
+        "relevant": _source(item.relevant),
+        "constraint": _source(item.constraint),
+        "calculation": _source(item.calculation),
     }
+
+
+def _describe_indicator(indicator: Indicator | None) -> dict[str, Any]:
+    if indicator is None:
+        return {"level": None, "kind": None, "weight": None, "red_flag": False}
+    return {"level": indicator.level.value, "kind": indicator.kind.value,
+            "weight": indicator.weight, "red_flag": indicator.red_flag}
+
+
+def _source(expression: Expression | None) -> str | None:
+    return expression.source if expression else None
 
 
 def _marks(item: dict[str, Any]) -> list[str]:
