@@ -20,7 +20,6 @@ from fieldscreen.cli.shared import (
     webdav_password,
 )
 from fieldscreen.errors import UserError
-from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _, ngettext
 
 
@@ -96,6 +95,7 @@ def _add_pack(verbs: Verbs) -> None:
 
 def _run_pack(args: argparse.Namespace) -> int:
     from fieldscreen.exchange.pack import SyncSettings, absolute_sync_target, build_pack
+    from fieldscreen.files import write_atomically
     from fieldscreen.paths import shipped_dir
 
     forms = args.form or [shipped_dir("forms") / "child-screening.yaml"]

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from fieldscreen.cli.shared import EXIT_OK, EXIT_USER_ERROR, Verbs
 from fieldscreen.errors import UserError
-from fieldscreen.files import write_atomically
 from fieldscreen.i18n import _
 
 if TYPE_CHECKING:
@@ -122,6 +121,7 @@ def _add_import_xlsform(verbs: Verbs) -> None:
 
 
 def _run_import_xlsform(args: argparse.Namespace) -> int:
+    from fieldscreen.files import write_atomically
     from fieldscreen.forms.xlsform import import_xlsform
 
     result = import_xlsform(args.xlsform)

@@ -10,7 +10,6 @@ itself, so every rule can be tested in a plain test.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +81,8 @@ class ScreeningWorkflow:
         """Open a new screening on the checklist; None while locked or without a form."""
         if self.profile is None or self.form is None:
             return None
+        import uuid  # here, not at start-up: it is not needed before the first screening
+
         from fieldscreen.engine.session import ScreeningSession
 
         self.session = ScreeningSession(self.form, clock=self.clock)
