@@ -24,8 +24,10 @@ def _top_verbs(parser: argparse.ArgumentParser) -> list[str]:
 
 def test_help_lists_the_groups_verbs_in_registry_order():
     verbs = _top_verbs(build_parser())
-    assert verbs == ["demo", "field", "console", "forms", "screen", "profile", "record",
-                     "sync", "import", "export", "coordinator", "audit"]
+    # In this order (another group may add its verbs in between, where it is registered).
+    shipped = ["demo", "field", "console", "forms", "screen", "profile", "record", "sync",
+               "import", "export", "coordinator", "audit"]
+    assert [verb for verb in verbs if verb in shipped] == shipped
     # Every group module adds at least one verb and only through `register`.
     for name in VERB_GROUPS:
         assert callable(importlib.import_module(name).register), name
