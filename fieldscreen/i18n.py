@@ -15,11 +15,8 @@ which languages are written right to left.
 
 from __future__ import annotations
 
-import copy
 import datetime as _datetime
-import decimal
 import gettext as _gettext
-import io
 import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
@@ -27,6 +24,8 @@ from typing import TYPE_CHECKING, Literal
 from fieldscreen.paths import shipped_dir
 
 if TYPE_CHECKING:
+    import decimal
+
     from babel import Locale
     from babel.messages.catalog import Catalog
 
@@ -100,6 +99,10 @@ def clear_cache() -> None:
 
 
 def _load(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
+    if language == SOURCE_LANGUAGE:
+        # Its catalogs stay empty (docs/translating.md): the text is the source itself.
+        # Compiling them anyway cost every English start-up Babel's catalog reader.
+        return _gettext.NullTranslations()
     folder = TRANSLATIONS_DIR / language / "LC_MESSAGES"
     mo_path = folder / f"{domain}.mo"
     po_path = folder / f"{domain}.po"
@@ -110,6 +113,8 @@ def _load(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
             return _gettext.GNUTranslations(handle)
     if po_path.is_file():
         # Imported here: Babel's catalog machinery is only needed when no .mo was built.
+        import io
+
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
 
@@ -255,6 +260,9 @@ def format_number(value: int | float | decimal.Decimal) -> str:
 
 def format_decimal(value: int | float | decimal.Decimal, digits: int) -> str:
     """`value` rounded to exactly `digits` decimal places, for the active language ("0,50")."""
+    import copy
+    import decimal
+
     if digits < 0:
         raise ValueError("digits must be 0 or more")
     locale = _locale(_active_language)

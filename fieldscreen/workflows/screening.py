@@ -83,6 +83,7 @@ class ScreeningWorkflow:
         """Open a new screening on the checklist; None while locked or without a form."""
         if self.profile is None or self.form is None:
             return None
+
         from fieldscreen.engine.session import ScreeningSession
 
         self.session = ScreeningSession(self.form, clock=self.clock)

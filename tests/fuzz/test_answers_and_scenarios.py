@@ -98,12 +98,12 @@ def test_any_values_for_any_items(answers):
 
 
 def test_an_answers_file_with_a_huge_integer_is_refused_cleanly(tmp_path):
-    from fieldscreen.cli import _read_answers
+    from fieldscreen.cli.screening import read_answers
 
     path = tmp_path / "answers.json"
     path.write_text('{"age_years": ' + "9" * 5000 + "}", encoding="utf-8")
     with pytest.raises(UserError) as refused:
-        _read_answers(path)
+        read_answers(path)
     check_user_error(refused.value)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from fieldscreen.cli import _build_parser
+from fieldscreen.cli import build_parser
 from fieldscreen.forms.schema import ItemType, Role
 from tests.conftest import ROOT
 
@@ -23,7 +23,7 @@ def _verbs(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
 
 
 def test_every_verb_is_documented_in_the_readme():
-    verbs = _verbs(_build_parser())
+    verbs = _verbs(build_parser())
     assert "forms check" in verbs and "screen" in verbs
     for verb in verbs:
         assert f"### `fieldscreen {verb}" in README, f"README lacks a section for {verb!r}"

@@ -108,3 +108,31 @@ def test_an_empty_plural_slot_shows_the_other_form_not_english(tmp_path, monkeyp
 
 def test_n_marks_without_translating():
     assert i18n.N_("Urgent referral (today)") == "Urgent referral (today)"
+
+
+def test_english_is_the_source_text_without_reading_its_empty_catalog(monkeypatch):
+    """The `en` catalogs stay empty (docs/translating.md), so English reads none: compiling
+    one cost every English start-up Babel's catalog reader. Same text as the catalog gives."""
+    import gettext
+    import io
+
+    from babel.messages.mofile import write_mo
+
+    with (ROOT / "translations" / "en" / "LC_MESSAGES" / "fieldscreen.po").open("rb") as handle:
+        catalog = read_po(handle, locale="en", domain=i18n.DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    compiled = gettext.GNUTranslations(buffer)
+    monkeypatch.setattr(i18n, "_cache", {})
+    english = i18n.translations_for(i18n.SOURCE_LANGUAGE)
+    assert type(english) is gettext.NullTranslations
+    messages = [message for message in catalog if message.id]
+    assert len(messages) > 100
+    for message in messages:
+        if isinstance(message.id, tuple):
+            for count in (0, 1, 2, 5, 21, 1_000_000):
+                assert (english.ngettext(*message.id[:2], count)
+                        == compiled.ngettext(*message.id[:2], count)), message.id
+        else:
+            assert english.gettext(message.id) == compiled.gettext(message.id), message.id

@@ -120,13 +120,14 @@ def test_screen_missing_answers_file(capsys, tmp_path):
 
 def test_bug_report_leaves_out_the_message(capsys, monkeypatch):
     import fieldscreen.cli as cli
+    import fieldscreen.cli.forms as forms_verbs
 
     secret = "Amina Example, 12, lives at the harbour"
 
     def explode(_args):
         raise ValueError(secret)
 
-    monkeypatch.setattr(cli, "_run_forms_check", explode)
+    monkeypatch.setattr(forms_verbs, "_run_check", explode)
     code, out, err = run(capsys, "forms", "check", "x")
     assert code == cli.EXIT_BUG
     assert "ValueError" in err

@@ -44,3 +44,36 @@ def test_a_damaged_pack_creates_no_profile(tmp_path):
     with pytest.raises(UserError):
         create_profile(store, "worker", ProfileRole.FIELD, PASSPHRASE, pack_raw=b"\x00junk")
     assert store.names() == []
+
+
+def _asked(passphrase: str, log: list[str]):
+    def ask() -> str:
+        log.append("asked")
+        return passphrase
+    return ask
+
+
+def test_a_passphrase_function_is_asked_only_for_a_profile_that_exists(tmp_path):
+    store = new_store(tmp_path, FakeClock())
+    asked: list[str] = []
+    with pytest.raises(UserError, match="no profile called 'nobody'"):
+        unlock_profile(store, "nobody", _asked(PASSPHRASE, asked))
+    assert asked == []
+    create_profile(store, "worker", ProfileRole.FIELD, _asked(PASSPHRASE, asked))[0].lock()
+    unlock_profile(store, "worker", _asked(PASSPHRASE, asked)).lock()
+    assert asked == ["asked", "asked"]
+
+
+@pytest.mark.parametrize(("name", "pack_raw", "message"), [
+    ("../worker", None, "not a usable profile name"),
+    ("worker", b"\x00junk", "not a FieldScreen deployment pack"),
+])
+def test_a_bad_name_or_pack_is_refused_before_the_passphrase_is_asked(tmp_path, name,
+                                                                      pack_raw, message):
+    store = new_store(tmp_path, FakeClock())
+    asked: list[str] = []
+    with pytest.raises(UserError, match=message):
+        create_profile(store, name, ProfileRole.FIELD, _asked(PASSPHRASE, asked),
+                       pack_raw=pack_raw)
+    assert asked == []
+    assert store.names() == []

@@ -14,19 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fieldscreen.cli import shared
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _, ngettext
 
-EXIT_OK = 0
-EXIT_USER_ERROR = 1
+EXIT_OK = shared.EXIT_OK
+EXIT_USER_ERROR = shared.EXIT_USER_ERROR
 MAX_NOTE_FILE_BYTES = 64 * 1024
-
-
-def _cli() -> Any:
-    # The shared helpers (unlocking, passphrase options) live with the main parser.
-    from fieldscreen import cli
-
-    return cli
 
 
 def _text_file(path: Path | None) -> str | None:
@@ -66,7 +60,7 @@ def _deliver(output: Path) -> Any:
 
 def register(subparsers: Any) -> None:
     """Add the `referral` and `partner` verb groups."""
-    passphrase_options = _cli()._passphrase_options
+    passphrase_options = shared.passphrase_options
 
     referral = subparsers.add_parser(
         "referral", help=_("refer cases to partner services and import their answers"))
@@ -183,7 +177,7 @@ def _run_partner_enroll(args: argparse.Namespace) -> int:
     from fieldscreen.exchange.referral_files import read_partner_code
 
     key = read_partner_code(args.code)
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.coordinator_signing_key()  # a coordinator profile only
         partner = profile.partners.enroll(key.raw, args.name or key.fingerprint()[:9])
@@ -198,7 +192,7 @@ def _run_partner_enroll(args: argparse.Namespace) -> int:
 def _run_partners(args: argparse.Namespace) -> int:
     from fieldscreen.store.crypto import VerifyKey
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.coordinator_signing_key()
         partners = profile.partners.list()
@@ -218,7 +212,7 @@ def _run_partners(args: argparse.Namespace) -> int:
 
 
 def _run_partner_revoke(args: argparse.Namespace) -> int:
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.coordinator_signing_key()
         partner = profile.partners.revoke(args.partner)
@@ -236,11 +230,11 @@ def _run_send(args: argparse.Namespace) -> int:
 
     services = load_services(args.services or shipped_dir("forms") / "services.yaml")
     note = _text_file(args.note_file)
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         written = refer_case(profile, record_id=args.case, partner=args.partner,
                              service_id=args.service, services=services, share=args.share,
-                             note=note, now=_cli()._now(), deliver=_deliver(args.output))
+                             note=note, now=shared.now(), deliver=_deliver(args.output))
     finally:
         profile.lock()
     print(_("Referral {id} recorded; the case is now \"referred\".").format(
@@ -251,9 +245,9 @@ def _run_send(args: argparse.Namespace) -> int:
 def _run_withdraw(args: argparse.Namespace) -> int:
     from fieldscreen.workflows.referrals import withdraw_referral
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
-        written = withdraw_referral(profile, args.referral, now=_cli()._now(),
+        written = withdraw_referral(profile, args.referral, now=shared.now(),
                                     deliver=_deliver(args.output))
     finally:
         profile.lock()
@@ -267,7 +261,7 @@ def _run_import(args: argparse.Namespace) -> int:
     from fieldscreen.files import read_regular_file
     from fieldscreen.workflows.referrals import UpdateOutcome, import_update
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     outcomes: list[UpdateOutcome] = []
     try:
         profile.coordinator_signing_key()
@@ -310,7 +304,7 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _run_cases(args: argparse.Namespace) -> int:
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.coordinator_signing_key()
         cases = profile.referrals.cases()
@@ -331,7 +325,7 @@ def _run_cases(args: argparse.Namespace) -> int:
 
 
 def _run_queue(args: argparse.Namespace) -> int:
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.coordinator_signing_key()
         referrals = profile.referral_ledger.list(profile.referrals.deadlines())
@@ -362,7 +356,7 @@ def _run_queue(args: argparse.Namespace) -> int:
 def _run_partner_code(args: argparse.Namespace) -> int:
     from fieldscreen.exchange.referral_files import partner_code
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         key = profile.partner_key().public
     finally:
@@ -375,7 +369,7 @@ def _run_partner_code(args: argparse.Namespace) -> int:
 def _run_partner_identity(args: argparse.Namespace) -> int:
     from fieldscreen.files import write_atomically
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         key = profile.partner_key()
     finally:
@@ -396,7 +390,7 @@ def _run_partner_open(args: argparse.Namespace) -> int:
     from fieldscreen.files import read_regular_file
     from fieldscreen.workflows.referrals import describe_referral, open_package
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         for path in args.files:
             try:
@@ -415,7 +409,7 @@ def _run_partner_open(args: argparse.Namespace) -> int:
 
 
 def _run_partner_list(args: argparse.Namespace) -> int:
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.partner_key()
         referrals = profile.partner_inbox.list()
@@ -437,7 +431,7 @@ def _run_partner_show(args: argparse.Namespace) -> int:
     from fieldscreen.store.partners import ReferralUnknown
     from fieldscreen.workflows.referrals import describe_referral
 
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         profile.partner_key()
         try:
@@ -461,10 +455,10 @@ def _run_partner_update(args: argparse.Namespace) -> int:
     from fieldscreen.workflows.referrals import answer_referral
 
     note = _text_file(args.note_file)
-    profile = _cli()._unlock(args)
+    profile = shared.unlock(args)
     try:
         answer_referral(profile, args.referral, args.status, note=note, reason=args.reason,
-                        now=_cli()._now(), deliver=_deliver(args.output))
+                        now=shared.now(), deliver=_deliver(args.output))
     finally:
         profile.lock()
     print(_("Answered referral {id}: {status}. Send the file to the coordinator.").format(
