@@ -35,6 +35,13 @@ from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
 from fieldscreen.store.incoming import IMPORTED_SCHEMA_VERSION, IMPORTED_TABLE
+from fieldscreen.store.queue_index import (
+    COMPACT_AFTER_DELTAS,
+    Entry,
+    QueueIndex,
+    append_entries,
+    entry_of,
+)
 from fieldscreen.store.timestamps import utc_stamp
 
 Clock = Callable[[], dt.datetime]
@@ -141,6 +148,17 @@ def _screened_at(screened: Any, fallback: str) -> str:
     return utc_stamp(parsed) if parsed is not None else fallback
 
 
+def _is_overdue(priority: str, screened_at: str, opened_at: str, deadlines: Deadlines,
+                now: dt.datetime) -> bool:
+    """Whether a case still new at `now` is overdue (as `ReferralQueue._case` counts it)."""
+    opened = _parse_stamp(opened_at)
+    screened = _parse_stamp(screened_at) or opened or now
+    if opened is not None:
+        screened = min(screened, opened)
+    clock_went_back = opened is not None and now < opened - CLOCK_BACK_TOLERANCE
+    return now >= screened + deadlines.limit(priority) or clock_went_back
+
+
 def _context(table: str, column: str, key: str) -> bytes:
     return FieldCipher.context(table, column, key, FOLLOW_UP_SCHEMA_VERSION)
 
@@ -195,6 +213,7 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
             "VALUES (?, ?, ?)", rows)
         audit.append(db, AuditAction.FOLLOW_UP_OPENED, at=now,
                      details={"opened": opened, "raised": raised})
+        append_entries(db, cipher, states)
     return len(opened)
 
 
@@ -214,6 +233,7 @@ class ReferralQueue:
         self._cipher = cipher
         self._audit = audit
         self._clock = clock
+        self._index = QueueIndex(database, cipher)
 
     # -- deadlines -------------------------------------------------------------------------
 
@@ -267,13 +287,20 @@ class ReferralQueue:
             history=tuple((entry[0], entry[1]) for entry in state["history"]),
             facts=facts)
 
-    def _cases(self, record_id: str | None, include_closed: bool) -> list[FollowUpCase]:
+    def _cases(self, record_id: str | None, include_closed: bool,
+               record_ids: list[str] | None = None) -> list[FollowUpCase]:
         query = (f"SELECT f.record_id, f.state, r.summary FROM {CASES} f "  # noqa: S608
                  "JOIN imported_records r ON r.id = f.record_id")
+        if record_ids is not None:
+            marks = ", ".join("?" * len(record_ids))
+            arguments: tuple[Any, ...] = (query + f" WHERE f.record_id IN ({marks})",
+                                          record_ids)
+        elif record_id is not None:
+            arguments = (query + " WHERE f.record_id = ?", [record_id])
+        else:
+            arguments = (query,)
         with self._database.read() as connection:
-            rows = connection.execute(
-                *((query + " WHERE f.record_id = ?", [record_id]) if record_id is not None
-                  else (query,))).fetchall()
+            rows = connection.execute(*arguments).fetchall()
         deadlines, now = self.deadlines(), self._clock()
         state_context = FieldCipher.row_context(CASES, "state", FOLLOW_UP_SCHEMA_VERSION)
         summary_context = FieldCipher.row_context(IMPORTED_TABLE, "summary",
@@ -313,6 +340,71 @@ class ReferralQueue:
         found.sort(key=lambda case: (case.status is FollowUpStatus.CLOSED,
                                      CASE_PRIORITIES.index(case.priority), not case.overdue,
                                      case.screened_at, case.record_id))
+        return found
+
+    def page(self, offset: int = 0, limit: int = 200, *, include_closed: bool = False
+             ) -> tuple[list[FollowUpCase], int]:
+        """One screen of the queue in working order, and how many cases the queue holds.
+
+        The order comes from the sealed queue index (`store/queue_index.py`); only the
+        cases shown are opened. Each is checked against its index entry: an entry that
+        disagrees (or a stale or damaged index) rebuilds the index once from every case.
+        """
+        for attempt in range(2):
+            entries = self._entries(rebuild=attempt > 0)
+            order = self._order(entries, include_closed)
+            chosen = order[offset:offset + limit]
+            shown = {case.record_id: case for case in self._cases_of(chosen)}
+            if all(record_id in shown and entries[record_id][:2] == (
+                    shown[record_id].priority, shown[record_id].status.value)
+                   for record_id in chosen):
+                return [shown[record_id] for record_id in chosen], len(order)
+        raise UserError(_("A follow-up case cannot be opened: the database was altered "
+                          "or damaged."))
+
+    def _entries(self, *, rebuild: bool) -> dict[str, Entry]:
+        read = None if rebuild else self._index.read()
+        if read is not None:
+            entries, deltas = read
+            if deltas >= COMPACT_AFTER_DELTAS:
+                self._index.write_base(entries)
+            return entries
+        # Every case opened once (states only, not the summaries) to rebuild the index.
+        audit_seq = self._index.audit_seq()
+        with self._database.read() as connection:
+            rows = connection.execute(
+                f"SELECT record_id, state FROM {CASES}").fetchall()  # noqa: S608
+        state_context = FieldCipher.row_context(CASES, "state", FOLLOW_UP_SCHEMA_VERSION)
+        try:
+            states = self._cipher.open_many([(row[1], state_context(row[0])) for row in rows])
+        except CryptoError:
+            raise UserError(_("A follow-up case cannot be opened: the database was altered "
+                              "or damaged.")) from None
+        entries = {row[0]: entry_of(orjson.loads(plain))
+                   for row, plain in zip(rows, states, strict=True)}
+        self._index.write_base(entries, audit_seq)
+        return entries
+
+    def _order(self, entries: dict[str, Entry], include_closed: bool) -> list[str]:
+        """Record ids in the order of `cases()`: urgent, overdue, oldest first."""
+        deadlines, now = self.deadlines(), self._clock()
+        keyed = []
+        closed = FollowUpStatus.CLOSED.value
+        new = FollowUpStatus.NEW.value
+        for record_id, (priority, status, screened_at, opened_at) in entries.items():
+            if status == closed and not include_closed:
+                continue
+            rank = CASE_PRIORITIES.index(priority) if priority in CASE_PRIORITIES else 0
+            overdue = status == new and _is_overdue(priority, screened_at, opened_at,
+                                                    deadlines, now)
+            keyed.append((status == closed, rank, not overdue, screened_at, record_id))
+        keyed.sort()
+        return [key[-1] for key in keyed]
+
+    def _cases_of(self, record_ids: list[str]) -> list[FollowUpCase]:
+        found: list[FollowUpCase] = []
+        for start in range(0, len(record_ids), 500):
+            found += self._cases(None, True, record_ids[start:start + 500])
         return found
 
     def case(self, record_id: str) -> FollowUpCase:
@@ -386,6 +478,7 @@ class ReferralQueue:
             self._audit.append(db, AuditAction.FOLLOW_UP_STATUS, at=now, record_id=record_id,
                                details={"from": previous, "to": status.value,
                                         "with_note": bool(text)})
+            append_entries(db, self._cipher, [(record_id, state)])
         return self.case(record_id)
 
     def add_note(self, record_id: str, note: str) -> CaseNote:
@@ -438,6 +531,7 @@ def move_case_for_partner(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt
     audit.append(db, AuditAction.FOLLOW_UP_STATUS, at=now, record_id=record_id,
                  details={"from": current.value, "to": moved or current.value,
                           "with_note": bool(text), **details})
+    append_entries(db, cipher, [(record_id, state)])
     return moved
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from fieldscreen.store import audit, records, statistics_snapshot
+from fieldscreen.store import audit, queue_index, records, statistics_snapshot
 from fieldscreen.store.database import Migration
 
 
@@ -121,6 +121,10 @@ def _referrals(db: sqlite_utils.Database) -> None:
     )
 
 
+def _queue_index(db: sqlite_utils.Database) -> None:
+    queue_index.create_table(db)
+
+
 MIGRATIONS = [
     Migration(1, "initial schema", _initial),
     Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
@@ -128,4 +132,5 @@ MIGRATIONS = [
     Migration(4, "referral queue: follow-up cases and notes", _follow_up),
     Migration(5, "sealed statistics snapshot", _statistics_snapshot),
     Migration(6, "referrals to partner services", _referrals),
+    Migration(7, "sealed referral queue index", _queue_index),
 ]
