@@ -391,12 +391,23 @@ class ReferralQueue:
         keyed = []
         closed = FollowUpStatus.CLOSED.value
         new = FollowUpStatus.NEW.value
+        # Stamps in the store's own form (all but damaged ones) compare as text, so
+        # "overdue" is one comparison with a cut-off per priority instead of two parses.
+        cutoffs = {priority: utc_stamp(now - deadlines.limit(priority))
+                   for priority in CASE_PRIORITIES}
+        clock_back = utc_stamp(now + CLOCK_BACK_TOLERANCE)
         for record_id, (priority, status, screened_at, opened_at) in entries.items():
             if status == closed and not include_closed:
                 continue
             rank = CASE_PRIORITIES.index(priority) if priority in CASE_PRIORITIES else 0
-            overdue = status == new and _is_overdue(priority, screened_at, opened_at,
-                                                    deadlines, now)
+            overdue = False
+            if status == new:
+                cutoff = cutoffs.get(priority)
+                if (cutoff is not None and len(screened_at) == 20 == len(opened_at)
+                        and _STORE_STAMP.match(screened_at) and _STORE_STAMP.match(opened_at)):
+                    overdue = min(screened_at, opened_at) <= cutoff or opened_at > clock_back
+                else:
+                    overdue = _is_overdue(priority, screened_at, opened_at, deadlines, now)
             keyed.append((status == closed, rank, not overdue, screened_at, record_id))
         keyed.sort()
         return [key[-1] for key in keyed]

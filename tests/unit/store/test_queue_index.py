@@ -124,3 +124,14 @@ def test_the_index_names_no_priority_or_status_in_clear(world):
         blobs = [row[0] for row in connection.execute("SELECT sealed FROM queue_index")]
     assert blobs and not any(word in blob for blob in blobs
                              for word in (b"urgent", b"referral", b"new", b"2026-"))
+
+
+@pytest.mark.parametrize("days", [0, 2, 8, 400, -3])
+def test_overdue_in_pages_matches_the_full_listing_whatever_the_clock(world, days):
+    queue = world.coordinator.referrals
+    world.clock.advance(days * 86_400)
+    expected = _listing(queue)
+    assert _paged(queue, 7)[0] == expected
+    if days >= 8 or days < -1:
+        assert all(overdue for _id, status, overdue in expected
+                   if status is FollowUpStatus.NEW)
