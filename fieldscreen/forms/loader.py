@@ -7,7 +7,6 @@ can fix a form in one pass. See docs/form-format.md for the format.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from fieldscreen.forms.expressions import (
     ExpressionError,
     parse_expression,
 )
+from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME, LANGUAGE_CODE
 from fieldscreen.forms.schema import (
     MAX_TEXT_ANSWER_LENGTH,
     OBSERVATION_SCALE,
@@ -50,10 +50,6 @@ from fieldscreen.i18n import _
 
 FORM_FORMAT = "fieldscreen-form/1"
 
-_FORM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_ITEM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_CHOICE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
 
 _TOP_KEYS = frozenset(
     {"format", "id", "version", "title", "default_language", "languages", "choice_lists",
@@ -134,7 +130,7 @@ class FormReader:
                 ),
             )
         form_id = self._string(data, "id", required=True)
-        if form_id and not _FORM_ID.match(form_id):
+        if form_id and not FORM_ID.match(form_id):
             self.problem(
                 data.line_of("id"),
                 _("id '{id}' must be lower-case letters, digits, '-' or '_'").format(
@@ -276,7 +272,7 @@ class FormReader:
             self.problem(data.line_of("languages"), _("languages must be a non-empty list"))
         else:
             for line, language in zip(languages.item_lines, languages, strict=True):
-                if not isinstance(language, str) or not _LANGUAGE.match(language):
+                if not isinstance(language, str) or not LANGUAGE_CODE.match(language):
                     self.problem(
                         line, _("'{code}' is not a language code such as en, fr or ar").format(
                             code=Quoted(language))
@@ -311,7 +307,7 @@ class FormReader:
             return result
         for list_name, entries in lists.items():
             line = lists.line_of(list_name)
-            if not _ITEM_NAME.match(list_name):
+            if not ITEM_NAME.match(list_name):
                 self.problem(line, _("'{name}' is not a valid list name").format(
                     name=Quoted(list_name)))
             if not isinstance(entries, LocatedList) or not entries:
@@ -328,7 +324,7 @@ class FormReader:
                     continue
                 self._unknown_keys(entry, _CHOICE_KEYS, _("a choice"))
                 name = entry.get("name")
-                if not isinstance(name, str) or not _CHOICE_NAME.match(name):
+                if not isinstance(name, str) or not CHOICE_NAME.match(name):
                     self.problem(
                         entry_line,
                         _("choice name {name!r} must be lower-case letters, digits or '_'"
@@ -385,7 +381,7 @@ class FormReader:
         line = entry.line
         self._unknown_keys(entry, _ITEM_KEYS, _("an item"))
         name = entry.get("name")
-        if not isinstance(name, str) or not _ITEM_NAME.match(name):
+        if not isinstance(name, str) or not ITEM_NAME.match(name):
             self.problem(
                 entry.line_of("name"),
                 _("item name {name!r} must start with a letter and use letters, digits or '_'"

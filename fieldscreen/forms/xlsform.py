@@ -27,6 +27,7 @@ from fieldscreen.errors import SourceProblem, SourceProblems, UserError
 from fieldscreen.files import read_regular_file
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
 from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES, FORM_FORMAT, load_form_text
+from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME, LANGUAGE_CODE
 from fieldscreen.forms.schema import Form, Item, ItemType, LocalizedText
 from fieldscreen.forms.yamlsource import MAX_SOURCE_BYTES, LocatedList, LocatedMap, parse_yaml
 from fieldscreen.i18n import N_, _, ngettext
@@ -57,12 +58,6 @@ MAX_CELL_CHARACTERS = 10_000
 # Beyond this, further warnings or errors are summarised in one line.
 MAX_REPORTED = 500
 
-# The loader's rules for names and codes (fieldscreen.forms.loader), repeated here so that
-# problems are reported in spreadsheet words before the YAML is built.
-_FORM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_ITEM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_CHOICE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
 _CODE_IN_PARENTHESES = re.compile(r"\(([^()]+)\)\s*$")
 
 SURVEY, CHOICES, SETTINGS, RULES, NOTES = "survey", "choices", "settings", "fs_rules", "fs_notes"
@@ -439,7 +434,7 @@ class _Importer:
                     header=column.header, language=column.language))
                 continue
             match = _CODE_IN_PARENTHESES.search(column.language or "")
-            if match is None and not _LANGUAGE.match(column.language or ""):
+            if match is None and not LANGUAGE_CODE.match(column.language or ""):
                 self.warn(kind, 1, _(
                     "column '{header}' has no language code; it is read as '{code}'").format(
                     header=column.header, code=code))
@@ -456,7 +451,7 @@ class _Importer:
         match = _CODE_IN_PARENTHESES.search(text)
         if match:
             candidate = match.group(1).strip()
-        elif _LANGUAGE.match(text):
+        elif LANGUAGE_CODE.match(text):
             candidate = text
         else:
             candidate = known.get(text.lower()) or _english_language_names().get(text.lower())
@@ -466,7 +461,7 @@ class _Importer:
         head = re.match(r"[A-Za-z]*", candidate)
         assert head is not None
         candidate = head.group(0).lower() + candidate[head.end():]
-        return candidate if _LANGUAGE.match(candidate) else None
+        return candidate if LANGUAGE_CODE.match(candidate) else None
 
     def _assign_fields(self, sheet: _Sheet) -> None:
         for column in sheet.columns:
@@ -589,7 +584,7 @@ class _Importer:
                         or self._text(sheet, row, f"fs_title::{language}"))
                 if text:
                     title[language] = text
-        if form_id is None or not _FORM_ID.match(form_id):
+        if form_id is None or not FORM_ID.match(form_id):
             candidate = re.sub(r"[^a-z0-9_-]+", "-", (form_id or self.path.stem).lower())
             candidate = candidate.strip("-_")[:64].strip("-_") or "imported-form"
             if form_id is None:
@@ -632,12 +627,12 @@ class _Importer:
                 else:
                     self.error(CHOICES, row.number, _("this choice has no name"))
                 continue
-            if not _ITEM_NAME.match(list_name):
+            if not ITEM_NAME.match(list_name):
                 self.error(CHOICES, row.number, _(
                     "list_name '{name}' must start with a letter and use only letters, digits "
                     "or '_'").format(name=_shorten(list_name)))
                 continue
-            if not _CHOICE_NAME.match(name):
+            if not CHOICE_NAME.match(name):
                 self.error(CHOICES, row.number, _(
                     "choice name '{name}' must use only lower-case letters, digits or '_' "
                     "(FieldScreen compares answers by these names)").format(
@@ -723,7 +718,7 @@ class _Importer:
         return top
 
     def _claim(self, name: str, row: _Row) -> None:
-        if not _ITEM_NAME.match(name):
+        if not ITEM_NAME.match(name):
             self.error(SURVEY, row.number, _(
                 "name '{name}' must start with a letter and use only letters, digits or '_' "
                 "(at most 64)").format(name=_shorten(name)))
