@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from fieldscreen.errors import SourceProblem, SourceProblems
+from fieldscreen.forms.names import LANGUAGE_CODE
 from fieldscreen.forms.schema import EMPTY_TEXT, LocalizedText, Outcome
 from fieldscreen.forms.yamlsource import (
     LocatedList,
@@ -22,7 +23,6 @@ from fieldscreen.i18n import _
 SERVICES_FORMAT = "fieldscreen-services/1"
 ALL_AREAS = "all"
 _SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
 _KEYS = frozenset({"format", "version", "default_language", "services"})
 _SERVICE_KEYS = frozenset(
     {"id", "organisation", "name", "type", "areas", "phone", "email", "address", "hours",
@@ -130,7 +130,7 @@ def read_services(data: object, shown: str) -> ServicesDirectory:
     if not isinstance(version, str) or not version:
         problem(data.line_of("version"), _("'version' must be text, e.g. \"2026.11.0\""))
     default_language = data.get("default_language", "en")
-    if not isinstance(default_language, str) or not _LANGUAGE.match(default_language):
+    if not isinstance(default_language, str) or not LANGUAGE_CODE.match(default_language):
         problem(data.line_of("default_language"), _("default_language must be a language code"))
         default_language = "en"
 

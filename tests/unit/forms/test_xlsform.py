@@ -822,13 +822,13 @@ def test_missing_files_and_folders_are_refused(tmp_path):
 
 def test_workbooks_that_unpack_too_large_are_refused(tmp_path, monkeypatch):
     path = book(tmp_path, [BASE, ["text", "q", "Q"]])
-    monkeypatch.setattr(xlsform, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(xlsform.workbook, "MAX_UNPACKED_BYTES", 1000)
     assert "unpacks to more than" in refused(path)[0].message
 
 
 def test_workbooks_larger_than_the_limit_are_refused(tmp_path, monkeypatch):
     path = book(tmp_path, [BASE, ["text", "q", "Q"]])
-    monkeypatch.setattr(xlsform, "MAX_WORKBOOK_BYTES", 100)
+    monkeypatch.setattr(xlsform.workbook, "MAX_WORKBOOK_BYTES", 100)
     assert "larger than" in refused(path)[0].message
 
 

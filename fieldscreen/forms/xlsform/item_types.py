@@ -1,0 +1,60 @@
+"""Reading a survey row's `type` cell: a simple type, a select with its list, a container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fieldscreen.forms.schema import ItemType
+from fieldscreen.forms.xlsform.tables import (
+    _CONTAINERS,
+    _OR_OTHER,
+    _SELECT_PREFIXES,
+    _SIMPLE_TYPES,
+    _UNSUPPORTED_TYPES,
+)
+from fieldscreen.i18n import N_
+
+
+@dataclass(frozen=True, slots=True)
+class _Type:
+    kind: str  # "item", "group", "repeat", "end", "unsupported", "unknown"
+    item_type: ItemType | None = None
+    list_name: str | None = None
+    or_other: bool = False
+    reason: str = ""
+    container: str = ""  # "begin" or "end" for groups and repeats
+    structure: str = ""  # "group" or "repeat"
+
+
+def _parse_type(text: str) -> _Type:
+    lowered = text.lower()
+    words = lowered.split()
+    if lowered in _CONTAINERS:
+        container, structure = _CONTAINERS[lowered]
+        if container == "end":
+            return _Type("end", container=container, structure=structure)
+        if structure == "group":
+            return _Type("group", ItemType.GROUP, container=container, structure=structure)
+        return _Type("repeat", container=container, structure=structure)
+    if lowered in _SIMPLE_TYPES:
+        return _Type("item", _SIMPLE_TYPES[lowered])
+    if words and words[0] in _UNSUPPORTED_TYPES:
+        return _Type("unsupported", reason=_UNSUPPORTED_TYPES[words[0]])
+    for prefix, item_type in _SELECT_PREFIXES:
+        if tuple(words[: len(prefix)]) != prefix:
+            continue
+        original = text.split()[len(prefix):]
+        rest = tuple(words[len(prefix):])
+        if not original:
+            return _Type("unknown", reason=N_("a select needs the name of its choice list"))
+        if original[0].startswith("${"):
+            return _Type("unsupported", reason=N_("choices taken from other answers are not "
+                                                  "supported"))
+        if len(rest) == 1:
+            return _Type("item", item_type, list_name=original[0])
+        if rest[1:] in _OR_OTHER:
+            return _Type("item", item_type, list_name=original[0], or_other=True)
+        return _Type("unknown")
+    return _Type("unknown")
+
+

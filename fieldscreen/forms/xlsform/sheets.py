@@ -1,0 +1,214 @@
+"""The settings, choices, fs_rules and fs_notes sheets."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fieldscreen.forms.expressions import ExpressionError, parse_expression
+from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES
+from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME
+from fieldscreen.forms.xlsform.cells import _as_text, _number_or_text, _shorten
+from fieldscreen.forms.xlsform.sheet_access import _SheetAccess
+from fieldscreen.forms.xlsform.tables import (
+    _GAP,
+    _RULE_NUMBERS,
+    CHOICES,
+    DEFAULT_RULES,
+    NOTES,
+    RULES,
+    SETTINGS,
+)
+from fieldscreen.i18n import _
+
+
+class _SheetReaders(_SheetAccess):
+    """Reads the sheets around the survey."""
+
+    # -- settings ----------------------------------------------------------------------
+
+    def _read_settings(self) -> dict[str, Any]:
+        sheet = self.sheets.get(SETTINGS)
+        row = self._settings_data_row()
+        if sheet is not None and row is not None:
+            self._warn_ignored(sheet, row)
+            for extra in sheet.rows[1:]:
+                self.warn(SETTINGS, extra.number, _(
+                    "only the first row under the column names is read; this row is ignored"))
+        form_id = self._text(sheet, row, "form_id") if sheet and row else None
+        version = self._text(sheet, row, "version") if sheet and row else None
+        title: dict[str, str] = {}
+        if sheet and row:
+            for language in self.languages:
+                text = (self._text(sheet, row, f"form_title::{language}")
+                        or self._text(sheet, row, f"fs_title::{language}"))
+                if text:
+                    title[language] = text
+        if form_id is None or not FORM_ID.match(form_id):
+            candidate = re.sub(r"[^a-z0-9_-]+", "-", (form_id or self.path.stem).lower())
+            candidate = candidate.strip("-_")[:64].strip("-_") or "imported-form"
+            if form_id is None:
+                self.warn(SETTINGS, self.settings_row, _(
+                    "there is no form_id setting; using '{id}'").format(id=candidate))
+            else:
+                self.warn(SETTINGS, self.settings_row, _(
+                    "form_id '{value}' may use only lower-case letters, digits, '-' and '_'; "
+                    "using '{id}'").format(value=_shorten(form_id), id=candidate))
+            form_id = candidate
+        if version is None:
+            version = "1"
+            self.warn(SETTINGS, self.settings_row, _(
+                "there is no version setting; using '1'. Raise the version on every change"))
+        settings: dict[str, Any] = {"id": form_id, "version": version}
+        if title:
+            settings["title"] = title
+        settings["default_language"] = self.default_language
+        settings["languages"] = list(self.languages)
+        return settings
+
+    # -- choices -----------------------------------------------------------------------
+
+    def _read_choices(self) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        lists: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        sheet = self.sheets.get(CHOICES)
+        if sheet is None:
+            return lists
+        seen: dict[tuple[str, str], int] = {}
+        for row in sheet.rows:
+            list_name = self._identifier(sheet, row, "list_name")
+            name = self._identifier(sheet, row, "name")
+            if list_name is None or name is None:
+                if list_name is None and name is None and not self._localized(
+                        sheet, row, "label"):
+                    self.warn(CHOICES, row.number, _(
+                        "this row has no list_name, name or label; it is ignored"))
+                elif list_name is None:
+                    self.error(CHOICES, row.number, _("this choice has no list_name"))
+                else:
+                    self.error(CHOICES, row.number, _("this choice has no name"))
+                continue
+            if not ITEM_NAME.match(list_name):
+                self.error(CHOICES, row.number, _(
+                    "list_name '{name}' must start with a letter and use only letters, digits "
+                    "or '_'").format(name=_shorten(list_name)))
+                continue
+            if not CHOICE_NAME.match(name):
+                self.error(CHOICES, row.number, _(
+                    "choice name '{name}' must use only lower-case letters, digits or '_' "
+                    "(FieldScreen compares answers by these names)").format(
+                    name=_shorten(name)))
+                continue
+            if (list_name, name) in seen:
+                self.error(CHOICES, row.number, _(
+                    "choice '{name}' appears twice in list '{list}' (first on row {row})"
+                ).format(name=name, list=list_name, row=seen[(list_name, name)]))
+                continue
+            seen[(list_name, name)] = row.number
+            entry: dict[str, Any] = {"name": name}
+            label = self._localized(sheet, row, "label")
+            if label:
+                entry["label"] = label
+            image = self._text(sheet, row, "fs_image")
+            if image:
+                entry["image"] = image
+            lists.setdefault(list_name, []).append((row.number, entry))
+            self._warn_ignored(sheet, row)
+        self.choice_rows = {name: [row for row, _entry in entries]
+                            for name, entries in lists.items()}
+        return lists
+
+    # -- rules and notes ---------------------------------------------------------------
+
+    def _read_rules(self, form_version: str) -> dict[str, Any]:
+        sheet = self.sheets.get(RULES)
+        given: dict[str, tuple[int, Any]] = {}
+        if sheet is None:
+            self.warn(RULES, 0, _(
+                "there is no fs_rules sheet; the default referral rules are used (see "
+                "docs/xlsform.md). Check them before screening"))
+        else:
+            for row in sheet.rows:
+                key = self._text(sheet, row, "key")
+                value = self._cell(sheet, row, "value")
+                if key is None:
+                    if value is not None:
+                        self.warn(RULES, row.number, _("this row has no key; it is ignored"))
+                    continue
+                key = key.lower()
+                known = (key in DEFAULT_RULES or key in ("version", "lowered_when") or (
+                    key.startswith("answer_scores.")
+                    and key.partition(".")[2] in DEFAULT_ANSWER_SCORES))
+                if not known:
+                    self.warn(RULES, row.number, _(
+                        "'{key}' is not a rule FieldScreen knows (see docs/xlsform.md); the "
+                        "row is ignored").format(key=_shorten(key)))
+                elif key in given:
+                    self.error(RULES, row.number, _(
+                        "'{key}' is already given on row {row}").format(
+                        key=key, row=given[key][0]))
+                elif value is None or _as_text(value) == "":
+                    self.warn(RULES, row.number, _("'{key}' has no value; the row is ignored"
+                                                   ).format(key=key))
+                else:
+                    given[key] = (row.number, value)
+                self._warn_ignored(sheet, row)
+        self.rule_rows = {key: row for key, (row, _value) in given.items()}
+
+        def value_of(key: str, default: Any) -> Any:
+            if key in given:
+                return given[key][1]
+            if sheet is not None:
+                self.warn(RULES, 1, _("there is no '{key}' row; using {value}").format(
+                    key=key, value=default))
+            return default
+
+        rules: dict[str, Any] = {"version": _as_text(value_of(
+            "version", f"{form_version}-default"))}
+        for key in _RULE_NUMBERS:
+            value = _number_or_text(value_of(key, DEFAULT_RULES[key]))
+            head, _dot, tail = key.partition(".")
+            if tail:
+                rules.setdefault(head, {})[tail] = value
+            else:
+                rules[key] = value
+            if key == "lowered_thresholds.monitor" and "lowered_when" in given:
+                # Next to the thresholds it lowers, as in a hand-written form.
+                self._lowered_when(rules, *given["lowered_when"])
+        scores = {key.partition(".")[2]: value for key, (_row, value) in given.items()
+                  if key.startswith("answer_scores.")}
+        if scores:
+            rules["answer_scores"] = {
+                answer: _GAP if _as_text(score).lower() == _GAP else _number_or_text(score)
+                for answer, score in scores.items()}
+        return rules
+
+    def _lowered_when(self, rules: dict[str, Any], row: int, value: Any) -> None:
+        source = "true()" if value is True else "false()" if value is False else (
+            _as_text(value))
+        try:
+            parse_expression(source)
+        except ExpressionError as problem:
+            self.error(RULES, row, _(
+                "lowered_when cannot be represented: {message} (at character {position})"
+            ).format(message=problem.message, position=problem.position + 1))
+        else:
+            rules["lowered_when"] = source
+
+    def _read_notes(self) -> list[str]:
+        sheet = self.sheets.get(NOTES)
+        if sheet is None or not sheet.rows:
+            return []
+        lines: list[str] = []
+        last = 1
+        for row in sheet.rows:
+            lines.extend([""] * (row.number - last - 1))  # blank rows are blank lines
+            value = self._cell(sheet, row, "note")
+            # Leading spaces are kept: they indent the comment as the author wrote it.
+            text = value.rstrip() if isinstance(value, str) else _as_text(value)
+            lines.extend(text.splitlines() or [""])
+            self._warn_ignored(sheet, row)
+            last = row.number
+        # A YAML comment may hold only printable characters.
+        return ["".join(c if c.isprintable() or c == "\t" else " " for c in line)
+                for line in lines]
+

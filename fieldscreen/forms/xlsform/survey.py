@@ -1,0 +1,274 @@
+"""The survey sheet: rows to an item tree, groups, what is dropped and why, expressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fieldscreen.forms.expressions import ExpressionError, parse_expression
+from fieldscreen.forms.names import ITEM_NAME
+from fieldscreen.forms.schema import ItemType
+from fieldscreen.forms.xlsform.cells import _as_text, _flag, _number_or_text, _shorten
+from fieldscreen.forms.xlsform.item_types import _parse_type, _Type
+from fieldscreen.forms.xlsform.model import _Frame, _Node, _Row, _Sheet
+from fieldscreen.forms.xlsform.sheets import _SheetReaders
+from fieldscreen.forms.xlsform.tables import RULES, SURVEY
+from fieldscreen.i18n import N_, _, ngettext
+
+
+class _SurveyReader(_SheetReaders):
+    """Reads the survey sheet into an item tree."""
+
+    # -- survey ------------------------------------------------------------------------
+
+    def _read_survey(self, choice_lists: dict[str, Any]) -> list[_Node]:
+        sheet = self.sheets[SURVEY]
+        top: list[_Node] = []
+        stack: list[_Frame] = []
+        for row in sheet.rows:
+            raw_type = self._cell(sheet, row, "type")
+            type_text = " ".join(_as_text(raw_type).split()) if raw_type is not None else ""
+            if not type_text:
+                self.warn(SURVEY, row.number, _("this row has no type; it is ignored"))
+                continue
+            parsed = _parse_type(type_text)
+            if parsed.container == "end":
+                self._close(stack, parsed.structure, row)
+                continue
+            name = self._identifier(sheet, row, "name")
+            if name is not None:
+                self._claim(name, row)
+            elif parsed.kind != "unknown" and self._cell(sheet, row, "name") is None:
+                self.error(SURVEY, row.number, _("this '{type}' row has no name").format(
+                    type=type_text))
+            if any(frame.dropped for frame in stack):
+                self._inside_dropped(stack, parsed, row, name)
+                continue
+            if parsed.kind == "unknown":
+                self.error(SURVEY, row.number, _(
+                    "unknown type '{type}' ({reason}); see docs/xlsform.md for the types "
+                    "FieldScreen reads").format(
+                    type=_shorten(type_text),
+                    reason=_(parsed.reason or N_("not an XLSForm type FieldScreen knows"))))
+                continue
+            if parsed.kind == "repeat":
+                stack.append(_Frame("repeat", row.number, name or "", dropped=True))
+                if name:
+                    self.dropped[name] = (row.number, _("repeats are not supported"))
+                continue
+            if parsed.kind == "unsupported":
+                self._drop_row(sheet, row, name, type_text, _(parsed.reason))
+                continue
+            if name is None:
+                if parsed.item_type is ItemType.GROUP:
+                    # Keeps its end_group matched; the missing name is already an error.
+                    stack.append(_Frame("group", row.number, "", dropped=True))
+                continue
+            container = stack[-1].node.children if stack and stack[-1].node else top
+            assert parsed.item_type is not None and container is not None
+            node = self._item(sheet, row, name, parsed, choice_lists)
+            container.append(node)
+            if parsed.item_type is ItemType.GROUP:
+                stack.append(_Frame("group", row.number, name, dropped=False, node=node,
+                                    container=container))
+        for frame in reversed(stack):
+            self.error(SURVEY, frame.row, _(
+                "begin_{kind} '{name}' has no matching end_{kind}").format(
+                kind=frame.kind, name=frame.name))
+        if not self.errors and not top:
+            self.error(SURVEY, 1, _("nothing on the survey sheet can be used by FieldScreen"))
+        return top
+
+    def _claim(self, name: str, row: _Row) -> None:
+        if not ITEM_NAME.match(name):
+            self.error(SURVEY, row.number, _(
+                "name '{name}' must start with a letter and use only letters, digits or '_' "
+                "(at most 64)").format(name=_shorten(name)))
+        elif name in self.names:
+            self.error(SURVEY, row.number, _(
+                "name '{name}' is already used on row {row}; every name must be unique"
+            ).format(name=name, row=self.names[name]))
+        else:
+            self.names[name] = row.number
+
+    def _close(self, stack: list[_Frame], structure: str, row: _Row) -> None:
+        if not stack:
+            self.error(SURVEY, row.number, _("end_{kind} has no matching begin_{kind}").format(
+                kind=structure))
+            return
+        frame = stack.pop()
+        if frame.kind != structure:
+            self.error(SURVEY, row.number, _(
+                "end_{kind} closes the begin_{other} '{name}' of row {row}").format(
+                kind=structure, other=frame.kind, name=frame.name, row=frame.row))
+        if stack and stack[-1].dropped:
+            stack[-1].inside += frame.inside + 1
+            return
+        if frame.kind == "repeat":
+            self.warn(SURVEY, frame.row, ngettext(
+                "repeats are not supported: the repeat '{name}' (rows {first} to {last}) and "
+                "the {count} item inside it are left out",
+                "repeats are not supported: the repeat '{name}' (rows {first} to {last}) and "
+                "the {count} items inside it are left out", frame.inside).format(
+                name=frame.name, first=frame.row, last=row.number, count=frame.inside))
+        elif frame.node is not None and not frame.node.children and frame.container is not None:
+            frame.container.remove(frame.node)
+            self.dropped[frame.name] = (frame.row, _("nothing inside the group is kept"))
+            self.warn(SURVEY, frame.row, _(
+                "group '{name}' is left out: nothing inside it is kept").format(
+                name=frame.name))
+
+    def _inside_dropped(self, stack: list[_Frame], parsed: _Type, row: _Row,
+                        name: str | None) -> None:
+        outer = next(frame for frame in stack if frame.dropped)
+        if name:
+            self.dropped[name] = (row.number, _("it is inside the repeat '{name}'").format(
+                name=outer.name))
+        if parsed.kind in ("repeat", "group"):
+            stack.append(_Frame(parsed.structure, row.number, name or "", dropped=True))
+        else:
+            stack[-1].inside += 1
+
+    def _drop_row(self, sheet: _Sheet, row: _Row, name: str | None, type_text: str,
+                  reason: str) -> None:
+        if name:
+            self.dropped[name] = (row.number, reason)
+        self.warn(SURVEY, row.number, _(
+            "type '{type}' is not supported ({reason}); the item '{name}' is left out").format(
+            type=_shorten(type_text), reason=reason, name=name or ""))
+        # Its expressions go with it; say so when they could not have been kept anyway.
+        for column in ("relevant", "constraint", "calculation"):
+            source = self._expression_text(sheet, row, column)
+            if source is None:
+                continue
+            try:
+                parse_expression(source)
+            except ExpressionError as problem:
+                self.warn(SURVEY, row.number, _(
+                    "the {column} of the left-out item '{name}' is not supported either: "
+                    "{message}").format(column=column, name=name or "",
+                                        message=problem.message))
+
+    def _expression_text(self, sheet: _Sheet, row: _Row, column: str) -> str | None:
+        value = self._cell(sheet, row, column)
+        if isinstance(value, bool):
+            return "true()" if value else "false()"
+        return None if value is None else (_as_text(value) or None)
+
+    def _item(self, sheet: _Sheet, row: _Row, name: str, parsed: _Type,
+              choice_lists: dict[str, Any]) -> _Node:
+        item_type = parsed.item_type
+        assert item_type is not None
+        node = _Node(row.number, name, {"name": name, "type": item_type.value},
+                     children=[] if item_type is ItemType.GROUP else None)
+        entry = node.entry
+        number = row.number
+        if parsed.list_name is not None:
+            entry["choices"] = parsed.list_name
+            if parsed.list_name not in choice_lists:
+                self.error(SURVEY, number, _(
+                    "'{name}' uses the choice list '{list}', which is not on the choices "
+                    "sheet").format(name=name, list=parsed.list_name))
+        if parsed.or_other:
+            self.warn(SURVEY, number, _(
+                "'or_other' is not supported; '{name}' offers only the choices of its list"
+            ).format(name=name))
+        for column, key in (("fs_audience", "audience"), ("fs_role", "role"),
+                            ("fs_kind", "kind")):
+            text = self._text(sheet, row, column)
+            if text is not None:
+                entry[key] = text.lower()
+        level = self._text(sheet, row, "fs_level")
+        if level is not None:
+            entry["level"] = level.upper()
+        weight = self._cell(sheet, row, "fs_weight")
+        if weight is not None:
+            entry["weight"] = _number_or_text(weight)
+        red_flag = self._cell(sheet, row, "fs_red_flag")
+        if red_flag is not None:
+            entry["red_flag"] = _flag(red_flag)
+        self._required(sheet, row, node, item_type)
+        for key in ("label", "hint"):
+            texts = self._localized(sheet, row, key)
+            if texts:
+                entry[key] = texts
+                if any("${" in text for text in texts.values()):
+                    self.warn(SURVEY, number, _(
+                        "the {column} of '{name}' contains ${{...}}; FieldScreen shows it as "
+                        "written, without putting answers in").format(column=key, name=name))
+        self._expressions(sheet, row, node, item_type)
+        self._warn_ignored(sheet, row)
+        return node
+
+    def _required(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        value = self._cell(sheet, row, "required")
+        if value is None:
+            return
+        flag = _flag(value)
+        if not isinstance(flag, bool):
+            self.warn(SURVEY, row.number, _(
+                "required '{value}' is not yes or no (conditions are not supported); "
+                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name))
+        elif flag and not item_type.takes_answer:
+            self.warn(SURVEY, row.number, _(
+                "a {type} cannot be required; 'required' is ignored").format(
+                type=item_type.value))
+        elif flag:
+            node.entry["required"] = True
+
+    def _expressions(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        failed = False
+        for column in ("relevant", "constraint", "calculation"):
+            source = self._expression_text(sheet, row, column)
+            if source is None:
+                continue
+            if column == "constraint" and not item_type.takes_answer:
+                self.warn(SURVEY, row.number, _(
+                    "a {type} has no answer to check; its constraint is ignored").format(
+                    type=item_type.value))
+                continue
+            if column == "calculation" and item_type is not ItemType.CALCULATE:
+                self.warn(SURVEY, row.number, _(
+                    "only a calculate takes a calculation (dynamic defaults are not "
+                    "supported); the calculation of '{name}' is ignored").format(
+                    name=node.name))
+                continue
+            try:
+                expression = parse_expression(source)
+            except ExpressionError as problem:
+                failed = True
+                self.error(SURVEY, row.number, _(
+                    "the {column} of '{name}' cannot be represented: {message} (at character "
+                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+                    "in docs/form-format.md").format(
+                    column=column, name=node.name, message=problem.message,
+                    position=problem.position + 1, source=_shorten(source, 80)))
+                continue
+            node.entry[column] = source
+            node.references.append((column, expression.references))
+            if column == "constraint":
+                message = self._localized(sheet, row, "constraint_message")
+                if message:
+                    node.entry["constraint_message"] = message
+        if item_type is ItemType.CALCULATE and "calculation" not in node.entry and not failed:
+            self.error(SURVEY, row.number, _("calculate '{name}' has no calculation").format(
+                name=node.name))
+        if "constraint" not in node.entry and self._localized(sheet, row, "constraint_message"):
+            self.warn(SURVEY, row.number, _(
+                "constraint_message without a constraint is ignored"))
+
+    def _check_references(self, items: list[_Node], rules: dict[str, Any]) -> None:
+        checks = [(SURVEY, node.row, node.name, column, names)
+                  for top in items for node in top.walk() for column, names in node.references]
+        if "lowered_when" in rules:
+            names = parse_expression(rules["lowered_when"]).references
+            checks.append((RULES, self.rule_rows.get("lowered_when", 0), "fs_rules",
+                           "lowered_when", names))
+        for kind, row, owner, column, names in checks:
+            for name in sorted(names & set(self.dropped)):
+                where, why = self.dropped[name]
+                self.error(kind, row, _(
+                    "the {column} of '{owner}' refers to ${{{name}}}, which is left out "
+                    "(row {row}: {why}); remove the reference or the form cannot be "
+                    "represented").format(column=column, owner=owner, name=name, row=where,
+                                          why=why))
+

@@ -1,0 +1,131 @@
+"""The column tables: the sheets, the columns read on each, XLSForm's aliases, the types,
+what is ignored and why, and the fs_rules sheet's keys.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fieldscreen.forms.schema import ItemType
+from fieldscreen.forms.xlsform.limits import MAX_CHOICE_ROWS, MAX_SURVEY_ROWS
+from fieldscreen.i18n import N_
+
+_CODE_IN_PARENTHESES = re.compile(r"\(([^()]+)\)\s*$")
+
+SURVEY, CHOICES, SETTINGS, RULES, NOTES = "survey", "choices", "settings", "fs_rules", "fs_notes"
+_SHEET_ORDER = (SURVEY, CHOICES, SETTINGS, RULES, NOTES)
+_ROW_LIMITS = {SURVEY: MAX_SURVEY_ROWS, CHOICES: MAX_CHOICE_ROWS}
+
+# Columns read on each sheet; the translatable ones take `::Language (code)`.
+_FIELDS = {
+    SURVEY: frozenset({"type", "name", "relevant", "constraint", "required", "calculation",
+                       "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
+                       "fs_role"}),
+    CHOICES: frozenset({"list_name", "name", "fs_image"}),
+    SETTINGS: frozenset({"form_id", "version", "default_language"}),
+    RULES: frozenset({"key", "value", "note"}),
+    NOTES: frozenset({"note"}),
+}
+_TRANSLATABLE = {
+    SURVEY: ("label", "hint", "constraint_message"),
+    CHOICES: ("label",),
+    SETTINGS: ("form_title", "fs_title"),
+    RULES: (),
+    NOTES: (),
+}
+_COLUMN_ALIASES = {
+    "jr:constraintmsg": "constraint_message",
+    "jr:requiredmsg": "required_message",
+    "calculate": "calculation",
+    "readonly": "read_only",
+    "relevance": "relevant",
+    "caption": "label",
+}
+_MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
+# XLSForm columns FieldScreen knows but does not use: why each value is ignored.
+_IGNORED_COLUMNS = {
+    "appearance": N_("appearance is not used; FieldScreen lays out every question its own way"),
+    "choice_filter": N_("choice filters are not supported; every choice of the list is offered"),
+    "default": N_("default answers are not supported; the question starts unanswered"),
+    "read_only": N_("read-only questions are not supported"),
+    "parameters": N_("question parameters are not supported"),
+    "trigger": N_("triggered calculations are not supported"),
+    "repeat_count": N_("repeats are not supported"),
+    "guidance_hint": N_("guidance hints are not shown"),
+    "required_message": N_("custom 'required' messages are not shown"),
+    "media": N_("images, audio and video are not shown"),
+    "instance_name": N_("FieldScreen names records itself"),
+    "submission_url": N_("records are sent through FieldScreen's sealed exchange"),
+    "public_key": N_("FieldScreen encrypts records with its own keys"),
+    "style": N_("form styles are not used"),
+}
+
+# (what the type is, why it is left out)
+_UNSUPPORTED_TYPES = {
+    **dict.fromkeys(("geopoint", "geotrace", "geoshape", "start-geopoint"),
+                    N_("locations are not collected")),
+    **dict.fromkeys(("image", "audio", "video", "file", "background-audio"),
+                    N_("photos, recordings and files are not collected")),
+    "barcode": N_("barcode scanning is not supported"),
+    "range": N_("range questions are not supported"),
+    "rank": N_("ranking questions are not supported"),
+    **dict.fromkeys(("time", "datetime"), N_("times are not supported, only dates")),
+    "hidden": N_("hidden values are not supported"),
+    **dict.fromkeys(("xml-external", "csv-external"), N_("external data is not supported")),
+    **dict.fromkeys(("start", "end", "today", "deviceid", "phonenumber", "username", "email",
+                     "simserial", "subscriberid", "audit"),
+                    N_("device metadata is not collected")),
+    **dict.fromkeys(("select_one_from_file", "select_multiple_from_file",
+                     "select_one_external"),
+                    N_("choices from a file are not supported")),
+}
+_SIMPLE_TYPES = {
+    "integer": ItemType.INTEGER, "int": ItemType.INTEGER, "decimal": ItemType.DECIMAL,
+    "text": ItemType.TEXT, "string": ItemType.TEXT, "date": ItemType.DATE,
+    "note": ItemType.NOTE, "calculate": ItemType.CALCULATE,
+    "acknowledge": ItemType.ACKNOWLEDGE, "trigger": ItemType.ACKNOWLEDGE,
+}
+_SELECT_PREFIXES = (
+    (("select_one",), ItemType.SELECT_ONE),
+    (("select", "one"), ItemType.SELECT_ONE),
+    (("select_multiple",), ItemType.SELECT_MULTIPLE),
+    (("select", "multiple"), ItemType.SELECT_MULTIPLE),
+    (("select", "all", "that", "apply"), ItemType.SELECT_MULTIPLE),
+)
+_OR_OTHER = (("or_other",), ("or", "specify", "other"))
+_CONTAINERS = {
+    "begin_group": ("begin", "group"), "begin group": ("begin", "group"),
+    "end_group": ("end", "group"), "end group": ("end", "group"),
+    "begin_repeat": ("begin", "repeat"), "begin repeat": ("begin", "repeat"),
+    "end_repeat": ("end", "repeat"), "end repeat": ("end", "repeat"),
+}
+_TRUE = frozenset({"yes", "true", "1", "true()"})
+_FALSE = frozenset({"no", "false", "0", "false()"})
+
+# The fs_rules sheet: key -> path in the native `rules:` mapping.
+_RULE_NUMBERS = (
+    "thresholds.refer", "thresholds.monitor", "lowered_thresholds.refer",
+    "lowered_thresholds.monitor", "elevated_level_score", "elevated_levels_for_referral",
+    "resilience_cap", "gaps_for_follow_up",
+)
+# Used when the workbook does not say (the shipped checklist's values; docs/xlsform.md).
+DEFAULT_RULES: dict[str, float] = {
+    "thresholds.refer": 8, "thresholds.monitor": 4,
+    "lowered_thresholds.refer": 5, "lowered_thresholds.monitor": 2,
+    "elevated_level_score": 2, "elevated_levels_for_referral": 3,
+    "resilience_cap": 0.5, "gaps_for_follow_up": 4,
+}
+_RULE_NOTES = {
+    "version": N_("the rule set's own version, kept with every decision"),
+    "thresholds.refer": N_("net risk at which a referral is advised"),
+    "thresholds.monitor": N_("net risk at which monitoring is advised"),
+    "lowered_thresholds.refer": N_("referral threshold when lowered_when holds"),
+    "lowered_thresholds.monitor": N_("monitoring threshold when lowered_when holds"),
+    "lowered_when": N_("expression: when the lowered thresholds apply"),
+    "elevated_level_score": N_("weighted risk at which a level counts as elevated"),
+    "elevated_levels_for_referral": N_("this many elevated levels advise a referral"),
+    "resilience_cap": N_("resilience offsets at most this fraction of risk"),
+    "gaps_for_follow_up": N_("this many information gaps schedule a follow-up"),
+    "answer_scores": N_("score of this answer from 0 to 1, or 'gap'"),
+}
+_GAP = "gap"

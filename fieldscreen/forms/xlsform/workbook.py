@@ -1,0 +1,223 @@
+"""Reading the workbook: the container's checks, then cell values only, within the limits."""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+import zipfile
+from typing import Any
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+
+from fieldscreen.errors import SourceProblem, SourceProblems
+from fieldscreen.files import read_regular_file
+from fieldscreen.forms.xlsform.cells import _as_text, _shorten
+from fieldscreen.forms.xlsform.limits import (
+    MAX_CELL_CHARACTERS,
+    MAX_COLUMNS,
+    MAX_OTHER_ROWS,
+    MAX_SCANNED_ROWS,
+    MAX_UNPACKED_BYTES,
+    MAX_WORKBOOK_BYTES,
+    MAX_ZIP_MEMBERS,
+)
+from fieldscreen.forms.xlsform.model import _Refused, _Row, _Sheet
+from fieldscreen.forms.xlsform.sheet_access import _SheetAccess
+from fieldscreen.forms.xlsform.tables import _ROW_LIMITS, _SHEET_ORDER
+from fieldscreen.i18n import _
+
+
+class _WorkbookReader:
+    """Reads the sheets the importer needs, cell values only, within the limits."""
+
+    def __init__(self, importer: _SheetAccess) -> None:
+        self.importer = importer
+        self.path = importer.path
+        self.data = b""
+
+    def read(self) -> None:
+        self._check_container()
+        formulas: dict[str, set[tuple[int, int]]] = {}
+        raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
+        book = self._open(data_only=False)
+        try:
+            for title in book.sheetnames:
+                kind = title.strip().lower()
+                if kind not in _SHEET_ORDER or kind in raw:
+                    self._unread_sheet(title, kind)
+                    continue
+                self.importer.titles[kind] = title
+                raw[kind] = self._scan(book[title], kind)
+        except _Refused:
+            raise
+        except Exception as error:  # openpyxl raises many kinds on a damaged workbook
+            raise self._unreadable(error) from None
+        finally:
+            book.close()
+        for kind, rows in raw.items():
+            formulas[kind] = {(number, index) for number, cells in rows
+                              for index, (_value, data_type) in cells.items()
+                              if data_type == "f"}
+        cached = self._cached_values({kind: cells for kind, cells in formulas.items() if cells})
+        for kind, rows in raw.items():
+            sheet = _Sheet(kind, self.importer.titles[kind])
+            for number, cells in rows:
+                values = {}
+                for index, (value, data_type) in cells.items():
+                    value = self._value(kind, number, index, value, data_type,
+                                        cached.get((kind, number, index)))
+                    if value is not None:
+                        values[index] = value
+                if values:
+                    sheet.rows.append(_Row(number, values))
+            self.importer.sheets[kind] = sheet
+
+    def _check_container(self) -> None:
+        shown = self.importer.shown
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            raise SourceProblems([SourceProblem(shown, 0, _("no such file; check the path"))]
+                                 ) from None
+        except OSError as error:
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "cannot read the file: {reason}").format(reason=error.strerror or error))]
+            ) from None
+        if not self.path.is_file():
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "this is not a file; give the path of an .xlsx workbook"))])
+        if size > MAX_WORKBOOK_BYTES:
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "the workbook is larger than {limit} MiB; remove pictures or unused sheets"
+            ).format(limit=MAX_WORKBOOK_BYTES // (1024 * 1024)))])
+        try:
+            # Read once, into memory (the size is checked above): openpyxl leaves its file
+            # open when a damaged workbook makes it fail half-way.
+            self.data = read_regular_file(self.path)
+        except OSError as error:
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "cannot read the file: {reason}").format(reason=error.strerror or error))]
+            ) from None
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
+                members = archive.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "this is not an .xlsx workbook; save it in Excel or LibreOffice as 'Excel "
+                "Workbook (.xlsx)' (old .xls files and CSV are not read)"))]) from None
+        unpacked = sum(member.file_size for member in members)
+        if len(members) > MAX_ZIP_MEMBERS or unpacked > MAX_UNPACKED_BYTES:
+            raise SourceProblems([SourceProblem(shown, 0, _(
+                "the workbook unpacks to more than {limit} MiB; it is not a form FieldScreen "
+                "can read").format(limit=MAX_UNPACKED_BYTES // (1024 * 1024)))])
+
+    def _open(self, *, data_only: bool) -> Any:
+        try:
+            # openpyxl warns about Excel features it drops (data validation, styles); those
+            # are no concern of a form, and the test suite turns warnings into errors.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return openpyxl.load_workbook(io.BytesIO(self.data), read_only=True,
+                                              data_only=data_only, keep_links=False)
+        except Exception as error:  # openpyxl raises many kinds on a damaged workbook
+            raise self._unreadable(error) from None
+
+    def _unreadable(self, error: Exception) -> SourceProblems:
+        return SourceProblems([SourceProblem(self.importer.shown, 0, _(
+            "the workbook cannot be read ({reason}); open it in Excel or LibreOffice and save "
+            "it again as .xlsx").format(reason=_shorten(str(error) or type(error).__name__)))])
+
+    def _unread_sheet(self, title: str, kind: str) -> None:
+        problem = SourceProblem(f"{self.importer.shown}#{title}", 0, _(
+            "external choices are not supported; the sheet is not read")
+            if kind == "external_choices" else _(
+            "FieldScreen does not read a sheet called '{title}'; it is ignored").format(
+            title=title))
+        self.importer.warnings.append(problem)
+
+    def _scan(self, worksheet: Any, kind: str) -> list[tuple[int, dict[int, tuple[Any, str]]]]:
+        limit = _ROW_LIMITS.get(kind, MAX_OTHER_ROWS)
+        rows: list[tuple[int, dict[int, tuple[Any, str]]]] = []
+        # The stored dimensions may claim a million rows or columns; without them each row
+        # is as wide as its last cell and the gaps between rows are empty tuples.
+        worksheet.reset_dimensions()
+        for number, cells in enumerate(worksheet.iter_rows(), start=1):
+            if number > MAX_SCANNED_ROWS:
+                raise self.importer.refuse(kind, number, _(
+                    "the sheet goes on past row {limit}; FieldScreen reads at most {rows} rows "
+                    "(delete the empty rows at the end of the sheet)").format(
+                    limit=MAX_SCANNED_ROWS, rows=limit))
+            found = {index: (cell.value, cell.data_type)
+                     for index, cell in enumerate(cells, start=1)
+                     if cell.value is not None and not (isinstance(cell.value, str)
+                                                        and not cell.value.strip())}
+            if not found:
+                continue
+            if max(found) > MAX_COLUMNS:
+                raise self.importer.refuse(kind, number, _(
+                    "this row goes past column {letter}; FieldScreen reads at most {limit} "
+                    "columns").format(letter=get_column_letter(MAX_COLUMNS), limit=MAX_COLUMNS))
+            rows.append((number, found))
+            if len(rows) > limit + 1:  # the column names do not count
+                raise self.importer.refuse(kind, number, _(
+                    "the {sheet} sheet has more than {limit} rows; FieldScreen refuses forms "
+                    "this large").format(sheet=worksheet.title, limit=limit))
+        return rows
+
+    def _cached_values(self, wanted: dict[str, set[tuple[int, int]]]
+                       ) -> dict[tuple[str, int, int], Any]:
+        found: dict[tuple[str, int, int], Any] = {}
+        if not wanted:
+            return found
+        book = self._open(data_only=True)
+        try:
+            for kind, positions in wanted.items():
+                last = max(number for number, _index in positions)
+                worksheet = book[self.importer.titles[kind]]
+                worksheet.reset_dimensions()
+                for number, cells in enumerate(worksheet.iter_rows(
+                        max_row=last, max_col=MAX_COLUMNS), start=1):
+                    for index, cell in enumerate(cells, start=1):
+                        if (number, index) in positions:
+                            found[(kind, number, index)] = cell.value
+        except Exception as error:  # openpyxl raises many kinds on a damaged workbook
+            raise self._unreadable(error) from None
+        finally:
+            book.close()
+        return found
+
+    def _value(self, kind: str, number: int, index: int, value: Any, data_type: str,
+               cached: Any) -> Any:
+        reference = f"{get_column_letter(index)}{number}"
+        if data_type == "e":
+            self.importer.error(kind, number, _(
+                "cell {cell} holds the Excel error {value}; correct it").format(
+                cell=reference, value=value))
+            return None
+        if data_type == "f":
+            if cached is None or cached == "":
+                self.importer.error(kind, number, _(
+                    "cell {cell} holds a formula with no saved result; type the value instead "
+                    "(or open the workbook in Excel or LibreOffice and save it)").format(
+                    cell=reference))
+                return None
+            self.importer.warn(kind, number, _(
+                "cell {cell} holds a formula; its saved result '{value}' is used").format(
+                cell=reference, value=_shorten(_as_text(cached))))
+            value = cached
+        if isinstance(value, float) and not math.isfinite(value):
+            self.importer.error(kind, number, _("cell {cell} is not a finite number").format(
+                cell=reference))
+            return None
+        if isinstance(value, str):
+            if len(value) > MAX_CELL_CHARACTERS:
+                self.importer.error(kind, number, _(
+                    "cell {cell} holds more than {limit} characters").format(
+                    cell=reference, limit=MAX_CELL_CHARACTERS))
+                return None
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        return value
+
+
