@@ -37,7 +37,7 @@ from fieldscreen.store.database import ProfileDatabase
 from fieldscreen.store.incoming import IMPORTED_SCHEMA_VERSION, IMPORTED_TABLE
 from fieldscreen.store.queue_index import (
     COMPACT_AFTER_DELTAS,
-    Entry,
+    QueueEntries,
     QueueIndex,
     append_entries,
     entry_of,
@@ -146,17 +146,6 @@ def _screened_at(screened: Any, fallback: str) -> str:
             return screened  # already in the store's form: most records
     parsed = _parse_stamp(screened)
     return utc_stamp(parsed) if parsed is not None else fallback
-
-
-def _is_overdue(priority: str, screened_at: str, opened_at: str, deadlines: Deadlines,
-                now: dt.datetime) -> bool:
-    """Whether a case still new at `now` is overdue (as `ReferralQueue._case` counts it)."""
-    opened = _parse_stamp(opened_at)
-    screened = _parse_stamp(screened_at) or opened or now
-    if opened is not None:
-        screened = min(screened, opened)
-    clock_went_back = opened is not None and now < opened - CLOCK_BACK_TOLERANCE
-    return now >= screened + deadlines.limit(priority) or clock_went_back
 
 
 def _context(table: str, column: str, key: str) -> bytes:
@@ -352,17 +341,23 @@ class ReferralQueue:
         """
         for attempt in range(2):
             entries = self._entries(rebuild=attempt > 0)
-            order = self._order(entries, include_closed)
-            chosen = order[offset:offset + limit]
+            deadlines = self.deadlines()
+            order = entries.order(
+                ranks={name: rank for rank, name in enumerate(CASE_PRIORITIES)},
+                closed=FollowUpStatus.CLOSED.value, new=FollowUpStatus.NEW.value,
+                limit_of=deadlines.limit, now=self._clock(),
+                clock_back_tolerance=CLOCK_BACK_TOLERANCE, include_closed=include_closed)
+            chosen_rows = order[offset:offset + limit]
+            chosen = [entries.ids[row].decode("ascii") for row in chosen_rows]
             shown = {case.record_id: case for case in self._cases_of(chosen)}
-            if all(record_id in shown and entries[record_id][:2] == (
+            if all(record_id in shown and entries.entry(int(row)) == (
                     shown[record_id].priority, shown[record_id].status.value)
-                   for record_id in chosen):
+                   for record_id, row in zip(chosen, chosen_rows, strict=True)):
                 return [shown[record_id] for record_id in chosen], len(order)
         raise UserError(_("A follow-up case cannot be opened: the database was altered "
                           "or damaged."))
 
-    def _entries(self, *, rebuild: bool) -> dict[str, Entry]:
+    def _entries(self, *, rebuild: bool) -> QueueEntries:
         read = None if rebuild else self._index.read()
         if read is not None:
             entries, deltas = read
@@ -380,37 +375,11 @@ class ReferralQueue:
         except CryptoError:
             raise UserError(_("A follow-up case cannot be opened: the database was altered "
                               "or damaged.")) from None
-        entries = {row[0]: entry_of(orjson.loads(plain))
-                   for row, plain in zip(rows, states, strict=True)}
+        entries = QueueEntries.from_entries(
+            {row[0]: entry_of(orjson.loads(plain))
+             for row, plain in zip(rows, states, strict=True)})
         self._index.write_base(entries, audit_seq)
         return entries
-
-    def _order(self, entries: dict[str, Entry], include_closed: bool) -> list[str]:
-        """Record ids in the order of `cases()`: urgent, overdue, oldest first."""
-        deadlines, now = self.deadlines(), self._clock()
-        keyed = []
-        closed = FollowUpStatus.CLOSED.value
-        new = FollowUpStatus.NEW.value
-        # Stamps in the store's own form (all but damaged ones) compare as text, so
-        # "overdue" is one comparison with a cut-off per priority instead of two parses.
-        cutoffs = {priority: utc_stamp(now - deadlines.limit(priority))
-                   for priority in CASE_PRIORITIES}
-        clock_back = utc_stamp(now + CLOCK_BACK_TOLERANCE)
-        for record_id, (priority, status, screened_at, opened_at) in entries.items():
-            if status == closed and not include_closed:
-                continue
-            rank = CASE_PRIORITIES.index(priority) if priority in CASE_PRIORITIES else 0
-            overdue = False
-            if status == new:
-                cutoff = cutoffs.get(priority)
-                if (cutoff is not None and len(screened_at) == 20 == len(opened_at)
-                        and _STORE_STAMP.match(screened_at) and _STORE_STAMP.match(opened_at)):
-                    overdue = min(screened_at, opened_at) <= cutoff or opened_at > clock_back
-                else:
-                    overdue = _is_overdue(priority, screened_at, opened_at, deadlines, now)
-            keyed.append((status == closed, rank, not overdue, screened_at, record_id))
-        keyed.sort()
-        return [key[-1] for key in keyed]
 
     def _cases_of(self, record_ids: list[str]) -> list[FollowUpCase]:
         found: list[FollowUpCase] = []

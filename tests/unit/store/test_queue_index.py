@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from fieldscreen.store.follow_up import FollowUpStatus
-from fieldscreen.store.queue_index import QueueIndex
+from fieldscreen.store.queue_index import QueueEntries, QueueIndex
 from tests.exchange_helpers import make_world, record_dict
 
 
@@ -101,7 +101,8 @@ def test_a_damaged_stale_or_wrong_index_is_rebuilt(world, harm):
         # that they disagree and rebuilds.
         entries = {case.record_id: ("referral", "new", case.screened_at, case.opened_at)
                    for case in cases}
-        QueueIndex(database, world.coordinator.referrals._cipher).write_base(entries)
+        QueueIndex(database, world.coordinator.referrals._cipher).write_base(
+            QueueEntries.from_entries(entries))
     before = max((row[0] for row in _blobs(world)), default=0)
     assert _paged(queue, 4)[0] == _listing(queue)
     (base_id, kind), = _blobs(world)
@@ -113,7 +114,8 @@ def test_an_index_missing_cases_is_rebuilt(world):
     cases = queue.cases()
     entries = {case.record_id: (case.priority, case.status.value, case.screened_at,
                                 case.opened_at) for case in cases[1:]}
-    QueueIndex(world.coordinator._database, queue._cipher).write_base(entries)
+    QueueIndex(world.coordinator._database, queue._cipher).write_base(
+        QueueEntries.from_entries(entries))
     assert _paged(queue, 50)[0] == _listing(queue)
 
 
