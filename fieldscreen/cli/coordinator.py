@@ -215,10 +215,23 @@ def _run_check(args: argparse.Namespace) -> int:
     from fieldscreen.workflows.store_check import check_coordinator_store
 
     profile = unlock(args)
+    progress = None
+    if sys.stderr.isatty():
+        # A 4 GiB file takes minutes: show that the check is working (dots on the
+        # terminal only, so scripts and pipes read the result alone).
+        print(_("Checking the whole data file") + "…", end="", file=sys.stderr, flush=True)
+        steps = [0]
+
+        def progress() -> None:
+            steps[0] += 1
+            if steps[0] % 2000 == 0:
+                print(".", end="", file=sys.stderr, flush=True)
     try:
-        result = check_coordinator_store(profile)
+        result = check_coordinator_store(profile, progress)
     finally:
         profile.lock()
+        if progress is not None:
+            print(file=sys.stderr)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()

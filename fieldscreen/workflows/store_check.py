@@ -8,6 +8,7 @@ the whole file (the performance work adds its own checks here, to keep one verb 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,13 @@ class StoreCheck:
                                for record_id, name in self.unreadable]}
 
 
-def check_coordinator_store(profile: UnlockedProfile) -> StoreCheck:
-    """Read every imported record's stored values as the readers do; check the file."""
+def check_coordinator_store(profile: UnlockedProfile,
+                            progress: Callable[[], None] | None = None) -> StoreCheck:
+    """Read every imported record's stored values as the readers do; check the file.
+
+    `progress` is called now and then during the full check of the file (minutes on a
+    large profile), for a busy indicator.
+    """
     result = StoreCheck()
     for record_id, created_at, _demo, summary in profile.inbox.summaries():
         result.records += 1
@@ -45,5 +51,5 @@ def check_coordinator_store(profile: UnlockedProfile) -> StoreCheck:
         age = summary.get("age")
         if age is not None and (type(age) is not int or not 0 <= age <= 130):
             result.unreadable.append((record_id, "age"))
-    result.integrity_ok = profile.integrity_check()
+    result.integrity_ok = profile.integrity_check(progress)
     return result

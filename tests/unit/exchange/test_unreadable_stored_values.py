@@ -7,7 +7,9 @@ puts one in the store directly, as an older import would have.
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -75,5 +77,30 @@ def test_coordinator_check_of_a_sound_store_exits_0(tmp_path, capsys):
         out = capsys.readouterr().out
         assert code == 0
         assert "Checked 2 imported records." in out and "passed its integrity check" in out
+    finally:
+        world.close()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_coordinator_check_shows_that_it_works_on_a_terminal_only(tmp_path, capsys,
+                                                                  monkeypatch):
+    world = make_world(tmp_path)
+    try:
+        world.import_bytes(world.sealed_batch(2).file)
+        secret = tmp_path / "secret"
+        secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
+        arguments = ["--basedir", str(world.coordinator_base), "coordinator", "check",
+                     "--passphrase-file", str(secret)]
+        assert main(arguments) == 0
+        assert "Checking the whole data file" not in capsys.readouterr().err
+        terminal = _Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert main(arguments) == 0
+        shown = terminal.getvalue()
+        assert shown.startswith("Checking the whole data file…") and shown.endswith("\n")
     finally:
         world.close()
