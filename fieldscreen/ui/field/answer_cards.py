@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QP
 from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
 
 from fieldscreen.i18n import _
-from fieldscreen.ui.field.style import FOCUS_COLOUR
+from fieldscreen.ui.field.style import FOCUS_COLOUR, scaled_font
 
 # The answers every question to the child can have, by the number (and the place in the
 # grid) they always get: "No" is 2 on consent and on every risk question alike, so a child
@@ -96,8 +96,9 @@ class AnswerCard(QPushButton):
             self.setIcon(answer_icon(image))
             self.setIconSize(QSize(48, 48))
         self.setObjectName("answerCard")
+        self.setFont(scaled_font(self, 1.6))
         self.setStyleSheet(
-            "#answerCard { font-size: 16pt; text-align: left; padding: 10px; "
+            "#answerCard { text-align: left; padding: 10px; "
             "border: 2px solid #64748b; border-radius: 10px; background: #f8fafc; "
             "color: #0f172a; } "
             "#answerCard:checked { border: 6px solid #0f172a; background: #fde68a; "

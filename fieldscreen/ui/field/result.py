@@ -29,6 +29,7 @@ from fieldscreen.errors import UserError
 from fieldscreen.forms.schema import Outcome, Role
 from fieldscreen.i18n import _, active_language
 from fieldscreen.ui.field.answer_cards import OUTCOME_COLOURS
+from fieldscreen.ui.field.style import scaled_font
 
 # Unicode bidi isolates: each field of a service (name, phone, hours) keeps its own
 # direction, so an Arabic name next to a phone number does not scramble the line.
@@ -78,7 +79,8 @@ class ResultScreen(QWidget):
         self.disclaimer.setAccessibleName(self.disclaimer.text())
         self.disclaimer.setWordWrap(True)
         # Prominent: this line is what keeps a screening from being read as a verdict.
-        self.disclaimer.setStyleSheet("font-weight: bold; font-size: 14pt; color: #0f172a; "
+        self.disclaimer.setFont(scaled_font(self.disclaimer, 1.3))
+        self.disclaimer.setStyleSheet("font-weight: bold; color: #0f172a; "
                                       "background: #fef3c7; border: 2px solid #92400e; "
                                       "padding: 6px;")
         layout.addWidget(self.disclaimer)
@@ -186,7 +188,8 @@ class ResultScreen(QWidget):
         elif decision.follow_up:
             title = _("{decision} (incomplete)").format(decision=title)
         self.decision.setText(title)
-        self.decision.setStyleSheet(f"background:{colour}; color:white; font-size:22pt; "
+        self.decision.setFont(scaled_font(self.decision, 2.0))
+        self.decision.setStyleSheet(f"background:{colour}; color:white; "
                                     "font-weight:bold; padding:12px; border-radius:8px;")
         self.follow_up.setText(
             _("Plan a follow-up visit: several questions are still open.")

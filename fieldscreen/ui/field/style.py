@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QWidget
+
 # The keyboard focus ring: at least 2 px, contrast above 5:1 on white and on the light
 # backgrounds used here, on every focusable control from the first moment (a style sheet
 # rule, not the platform style, which draws focus only after the first Tab).
 FOCUS_COLOUR = "#c2410c"
+
+
+def scaled_font(widget: QWidget, factor: float) -> QFont:
+    """The application's font times `factor`: text sizes follow the person's text scale
+    (a fixed point size in a style sheet would stay small at 200 % text)."""
+    font = QFont(widget.font())
+    font.setPointSizeF(QApplication.font().pointSizeF() * factor)
+    return font
 FOCUS_WIDTH_PX = 3
 FOCUS_STYLE = f"""
 QPushButton {{ border: 1px solid #64748b; border-radius: 4px; padding: 5px 12px;

@@ -42,6 +42,7 @@ from fieldscreen.forms.schema import Audience, Item, ItemType, LocalizedText
 from fieldscreen.i18n import _, active_language, is_right_to_left, language_name
 from fieldscreen.ui.field.answer_cards import AnswerCard, card_numbers
 from fieldscreen.ui.field.choices import SEARCH_FROM, ChoiceColumn, SearchableChoices
+from fieldscreen.ui.field.style import scaled_font
 from fieldscreen.workflows.navigation import Move, WizardNavigation
 
 if TYPE_CHECKING:
@@ -372,8 +373,7 @@ class WizardScreen(QWidget):
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.PlainText)
         label.setAccessibleName(self._text(item))
-        size = "20pt" if large else "13pt"
-        label.setStyleSheet(f"font-size: {size};")
+        label.setFont(scaled_font(label, 1.8 if large else 1.2))
         layout.addWidget(label)
         hint = self._text(item, "hint")
         if hint:
@@ -391,8 +391,7 @@ class WizardScreen(QWidget):
             hint_label.setAlignment(Qt.AlignmentFlag.AlignRight if worker_rtl
                                     else Qt.AlignmentFlag.AlignLeft)
             # Not italic: common fonts have no oblique Arabic glyphs.
-            hint_label.setStyleSheet("color:#1e293b; background:#e2e8f0; padding:4px; "
-                                     "font-size: 11pt;")
+            hint_label.setStyleSheet("color:#1e293b; background:#e2e8f0; padding:4px;")
             layout.addWidget(hint_label)
         before = self._first_input
         self._first_input = None
