@@ -357,6 +357,12 @@ class WizardScreen(QWidget):
         if old is not None:
             old.deleteLater()
         self.question_area.setWidget(page)
+        # Tab from the last answer goes on to Next (not round to the window's header).
+        focusable = [widget for widget in page.findChildren(QWidget)
+                     if widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                     and not isinstance(widget.parentWidget(), QAbstractSpinBox | QComboBox)]
+        if focusable:
+            QWidget.setTabOrder(focusable[-1], self.next_button)
         self.focus_first()
 
     def focus_first(self) -> None:
