@@ -188,3 +188,17 @@ def test_a_standalone_profile_does_not_promise_recovery(window, qtbot):
     window.tasks.wait_idle()
     qtbot.waitUntil(lambda: "does not open" in screen.message.text(), timeout=10_000)
     assert "coordinator" not in screen.message.text()
+
+
+def test_switching_the_workers_language_keeps_the_childs(window):
+    window.new_screening()
+    assert window.wizard.child_language == "en"
+    try:
+        window.set_interface_language("uk")
+        assert window.wizard.child_language == "en"
+        labels = page_texts(window.wizard)
+        # The worker's first page (a worker note) is now in Ukrainian.
+        note = window.form.item("consent_worker_prepare").label.get("uk")
+        assert note in labels
+    finally:
+        window.set_interface_language("en")

@@ -261,6 +261,8 @@ class FieldWindow(ProfileWindow):
         old = [self.first_run, self.unlock_screen, self.home, self._wizard, self._result,
                self._trainer]
         position = self._wizard.index if self._wizard is not None else 0
+        # The child keeps their language when the worker switches theirs.
+        child = self._wizard.child_language if self._wizard is not None else None
         self._build_screens()
         for screen in old:
             if screen is not None:
@@ -272,7 +274,7 @@ class FieldWindow(ProfileWindow):
                                         else self.unlock_screen)
             self.lock_button.hide()
         elif showing in ("wizard", "result") and self.session is not None:
-            self.wizard.start(self.session)
+            self.wizard.start(self.session, child or self.child_language)
             self.wizard.index = position
             self.wizard._render()
             if showing == "result":
