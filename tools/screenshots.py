@@ -111,6 +111,12 @@ def shoot(language: str, out: Path, scale: float = 1.0, *, field_only: bool = Fa
                             "referral_consent": "yes", "area": "north_district"})
         window._show_result()
         save(window, "result")
+        # Everything skipped after consent: "incomplete", never a green "information only".
+        window.new_screening()
+        window.wizard.session.answer("child_assent", "yes")
+        while window.stack.currentWidget() is window.wizard:
+            window.wizard.skip()
+        save(window, "result-incomplete")
         window.show_home()
         window.show_trainer()
         settle(app, window)
