@@ -179,6 +179,8 @@ class WizardScreen(QWidget):
         On a step with several questions Enter moves to the next question of the step first,
         so one key press never leaves questions behind unseen.
         """
+        if isinstance(focus, QComboBox):
+            return  # Enter on the child's language menu is not a request to move on
         if isinstance(focus, AnswerCard | QCheckBox) and not focus.isChecked() and (
                 isinstance(focus, AnswerCard) or focus.property("acknowledge")):
             focus.click()
