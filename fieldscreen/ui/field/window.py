@@ -152,8 +152,6 @@ class FieldWindow(ProfileWindow):
         header.addWidget(self.quick_exit_button)
         outer.addLayout(header)
 
-        # A focus ring on every control from the first moment (fieldscreen/ui/field/style.py).
-        self.setStyleSheet(FOCUS_STYLE)
         self.stack = QStackedWidget(central)
         self._build_screens()
         outer.addWidget(self.stack, 1)
@@ -304,6 +302,11 @@ class FieldWindow(ProfileWindow):
 
     def _after_first_paint(self) -> None:
         from PySide6.QtCore import Qt  # see the note on Qt's enums at the top
+
+        # The focus ring on every control (fieldscreen/ui/field/style.py), a tenth of a
+        # second after the first paint: a style sheet costs a third of a bare window's
+        # start-up, and nobody reaches for a key within that tenth of a second.
+        self.setStyleSheet(FOCUS_STYLE)
 
         for code in available_languages():
             self.ui_language.addItem(language_name(code), code)
