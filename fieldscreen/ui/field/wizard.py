@@ -131,8 +131,11 @@ class WizardScreen(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.next_button)
         # The keys, on screen: nobody reads tooltips in the field.
-        self.keys_hint = QLabel(_("Keys: Enter = next · Alt+← = back · 1–4 = answer · "
-                                  "F12 = quick exit"), self)
+        # Key names are isolated (U+2068..U+2069) so "Alt+←" stays whole in Arabic.
+        keys = {name: f"\u2068{key}\u2069" for name, key in (
+            ("enter", "Enter"), ("back", "Alt+←"), ("answers", "1–4"), ("exit", "F12"))}
+        self.keys_hint = QLabel(_("Keys: {enter} = next · {back} = back · {answers} = answer "
+                                  "· {exit} = quick exit").format(**keys), self)
         self.keys_hint.setWordWrap(True)
         self.keys_hint.setAccessibleName(_("Keyboard shortcuts"))
         self.keys_hint.setStyleSheet("color:#334155;")
