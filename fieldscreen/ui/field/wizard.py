@@ -131,8 +131,8 @@ class WizardScreen(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.next_button)
         # The keys, on screen: nobody reads tooltips in the field.
-        # Key names are isolated (U+2068..U+2069) so "Alt+←" stays whole in Arabic.
-        keys = {name: f"\u2068{key}\u2069" for name, key in (
+        # Key names are isolated left to right (U+2066..U+2069): "Alt+←" stays whole in Arabic.
+        keys = {name: f"\u2066{key}\u2069" for name, key in (
             ("enter", "Enter"), ("back", "Alt+←"), ("answers", "1–4"), ("exit", "F12"))}
         self.keys_hint = QLabel(_("Keys: {enter} = next · {back} = back · {answers} = answer "
                                   "· {exit} = quick exit").format(**keys), self)
