@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -35,6 +36,11 @@ LARGE_TEXT_SIZE = (1366, 768)
 
 def settle(app: QApplication, window: FieldWindow) -> None:
     window.tasks.wait_idle()
+    # The focus-ring style arrives just after the first paint: wait for it.
+    deadline = time.monotonic() + 5
+    while not getattr(window, "shortcuts_ready", True) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
     for _ in range(10):
         app.processEvents()
 
