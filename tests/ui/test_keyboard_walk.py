@@ -183,4 +183,6 @@ def test_a_whole_screening_by_keys_sent_to_the_focused_widget(qtbot, tmp_path, l
     assert answers["nationality"] == "sy"
     assert answers["a_papers_kept"] == "no"
     assert answers["worker_note"] == "Met near the market.\nSecond line."
+    # Enter on a "choose all that apply" list moved on without ticking anything.
+    assert "exploitation_forms" not in answers
     window.close()

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QAbstractSpinBox,
     QApplication,
     QButtonGroup,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QRadioButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -188,8 +188,9 @@ class WizardScreen(QWidget):
                 isinstance(focus, AnswerCard) or focus.property("acknowledge")):
             focus.click()
             return
-        if isinstance(focus, QAbstractButton) and focus.property("choice") is not None \
-                and not focus.isChecked():
+        # A single choice (radio) is chosen by Enter; a tick box of a "choose all that
+        # apply" list is not: Enter there means "next", and never ticks an answer unasked.
+        if isinstance(focus, QRadioButton) and not focus.isChecked():
             focus.click()
             return
         owner = self._owning_control(focus)
