@@ -121,6 +121,11 @@ def test_a_whole_screening_by_keys_sent_to_the_focused_widget(qtbot, tmp_path, l
         name = wizard.current_step().items[0].name
         if isinstance(widget, AnswerCard):
             if not any(card.isChecked() for card in wizard._cards):
+                # Enter alone answers nothing: the question stays, with a message.
+                step = wizard.index
+                key(qtbot, Qt.Key.Key_Return)
+                assert wizard.index == step and wizard.message.text()
+                assert not any(card.isChecked() for card in wizard._cards)
                 # "Yes" to talking and to a referral; "No" (always 2) to everything else.
                 key(qtbot, Qt.Key.Key_1 if name in ("child_assent", "referral_consent")
                     else Qt.Key.Key_2)
@@ -150,8 +155,14 @@ def test_a_whole_screening_by_keys_sent_to_the_focused_widget(qtbot, tmp_path, l
             assert focused() is wizard.next_button
             assert_focus_visible(window)
             key(qtbot, Qt.Key.Key_Return)
+        elif isinstance(widget, QCheckBox) and widget.property("acknowledge"):
+            # Enter never ticks a box: Space does, then Enter moves on.
+            key(qtbot, Qt.Key.Key_Return)
+            assert not widget.isChecked() and wizard.message.text()
+            key(qtbot, Qt.Key.Key_Space)
+            key(qtbot, Qt.Key.Key_Return)
         else:
-            # A note or acknowledgement: Enter ticks the box, then moves on.
+            # A note, or a "choose all that apply" list left empty: Enter moves on.
             key(qtbot, Qt.Key.Key_Return)
         assert not wizard.message.text() or isinstance(focused(), QWidget)
     assert seen_search and seen_notes

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QRadioButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -177,22 +176,15 @@ class WizardScreen(QWidget):
         return None
 
     def _enter(self, focus: QWidget | None) -> None:
-        """Enter: choose the focused card or choice if none is chosen, else the next question.
+        """Enter: the next question, never an answer.
 
-        On a step with several questions Enter moves to the next question of the step first,
-        so one key press never leaves questions behind unseen.
+        Answers are chosen by their number, Space or a click: an Enter pressed again and
+        again must not answer "Yes" to every question. On a step with several questions
+        Enter moves to the next question of the step first, so one key press never leaves
+        questions behind unseen; a step with nothing answered refuses to move (Skip).
         """
         if isinstance(focus, QComboBox):
             return  # Enter on the child's language menu is not a request to move on
-        if isinstance(focus, AnswerCard | QCheckBox) and not focus.isChecked() and (
-                isinstance(focus, AnswerCard) or focus.property("acknowledge")):
-            focus.click()
-            return
-        # A single choice (radio) is chosen by Enter; a tick box of a "choose all that
-        # apply" list is not: Enter there means "next", and never ticks an answer unasked.
-        if isinstance(focus, QRadioButton) and not focus.isChecked():
-            focus.click()
-            return
         owner = self._owning_control(focus)
         if owner is not None and owner in self._item_controls:
             position = self._item_controls.index(owner)
