@@ -1,6 +1,11 @@
 """Writes a PNG of every field-mode and console screen, per UI language, into docs/screenshots/.
 
-Usage: python tools/screenshots.py [--out DIR] [--language CODE ...]
+Usage: python tools/screenshots.py [--out DIR] [--language CODE ...] [--text-scale 1 2]
+                                  [--field-only]
+
+At a text scale other than 1 the application font is that many times its point size and
+the files are named LANG-SCALEx-SCREEN.png (en-2x-home.png); the window is 1366x768 then,
+the smallest screen 200 % text has to work on.
 
 Runs on Qt's offscreen platform in a throw-away training profile; nothing real is touched.
 """
@@ -11,6 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -25,17 +31,40 @@ from fieldscreen.ui.app import DEMO_PASSPHRASE, application, shipped_checklist
 from fieldscreen.ui.field.window import FieldWindow
 
 SIZE = (1000, 720)
+LARGE_TEXT_SIZE = (1366, 768)
 
 
 def settle(app: QApplication, window: FieldWindow) -> None:
     window.tasks.wait_idle()
+    # The focus-ring style arrives just after the first paint: wait for it.
+    deadline = time.monotonic() + 5
+    while not getattr(window, "shortcuts_ready", True) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
     for _ in range(10):
         app.processEvents()
 
 
-def shoot(language: str, out: Path) -> list[Path]:
+def move_on(window: FieldWindow) -> None:
+    """Next, or Skip where nothing is answered (Next refuses to walk past questions)."""
+    wizard = window.wizard
+    step = wizard.current_step()
+    wizard.go_next()
+    if wizard.current_step() is step and wizard.navigation.problem:
+        wizard.skip()
+
+
+def shoot(language: str, out: Path, scale: float = 1.0, *, field_only: bool = False
+          ) -> list[Path]:
     i18n.set_language(language)
     app = application()
+    original_font = app.font()
+    if scale != 1.0:
+        bigger = app.font()
+        bigger.setPointSizeF(original_font.pointSizeF() * scale)
+        app.setFont(bigger)
+    size = SIZE if scale == 1.0 else LARGE_TEXT_SIZE
+    prefix = language if scale == 1.0 else f"{language}-{scale:g}x"
     app.setLayoutDirection(Qt.LayoutDirection.RightToLeft if i18n.is_right_to_left(language)
                            else Qt.LayoutDirection.LeftToRight)
     form, services = shipped_checklist()
@@ -45,13 +74,13 @@ def shoot(language: str, out: Path) -> list[Path]:
         kdf = KdfParameters(b64(os.urandom(16)), 1, 1, 8192)
         first = FieldWindow(data_dir=Path(base), profile_name="worker", kdf=kdf,
                             checklist=lambda: (form, services))
-        first.resize(*SIZE)
+        first.resize(*size)
         first.show()
         settle(app, first)
 
         def save(window: FieldWindow, name: str) -> None:
             settle(app, window)
-            path = out / f"{language}-{name}.png"
+            path = out / f"{prefix}-{name}.png"
             window.grab().save(str(path))
             written.append(path)
 
@@ -60,7 +89,7 @@ def shoot(language: str, out: Path) -> list[Path]:
         window = FieldWindow(data_dir=Path(base), profile_name="training", kdf=kdf,
                              checklist=lambda: (form, services), demo=True,
                              demo_passphrase=DEMO_PASSPHRASE)
-        window.resize(*SIZE)
+        window.resize(*size)
         window.show()
         settle(app, window)
         save(window, "home")
@@ -72,17 +101,28 @@ def shoot(language: str, out: Path) -> list[Path]:
                             "age_years": 13, "sex_gender": "girl"})
         child_language = language if language in form.languages else form.default_language
         wizard.start(session, child_language)
+        while not any(item.name == "nationality" for item in wizard.current_step().items):
+            move_on(window)
+        save(window, "background-worker")
         while wizard.current_step() and (wizard.current_step().for_worker
                                         or not wizard.current_step().items[0].indicator):
-            wizard.go_next()
+            move_on(window)
         save(window, "question-child")
+        wizard._press_card(2)
+        save(window, "question-child-chosen")
         while wizard.current_step() and not wizard.current_step().for_worker:
-            wizard.go_next()
+            move_on(window)
         save(window, "observations-worker")
         session.answer_all({"a_papers_kept": "yes", "c_hurt_at_home": "not_sure",
                             "referral_consent": "yes", "area": "north_district"})
         window._show_result()
         save(window, "result")
+        # Everything skipped after consent: "incomplete", never a green "information only".
+        window.new_screening()
+        window.wizard.session.answer("child_assent", "yes")
+        while window.stack.currentWidget() is window.wizard:
+            window.wizard.skip()
+        save(window, "result-incomplete")
         window.show_home()
         window.show_trainer()
         settle(app, window)
@@ -92,7 +132,9 @@ def shoot(language: str, out: Path) -> list[Path]:
         window.lock()
         save(window, "unlock")
         window.close()
-        written += shoot_console(app, Path(base) / "console", language, out, kdf)
+        if not field_only:
+            written += shoot_console(app, Path(base) / "console", language, out, kdf)
+    app.setFont(original_font)
     return written
 
 
@@ -136,11 +178,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--language", nargs="+", default=["en"])
+    parser.add_argument("--text-scale", nargs="+", type=float, default=[1.0])
+    parser.add_argument("--field-only", action="store_true",
+                        help="the field window's screens only, not the console's")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for language in args.language:
-        for path in shoot(language, args.out):
-            print(path)
+    for scale in args.text_scale:
+        for language in args.language:
+            for path in shoot(language, args.out, scale, field_only=args.field_only):
+                print(path)
     return 0
 
 

@@ -111,7 +111,11 @@ def run_field(directories: AppDirectories, profile_name: str, *, demo: bool = Fa
                          checklist=shipped_checklist, demo=demo, idle_minutes=idle_minutes,
                          demo_passphrase=DEMO_PASSPHRASE if demo else None)
     window.end_process = ending_process(sandbox)
+    # The window fits the screen it opens on (a 1024x600 netbook, 200 % text).
+    window.fit_to_screen()
     window.show()
+    # Keyboard focus from the first moment, so the focus ring shows before any click.
+    window.activateWindow()
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
     return app.exec()

@@ -27,9 +27,21 @@ def person_message(error: BaseException) -> str:
         kind=type(error).__name__)
 
 
-def unlock_failure(error: BaseException) -> str:
-    """Why an unlock failed, with the wait before the next try when there is one."""
+def unlock_failure(error: BaseException, has_recovery: bool | None = None) -> str:
+    """Why an unlock failed, with the wait before the next try when there is one.
+
+    `has_recovery`: whether the coordinator can recover this profile. A standalone profile
+    was set up with no recovery, and the message must not promise one.
+    """
     message = person_message(error)
+    if has_recovery is not None and isinstance(error, UserError) and hasattr(error, "delay"):
+        if has_recovery:
+            hint = _("Check Caps Lock and the keyboard language. If you forgot it, your "
+                     "coordinator can recover the profile.")
+        else:
+            hint = _("Check Caps Lock and the keyboard language. This profile has no "
+                     "recovery: only its passphrase opens it.")
+        message = f"{error.message}\n{hint}"
     delay = getattr(error, "delay", 0)
     if delay:
         message += "\n" + _("You can try again in {seconds} seconds.").format(

@@ -277,17 +277,25 @@ def start_screening(window: Any, given: dict[str, Any]) -> Any:
     return session
 
 
+def move_on(wizard: Any) -> None:
+    """Next, or Skip where nothing is answered (Next refuses to walk past questions)."""
+    step = wizard.current_step()
+    wizard.go_next()
+    if wizard.current_step() is step and wizard.navigation.problem:
+        wizard.skip()
+
+
 def type_note(qtbot, window: Any, text: str) -> None:
     """Go to the worker's note and type `text` key by key (each key autosaves the draft)."""
     wizard = window.wizard
     for _step in range(200):
         if any(item.name == "worker_note" for item in wizard.current_step().items):
             break
-        wizard.go_next()
+        move_on(wizard)
     else:
         raise AssertionError("the worker's note never came")
     label = wizard.current_step().items[0].label.get("en")
-    [line] = [edit for edit in wizard.question_area.widget().findChildren(QLineEdit)
+    [line] = [edit for edit in wizard.question_area.widget().findChildren(QPlainTextEdit)
               if edit.accessibleName() == label]
     line.setFocus()
     qtbot.keyClicks(line, text)
@@ -299,7 +307,7 @@ def to_result(qtbot, window: Any) -> Any:
     for _step in range(200):
         if window.stack.currentWidget() is not wizard:
             break
-        wizard.go_next()
+        move_on(wizard)
     assert window.stack.currentWidget() is window.result
     return window.result
 
@@ -312,6 +320,7 @@ def save_result(qtbot, window: Any, final: str, reason: str,
     if no_consent is not None:
         assert result.consent_reason.isVisible()
         qtbot.keyClicks(result.consent_reason, no_consent)
+    result.confirm.setChecked(True)  # saving needs the worker's confirmation
     with qtbot.waitSignal(window.saved, timeout=20_000) as saved:
         qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
     settle(window, qtbot)

@@ -353,3 +353,27 @@ def test_the_data_file_check_runs_from_the_console_and_says_what_it_found(qtbot,
 
     window.lock()
     assert not window.check_button.isVisible() and window.check_status.text() == ""
+
+
+def test_a_case_shows_each_note_once_with_consent_and_the_workers_notes(qtbot, delivered):
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    queue = window.referral_panel
+    qtbot.waitUntil(lambda: queue.table.rowCount() > 0, timeout=10_000)
+    queue.table.selectRow(0)
+    record_id = queue.chosen
+    queue.status.setCurrentIndex(queue.status.findData(FollowUpStatus.CONTACTED.value))
+    queue.note.setPlainText("Met the child with the outreach team.")
+    queue.save_button.click()
+    window.tasks.wait_idle()
+    qtbot.waitUntil(lambda: queue.message.text() == "Saved.", timeout=10_000)
+    # A refresh re-selects the case while its first lookup is still on its way.
+    case = next(c for c in queue.cases if c.record_id == record_id)
+    queue._show_case(case)
+    queue._show_case(case)
+    window.tasks.wait_idle()
+    qtbot.wait(50)
+    entries = [queue.history.item(i).text() for i in range(queue.history.count())]
+    assert len(entries) == len(set(entries)) == 3  # new, contacted, the note
+    assert sum("Met the child" in entry for entry in entries) == 1
+    assert "Consent to a referral:" in queue.case_facts.text()

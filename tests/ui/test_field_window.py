@@ -24,7 +24,6 @@ from fieldscreen.forms.loader import load_form
 from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.store.records import RecordStatus
-from fieldscreen.ui.field.answer_cards import AnswerCard
 from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
 
@@ -79,41 +78,27 @@ def focused() -> QWidget:
     return widget
 
 
-def test_full_screening_by_keyboard_only(window, qtbot):
+def move_on(wizard) -> None:
+    """Next, or Skip when nothing on the step is answered (Next then refuses to move)."""
+    step = wizard.current_step()
+    wizard.go_next()
+    if wizard.current_step() is step and wizard.navigation.problem:
+        wizard.skip()
+
+
+def test_repeated_ctrl_return_never_walks_past_unanswered_questions(window, qtbot):
+    # The whole screening by keys alone is tests/ui/test_keyboard_walk.py; this is the
+    # key held down (or pressed again and again) from the first step.
     window.activateWindow()
-    assert window.stack.currentWidget() is window.home
-    qtbot.keyClick(focused(), Qt.Key.Key_Space)  # "New screening" has focus
+    qtbot.keyClick(focused(), Qt.Key.Key_Return)  # "New screening" has focus
     wizard = window.wizard
     assert window.stack.currentWidget() is wizard
-    steps = 0
-    while window.stack.currentWidget() is wizard:
-        steps += 1
-        assert steps < 200
-        step = wizard.current_step()
-        item = step.items[0]
-        widget = focused()
-        if item.name == "child_assent":
-            qtbot.keyClick(widget, Qt.Key.Key_1)  # the card "Yes"
-        elif isinstance(widget, AnswerCard):
-            qtbot.keyClick(widget, Qt.Key.Key_3)  # "No"
-        elif isinstance(widget, QAbstractSpinBox):
-            qtbot.keyClicks(widget, "14")
-        elif item.type.value == "acknowledge":
-            qtbot.keyClick(widget, Qt.Key.Key_Space)
+    for _ in range(60):
         qtbot.keyClick(focused(), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.result
-    assert_all_named(window)
-    # Consent was never asked: a referral would need a reason, but "No" answers give
-    # information only, so saving goes straight through.
-    qtbot.keyClick(window.result.save_button, Qt.Key.Key_Return)
-    settle(window, qtbot)
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.home, timeout=10_000)
-    records = window.profile.records.list()
-    finals = [r for r in records if r.status is RecordStatus.FINAL]
-    assert len(finals) == 1 and len(records) == 1  # the draft became the final record
-    assert finals[0].decision == "information"
-    answers = window.profile.records.get(finals[0].id).answers
-    assert answers["child_assent"] == "yes" and answers["age_years"] == 14
+    assert window.stack.currentWidget() is wizard and wizard.index == 0
+    assert "Skip" in wizard.message.text()
+    window.tasks.wait_idle()
+    assert not window.profile.records.list()
 
 
 def test_full_screening_by_mouse_reaches_urgent(window, qtbot):
@@ -132,13 +117,18 @@ def test_full_screening_by_mouse_reaches_urgent(window, qtbot):
             qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)  # a red flag: "Yes"
         elif item.name == "referral_consent":
             qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
+        answered = any(wizard.session.value(i.name) is not None
+                       for i in wizard.current_step().items)
+        qtbot.mouseClick(wizard.next_button if answered else wizard.skip_button,
+                         Qt.MouseButton.LeftButton)
     result = window.result
     assert "Urgent" in result.decision.text()
     assert any("passport" in result.reasons.item(i).text().lower() or "papers" in
                result.reasons.item(i).text().lower() for i in range(result.reasons.count()))
     assert result.service_list.count() > 0
     assert "not identification or proof" in result.disclaimer.text()
+    assert not result.save_button.isEnabled()  # saving needs the box ticked first
+    result.confirm.click()
     qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
     settle(window, qtbot)
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.home, timeout=10_000)
@@ -154,6 +144,7 @@ def test_de_escalating_needs_a_reason(window, qtbot):
     window._show_result()
     result = window.result
     result.final.setCurrentIndex(result.final.findData("monitor"))
+    result.confirm.setChecked(True)
     qtbot.mouseClick(result.save_button, Qt.MouseButton.LeftButton)
     assert "reason" in result.message.text().lower()
     assert window.stack.currentWidget() is result
@@ -176,7 +167,7 @@ def test_every_screen_names_its_controls(window, qtbot):
         seen_worker_page |= wizard.current_step().for_worker
         if wizard.current_step().items[0].name == "child_assent":
             wizard.session.answer("child_assent", "yes")
-        wizard.go_next()
+        move_on(wizard)
     assert seen_worker_page
     assert_all_named(window)  # result
     window.lock()

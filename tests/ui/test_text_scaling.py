@@ -19,6 +19,7 @@ from fieldscreen.forms.services import load_services
 from fieldscreen.store.crypto import KdfParameters, b64
 from fieldscreen.ui.field.window import FieldWindow
 from tests.conftest import SHIPPED_FORM, SHIPPED_SERVICES
+from tests.ui.test_field_window import move_on
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_every_screen_fits_text_at_200_percent(qtbot, tmp_path, doubled_font):
         problems += clipped(window)
         if wizard.current_step().items[0].name == "child_assent":
             wizard.session.answer("child_assent", "yes")
-        wizard.go_next()
+        move_on(wizard)
     qtbot.wait(10)
     problems += clipped(window)
     window.lock()

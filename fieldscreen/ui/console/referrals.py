@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldscreen.forms.schema import Audience, ItemType
 from fieldscreen.i18n import N_, _, active_language, format_datetime, ngettext
 from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.ui.widgets import read_only_table
@@ -113,6 +114,12 @@ class ReferralPanel(QWidget):
         self.reasons.setWordWrap(True)
         self.reasons.setAccessibleName(_("Why this child was referred"))
         detail_layout.addWidget(self.reasons)
+        # What the worker wrote and what the child agreed to, as the record carries them.
+        self.case_facts = QLabel(detail)
+        self.case_facts.setWordWrap(True)
+        self.case_facts.setTextFormat(Qt.TextFormat.PlainText)
+        self.case_facts.setAccessibleName(_("Consent and the worker's notes"))
+        detail_layout.addWidget(self.case_facts)
         form = QFormLayout()
         self.status = QComboBox(detail)
         self.status.setAccessibleName(_("Follow-up status"))
@@ -236,6 +243,7 @@ class ReferralPanel(QWidget):
         if case is None or case.record_id != self.chosen:
             self.message.clear()  # a message about the same case ("Saved.") stays
         self.reasons.clear()
+        self.case_facts.clear()
         if case is None:
             self.chosen = None
             self.case_title.setText(_("Choose a case in the list."))
@@ -259,12 +267,16 @@ class ReferralPanel(QWidget):
             if self.chosen != record_id:
                 return
             notes, record = found
+            # Two lookups can be in flight for one case (a refresh re-selects it): the
+            # last one to arrive replaces the list instead of adding to it.
+            self.history.clear()
             entries = [(at, _("Status: {status}").format(
                 status=FollowUpStatus(status).label)) for status, at in case.history]
             entries += [(note.at, note.text) for note in notes]
             for at, text in sorted(entries, key=lambda entry: entry[0]):
                 self.history.addItem(f"{_when(at)} — {text}")
             self.reasons.setText(self._reasons_text(record.get("outcome") or {}))
+            self.case_facts.setText(self._facts_text(record))
 
         self.window_.run_task(work, shown, self.message.setText)
 
@@ -285,6 +297,27 @@ class ReferralPanel(QWidget):
             text += "\n" + _("The worker changed the outcome: {reason}").format(
                 reason=outcome["override_reason"])
         return text
+
+    def _facts_text(self, record: dict[str, Any]) -> str:
+        """Consent to the referral and the worker's own notes, from the record."""
+        outcome = record.get("outcome") or {}
+        answers = record.get("answers") or {}
+        consent = outcome.get("consent_given")
+        lines = [_("Consent to a referral: yes") if consent is True
+                 else _("Consent to a referral: no") if consent is False
+                 else _("Consent to a referral: not asked")]
+        if outcome.get("no_consent_reason"):
+            lines.append(_("Why the referral goes ahead without consent: {reason}").format(
+                reason=outcome["no_consent_reason"]))
+        form = self.window_.form
+        names = [item.name for item in form.items
+                 if item.type is ItemType.TEXT and item.audience is Audience.WORKER
+                 ] if form is not None else []
+        for name in names:
+            text = answers.get(name)
+            if isinstance(text, str) and text.strip():
+                lines.append(_("The worker's notes: {notes}").format(notes=text.strip()))
+        return "\n".join(lines)
 
     def _save(self) -> None:
         profile = self.window_.profile
@@ -324,6 +357,7 @@ class ReferralPanel(QWidget):
         self.history.clear()
         self.note.clear()
         self.reasons.clear()
+        self.case_facts.clear()
         self.message.clear()
         self.alert.clear()
         self.more.clear()

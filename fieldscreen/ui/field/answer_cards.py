@@ -7,6 +7,26 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QP
 from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
 
 from fieldscreen.i18n import _
+from fieldscreen.ui.field.style import FOCUS_COLOUR, scaled_font
+
+# The answers every question to the child can have, by the number (and the place in the
+# grid) they always get: "No" is 2 on consent and on every risk question alike, so a child
+# and a worker learn one layout. Other choices take the lowest free numbers in form order.
+ANSWER_NUMBERS = {"yes": 1, "no": 2, "not_sure": 3, "rather_not_say": 4}
+# The chosen card: a thick dark border, an amber fill and a check mark, which read in
+# sunlight and without colour; focus is a separate, thinner orange ring.
+CHOSEN_MARK = "✓"
+
+
+def card_numbers(names: list[str]) -> list[int]:
+    """The keyboard number of each choice (1-based), stable across questions."""
+    fixed = {name: ANSWER_NUMBERS[name] for name in names if name in ANSWER_NUMBERS}
+    taken = set(fixed.values())
+    numbers = []
+    free = (n for n in range(1, len(names) + len(ANSWER_NUMBERS) + 1) if n not in taken)
+    for name in names:
+        numbers.append(fixed[name] if name in fixed else next(free))
+    return numbers
 
 # Colours chosen for contrast (WCAG AA on white) and to read without colour alone:
 # every decision is also spelled out in words.
@@ -24,9 +44,8 @@ def answer_icon(kind: str, size: int = 64) -> QIcon:
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    colours = {"answer-yes": "#166534", "answer-no": "#a4161a",
-               "answer-not-sure": "#b45309", "answer-rather-not-say": "#475569"}
-    colour = QColor(colours.get(kind, "#1d4ed8"))
+    # One neutral colour for every answer: a green "yes" and a red "no" nudge a child.
+    colour = QColor("#334155")
     painter.setBrush(colour)
     painter.setPen(Qt.PenStyle.NoPen)
     margin = size * 0.06
@@ -64,18 +83,32 @@ class AnswerCard(QPushButton):
 
     def __init__(self, text: str, image: str | None, number: int,
                  parent: QWidget | None = None) -> None:
-        super().__init__(f"{number}. {text}", parent)
+        super().__init__(parent)
+        self.number = number
+        self.answer_text = text
         self.setCheckable(True)
+        self.toggled.connect(self._show_state)
+        self._show_state(False)
         self.setAccessibleName(text)
-        self.setAccessibleDescription(_("Answer {number}").format(number=number))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(72)
         if image:
             self.setIcon(answer_icon(image))
             self.setIconSize(QSize(48, 48))
         self.setObjectName("answerCard")
+        self.setFont(scaled_font(self, 1.6))
         self.setStyleSheet(
-            "#answerCard { font-size: 16pt; text-align: left; padding: 10px; "
-            "border: 2px solid #94a3b8; border-radius: 10px; background: #f8fafc; } "
-            "#answerCard:checked { border: 4px solid #1d4ed8; background: #dbeafe; } "
-            "#answerCard:focus { border: 4px dashed #0f172a; }")
+            "#answerCard { text-align: left; padding: 10px; "
+            "border: 2px solid #64748b; border-radius: 10px; background: #f8fafc; "
+            "color: #0f172a; } "
+            "#answerCard:checked { border: 6px solid #0f172a; background: #fde68a; "
+            "font-weight: bold; } "
+            f"#answerCard:focus {{ outline: none; border: 4px solid {FOCUS_COLOUR}; }} "
+            f"#answerCard:checked:focus {{ border: 6px solid {FOCUS_COLOUR}; }}")
+
+    def _show_state(self, checked: bool) -> None:
+        mark = f"{CHOSEN_MARK} " if checked else ""
+        self.setText(f"{mark}{self.number}. {self.answer_text}")
+        self.setAccessibleDescription(
+            _("Answer {number}, chosen").format(number=self.number) if checked
+            else _("Answer {number}").format(number=self.number))

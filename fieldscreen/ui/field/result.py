@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -28,6 +29,18 @@ from fieldscreen.errors import UserError
 from fieldscreen.forms.schema import Outcome, Role
 from fieldscreen.i18n import _, active_language
 from fieldscreen.ui.field.answer_cards import OUTCOME_COLOURS
+from fieldscreen.ui.field.style import scaled_font
+
+# Unicode bidi isolates: each field of a service (name, phone, hours) keeps its own
+# direction, so an Arabic name next to a phone number does not scramble the line.
+FSI, PDI = "\u2068", "\u2069"
+# An "incomplete" banner is neutral slate: never the green of "information only".
+INCOMPLETE_COLOUR = "#475569"
+
+
+def isolated(text: str) -> str:
+    return f"{FSI}{text}{PDI}"
+
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningSession
@@ -53,6 +66,8 @@ class ResultScreen(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         scroll.setAccessibleName(_("Screening result"))
         outer.addWidget(scroll, 1)
         body = QWidget()
@@ -62,7 +77,12 @@ class ResultScreen(QWidget):
         self.disclaimer = QLabel(_("Screening for referral — not identification or proof."),
                                  body)
         self.disclaimer.setAccessibleName(self.disclaimer.text())
-        self.disclaimer.setStyleSheet("font-weight: bold; color: #334155;")
+        self.disclaimer.setWordWrap(True)
+        # Prominent: this line is what keeps a screening from being read as a verdict.
+        self.disclaimer.setFont(scaled_font(self.disclaimer, 1.3))
+        self.disclaimer.setStyleSheet("font-weight: bold; color: #0f172a; "
+                                      "background: #fef3c7; border: 2px solid #92400e; "
+                                      "padding: 6px;")
         layout.addWidget(self.disclaimer)
         self.decision = QLabel(body)
         self.decision.setAccessibleName(_("Decision"))
@@ -73,6 +93,16 @@ class ResultScreen(QWidget):
         self.follow_up.setAccessibleName(_("Follow-up"))
         self.follow_up.setWordWrap(True)
         layout.addWidget(self.follow_up)
+
+        # The services come right after the decision: visible without scrolling.
+        services_label = QLabel(_("Services that can help:"), body)
+        services_label.setAccessibleName(_("Services that can help"))
+        layout.addWidget(services_label)
+        self.service_list = QListWidget(body)
+        self.service_list.setAccessibleName(_("Matching services"))
+        self.service_list.setWordWrap(True)
+        layout.addWidget(self.service_list)
+        self.service_list.setMaximumHeight(160)
 
         why = QLabel(_("Why:"), body)
         why.setAccessibleName(_("Why"))
@@ -100,6 +130,7 @@ class ResultScreen(QWidget):
         self.reason.setAccessibleName(_("Reason for your decision"))
         self.reason_label.setBuddy(self.reason)
         self.reason.setMaximumHeight(90)
+        self.reason.setTabChangesFocus(True)  # Tab leaves the notes box
         layout.addWidget(self.reason)
         self.consent_label = QLabel(body)
         self.consent_label.setWordWrap(True)
@@ -108,29 +139,32 @@ class ResultScreen(QWidget):
         self.consent_reason.setAccessibleName(_("Why the referral goes ahead without consent"))
         self.consent_label.setBuddy(self.consent_reason)
         self.consent_reason.setMaximumHeight(90)
+        self.consent_reason.setTabChangesFocus(True)
         layout.addWidget(self.consent_reason)
 
-        services_label = QLabel(_("Services that can help:"), body)
-        services_label.setAccessibleName(_("Services that can help"))
-        layout.addWidget(services_label)
-        self.service_list = QListWidget(body)
-        self.service_list.setAccessibleName(_("Matching services"))
-        self.service_list.setWordWrap(True)
-        layout.addWidget(self.service_list)
 
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setAccessibleName(_("Message"))
         self.message.setStyleSheet("color: #a4161a; font-weight: bold;")
         outer.addWidget(self.message)
+        # Saving is deliberate: the box must be ticked first, so Enter or Ctrl+Return pressed
+        # again and again can never save a screening nobody looked at.
+        self.confirm = QCheckBox(_("I have checked the answers and this decision"), self)
+        self.confirm.setAccessibleName(_("Confirm before saving: I have checked the answers "
+                                         "and this decision"))
+        self.confirm.toggled.connect(self._confirm_changed)
+        outer.addWidget(self.confirm)
         buttons = QHBoxLayout()
         self.back_button = QPushButton(_("← Back to the questions"), self)
         self.back_button.setAccessibleName(_("Back to the questions"))
         self.back_button.clicked.connect(self.back_requested.emit)
         self.save_button = QPushButton(_("Save screening"), self)
         self.save_button.setAccessibleName(_("Save the screening as final"))
-        self.save_button.setDefault(True)
+        self.save_button.setAutoDefault(True)
+        self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._save)
+        self.back_button.setAutoDefault(True)
         buttons.addWidget(self.back_button)
         buttons.addStretch(1)
         buttons.addWidget(self.save_button)
@@ -145,8 +179,17 @@ class ResultScreen(QWidget):
         # The reasons are for the worker: in the interface's language.
         language = active_language()
         colour = OUTCOME_COLOURS[decision.outcome.value]
-        self.decision.setText(outcome_title(decision.outcome))
-        self.decision.setStyleSheet(f"background:{colour}; color:white; font-size:22pt; "
+        title = outcome_title(decision.outcome)
+        self.incomplete = decision.follow_up
+        if decision.follow_up and decision.outcome is Outcome.INFORMATION:
+            # Many open questions: "information only" would read as "all is well".
+            colour = INCOMPLETE_COLOUR
+            title = _("Incomplete — plan a follow-up")
+        elif decision.follow_up:
+            title = _("{decision} (incomplete)").format(decision=title)
+        self.decision.setText(title)
+        self.decision.setFont(scaled_font(self.decision, 2.0))
+        self.decision.setStyleSheet(f"background:{colour}; color:white; "
                                     "font-weight:bold; padding:12px; border-radius:8px;")
         self.follow_up.setText(
             _("Plan a follow-up visit: several questions are still open.")
@@ -170,7 +213,15 @@ class ResultScreen(QWidget):
         self.reason.clear()
         self.consent_reason.clear()
         self.message.clear()
+        self.confirm.setChecked(False)
+        self.save_button.setEnabled(False)
         self._refresh_requirements()
+
+    def focus_first(self) -> None:
+        self.confirm.setFocus()
+
+    def _confirm_changed(self, checked: bool) -> None:
+        self.save_button.setEnabled(checked)
 
     def _chosen(self) -> Outcome:
         return Outcome(self.final.currentData())
@@ -203,12 +254,18 @@ class ResultScreen(QWidget):
             return
         area_item = self.session.form.item_with_role(Role.AREA)
         area = self.session.value(area_item.name) if area_item else None
-        language = self.services.default_language
+        # The services are for the worker: in the interface language when the directory
+        # has it.
+        fallback = self.services.default_language
+        language = active_language()
         for service in self.services.matching(outcome, area if isinstance(area, str) else None):
             urgent = _(" — takes urgent cases") if service.urgent else ""
+            fields = (service.organisation.get(language, fallback),
+                      service.name.get(language, fallback), service.phone,
+                      service.hours.get(language, fallback))
+            organisation, name, phone, hours = (isolated(text) for text in fields)
             self.service_list.addItem(
-                f"{service.organisation.get(language)}: {service.name.get(language)} — "
-                f"{service.phone} — {service.hours.get(language)}{urgent}")
+                f"{organisation}: {name} — {phone} — {hours}{urgent}")
         if self.service_list.count() == 0:
             self.service_list.addItem(_("No matching service in the directory for this area."))
 
@@ -242,3 +299,4 @@ class ResultScreen(QWidget):
             edit.clear()
         for label in (self.decision, self.follow_up, self.message, self.consent_label):
             label.clear()
+        self.confirm.setChecked(False)

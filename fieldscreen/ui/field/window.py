@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QRect, QSize, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,6 +35,7 @@ from fieldscreen.i18n import (
 )
 from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.field.home import HomeScreen
+from fieldscreen.ui.field.style import FOCUS_STYLE
 from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
 from fieldscreen.ui.unlock import FirstRunScreen, UnlockScreen
@@ -60,6 +61,18 @@ Checklist = Callable[[], "tuple[Form, ServicesDirectory | None]"]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
 WARM_UP_DELAY_MS = 150
 AFTER_FIRST_PAINT_MS = 100
+# The size the window opens at when the screen has room for it.
+PREFERRED_SIZE = QSize(900, 700)
+
+
+def fitted_geometry(available: QRect, preferred: QSize = PREFERRED_SIZE) -> QRect:
+    """The window's geometry on a screen whose free area is `available`: the preferred size
+    or less, centred, never larger than the screen (1024x600 netbooks exist in the field)."""
+    width = min(preferred.width(), available.width())
+    height = min(preferred.height(), available.height())
+    left = available.x() + (available.width() - width) // 2
+    top = available.y() + (available.height() - height) // 2
+    return QRect(left, top, width, height)
 
 
 class FieldWindow(ProfileWindow):
@@ -155,7 +168,9 @@ class FieldWindow(ProfileWindow):
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(int(idle_minutes * 60_000))
         self.idle_timer.timeout.connect(self.lock)
-        self.resize(900, 700)
+        self.resize(PREFERRED_SIZE)
+        # The child's language of the last screening: the next one starts in it.
+        self.child_language: str | None = None
         self._start()
 
     # What tests and the screens read: the workflow's state, under the names they know.
@@ -191,6 +206,9 @@ class FieldWindow(ProfileWindow):
         self._trainer: TrainerScreen | None = None
         for screen in (self.first_run, self.unlock_screen, self.home):
             self.stack.addWidget(screen)
+            # Enter presses the focused button, as Space does (outside dialogs Qt does not).
+            for button in screen.findChildren(QPushButton):
+                button.setAutoDefault(True)
         self.first_run.create_requested.connect(self._create_profile)
         self.unlock_screen.unlock_requested.connect(self._unlock)
         self.home.new_screening.connect(self.new_screening)
@@ -241,6 +259,8 @@ class FieldWindow(ProfileWindow):
         old = [self.first_run, self.unlock_screen, self.home, self._wizard, self._result,
                self._trainer]
         position = self._wizard.index if self._wizard is not None else 0
+        # The child keeps their language when the worker switches theirs.
+        child = self._wizard.child_language if self._wizard is not None else None
         self._build_screens()
         for screen in old:
             if screen is not None:
@@ -252,7 +272,7 @@ class FieldWindow(ProfileWindow):
                                         else self.unlock_screen)
             self.lock_button.hide()
         elif showing in ("wizard", "result") and self.session is not None:
-            self.wizard.start(self.session)
+            self.wizard.start(self.session, child or self.child_language)
             self.wizard.index = position
             self.wizard._render()
             if showing == "result":
@@ -264,10 +284,29 @@ class FieldWindow(ProfileWindow):
         else:
             self.show_home()
 
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Fit the window to the screen it is on (or to `available`, its free area)."""
+        if available is None:
+            screen = self.screen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        # The frame (title bar, borders) comes out of the screen's free area too.
+        frame = self.frameGeometry().size() - self.geometry().size()
+        room = QRect(available.x(), available.y(),
+                     available.width() - max(frame.width(), 0),
+                     available.height() - max(frame.height(), 0))
+        self.setGeometry(fitted_geometry(room, PREFERRED_SIZE))
+
     # -- start, unlock, lock ---------------------------------------------------------------------
 
     def _after_first_paint(self) -> None:
         from PySide6.QtCore import Qt  # see the note on Qt's enums at the top
+
+        # The focus ring on every control (fieldscreen/ui/field/style.py), a tenth of a
+        # second after the first paint: a style sheet costs a third of a bare window's
+        # start-up, and nobody reaches for a key within that tenth of a second.
+        self.setStyleSheet(FOCUS_STYLE)
 
         for code in available_languages():
             self.ui_language.addItem(language_name(code), code)
@@ -293,6 +332,7 @@ class FieldWindow(ProfileWindow):
             self._wizard.answered.connect(self._autosave)
             self._wizard.finished.connect(self._show_result)
             self._wizard.stopped.connect(self._stop_screening)
+            self._wizard.child_language_chosen.connect(self._remember_child_language)
         return self._wizard
 
     @property
@@ -347,6 +387,9 @@ class FieldWindow(ProfileWindow):
             if self.demo and self._demo_passphrase:
                 self._unlock(self._demo_passphrase)
         elif self.demo and self._demo_passphrase:
+            # Training opens straight onto its home screen: never the real set-up screen.
+            self.stack.setCurrentWidget(self.home)
+            self.home.setEnabled(False)
             self._create_profile(self._demo_passphrase, None)
         else:
             self.stack.setCurrentWidget(self.first_run)
@@ -373,8 +416,21 @@ class FieldWindow(ProfileWindow):
             self._load_checklist(profile)
             return profile
 
-        self.tasks.run(work, self._opened,
-                       lambda error: self.unlock_screen.failed(unlock_failure(error)))
+        def failed(error: BaseException) -> None:
+            self.unlock_screen.failed(unlock_failure(error, self._has_recovery()))
+
+        self.tasks.run(work, self._opened, failed)
+
+    def _has_recovery(self) -> bool | None:
+        """Whether the coordinator can recover this profile (None: not known)."""
+        try:
+            locked = self.store.open(self.profile_name)
+        except Exception:  # the unlock's own message says what went wrong
+            return None
+        try:
+            return locked.info.has_recovery
+        finally:
+            locked.close()
 
     def _opened(self, profile: UnlockedProfile) -> None:
         self.screenings.opened(profile)
@@ -382,6 +438,7 @@ class FieldWindow(ProfileWindow):
         self.unlock_screen.reset()
         self.lock_button.show()
         self.idle_timer.start()
+        self.home.setEnabled(True)
         self.show_home()
         self._watch_connectivity(profile)
 
@@ -476,8 +533,12 @@ class FieldWindow(ProfileWindow):
         session = self.screenings.start_new()
         if session is None:
             return
-        self.wizard.start(session)
+        self.wizard.start(session, self.child_language)
         self.stack.setCurrentWidget(self.wizard)
+        self.wizard.focus_first()
+
+    def _remember_child_language(self, language: str) -> None:
+        self.child_language = language
 
     def _resume_draft(self, record_id: str | None) -> None:
         load = self.screenings.resume_job(record_id or "", self._shipped_checklist()[0])
@@ -486,8 +547,9 @@ class FieldWindow(ProfileWindow):
 
         def opened(found: tuple[Any, Form]) -> None:
             record, form = found
-            self.wizard.start(self.screenings.resumed(record, form))
+            self.wizard.start(self.screenings.resumed(record, form), self.child_language)
             self.stack.setCurrentWidget(self.wizard)
+            self.wizard.focus_first()
 
         self.tasks.run(load, opened,
                        lambda error: self.home.show_sync(0, None, None, person_message(error)))
@@ -520,7 +582,7 @@ class FieldWindow(ProfileWindow):
             return
         self.result.show_session(self.session, self.services)
         self.stack.setCurrentWidget(self.result)
-        self.result.save_button.setFocus()
+        self.result.focus_first()
 
     def _save_final(self, outcome: ScreeningOutcome) -> None:
         save = self.screenings.final_job(outcome)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -25,9 +26,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QRadioButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -36,9 +37,11 @@ from PySide6.QtWidgets import (
 
 from fieldscreen.engine.answers import AnswerError
 from fieldscreen.engine.steps import WizardStep
-from fieldscreen.forms.schema import Audience, Item, ItemType
-from fieldscreen.i18n import _, is_right_to_left, language_name
-from fieldscreen.ui.field.answer_cards import AnswerCard
+from fieldscreen.forms.schema import Audience, Item, ItemType, LocalizedText
+from fieldscreen.i18n import _, active_language, is_right_to_left, language_name
+from fieldscreen.ui.field.answer_cards import AnswerCard, card_numbers
+from fieldscreen.ui.field.choices import SEARCH_FROM, ChoiceColumn, SearchableChoices
+from fieldscreen.ui.field.style import scaled_font
 from fieldscreen.workflows.navigation import Move, WizardNavigation
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ class WizardScreen(QWidget):
     answered = Signal()
     finished = Signal()
     stopped = Signal()
+    child_language_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +72,10 @@ class WizardScreen(QWidget):
         self._cards: list[AnswerCard] = []
         # The control that takes focus when a step opens (the first answer).
         self._first_input: QWidget | None = None
+        # Each answerable item's first control, in order: Enter moves from one to the next.
+        self._item_controls: list[QWidget] = []
+        self._choices: list[ChoiceColumn | SearchableChoices] = []
+        self._item_boxes: list[QWidget] = []
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -91,7 +99,11 @@ class WizardScreen(QWidget):
 
         self.question_area = QScrollArea(self)
         self.question_area.setWidgetResizable(True)
+        # Text wraps and long lists are columns: nothing needs a sideways scroll.
+        self.question_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.question_area.setFrameShape(QFrame.Shape.NoFrame)
+        # Tab goes to the answers inside, never to the invisible scroll area itself.
+        self.question_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.question_area.setAccessibleName(_("Question"))
         layout.addWidget(self.question_area, 1)
 
@@ -110,11 +122,23 @@ class WizardScreen(QWidget):
         self.stop_button.setAccessibleName(_("Stop the screening; answers are kept as a draft"))
         self.next_button = QPushButton(_("Next →"), self)
         self.next_button.setAccessibleName(_("Next question"))
-        self.next_button.setDefault(True)
+        for button in (self.back_button, self.skip_button, self.stop_button, self.next_button):
+            # Enter on a focused navigation button presses it (outside dialogs Qt does not).
+            button.setAutoDefault(True)
         for button in (self.back_button, self.skip_button, self.stop_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.next_button)
+        # The keys, on screen: nobody reads tooltips in the field.
+        # Key names are isolated left to right (U+2066..U+2069): "Alt+←" stays whole in Arabic.
+        keys = {name: f"\u2066{key}\u2069" for name, key in (
+            ("enter", "Enter"), ("back", "Alt+←"), ("answers", "1–4"), ("exit", "F12"))}
+        self.keys_hint = QLabel(_("Keys: {enter} = next · {back} = back · {answers} = answer "
+                                  "· {exit} = quick exit").format(**keys), self)
+        self.keys_hint.setWordWrap(True)
+        self.keys_hint.setAccessibleName(_("Keyboard shortcuts"))
+        self.keys_hint.setStyleSheet("color:#334155;")
+        layout.addWidget(self.keys_hint)
         layout.addLayout(buttons)
         self.back_button.clicked.connect(self.go_back)
         self.skip_button.clicked.connect(self.skip)
@@ -126,13 +150,60 @@ class WizardScreen(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, self.go_next)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        # Digits choose answer cards; text and number fields consume digits themselves,
-        # so they only reach here when focus is on a button.
+        # Digits choose answers; text and number fields consume digits themselves, so they
+        # only reach here when focus is on a card, a choice or a button.
         text = event.text()
-        if self._cards and text.isdigit() and text != "0":
-            self._press_card(int(text))
+        focus = QApplication.focusWidget()
+        if text.isdigit() and text != "0" and not event.modifiers() & (
+                Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+            if self._cards:
+                self._press_card(int(text))
+                return
+            column = self._choice_holding(focus)
+            if column is not None and column.choose_number(int(text)):
+                return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers() & (
+                Qt.KeyboardModifier.ControlModifier):
+            self._enter(focus)
             return
         super().keyPressEvent(event)
+
+    def _choice_holding(self, widget: QWidget | None) -> ChoiceColumn | SearchableChoices | None:
+        while widget is not None and widget is not self:
+            if isinstance(widget, ChoiceColumn | SearchableChoices):
+                return widget
+            widget = widget.parentWidget()
+        return None
+
+    def _enter(self, focus: QWidget | None) -> None:
+        """Enter: the next question, never an answer.
+
+        Answers are chosen by their number, Space or a click: an Enter pressed again and
+        again must not answer "Yes" to every question. On a step with several questions
+        Enter moves to the next question of the step first, so one key press never leaves
+        questions behind unseen; a step with nothing answered refuses to move (Skip).
+        """
+        if isinstance(focus, QComboBox):
+            return  # Enter on the child's language menu is not a request to move on
+        owner = self._owning_control(focus)
+        if owner is not None and owner in self._item_controls:
+            position = self._item_controls.index(owner)
+            if position + 1 < len(self._item_controls):
+                target = self._item_controls[position + 1]
+                target.setFocus(Qt.FocusReason.TabFocusReason)
+                self.question_area.ensureWidgetVisible(target)
+                return
+        self.go_next()
+
+    def _owning_control(self, widget: QWidget | None) -> QWidget | None:
+        """The item control `widget` belongs to (itself, or the list or column it is in)."""
+        while widget is not None and widget is not self:
+            if widget in self._item_controls:
+                return widget
+            if widget in self._item_boxes:
+                return self._item_controls[self._item_boxes.index(widget)]
+            widget = widget.parentWidget()
+        return None
 
     # -- starting and clearing -----------------------------------------------------------------
 
@@ -144,7 +215,10 @@ class WizardScreen(QWidget):
         self.language.clear()
         for code in form.languages:
             self.language.addItem(language_name(code), code)
-        wanted = child_language if child_language in form.languages else form.default_language
+        # The child's language defaults to the worker's (the window remembers the last one).
+        worker = self.worker_language()
+        wanted = (child_language if child_language in form.languages
+                  else worker if worker in form.languages else form.default_language)
         self.language.setCurrentIndex(list(form.languages).index(wanted))
         self.language.blockSignals(False)
         self.child_language = wanted
@@ -207,17 +281,34 @@ class WizardScreen(QWidget):
 
     # -- rendering -------------------------------------------------------------------------------
 
+    def worker_language(self) -> str:
+        """The worker's interface language when the form has it, else the form's default."""
+        language = active_language()
+        if self.session is not None and language not in self.session.form.languages:
+            return self.session.form.default_language
+        return language
+
+    def item_language(self, item: Item) -> str:
+        """Worker items follow the worker's interface language, the rest the child's."""
+        return self.worker_language() if item.audience is Audience.WORKER else (
+            self.child_language)
+
     def _text(self, item: Item, which: str = "label") -> str:
         assert self.session is not None
         form = self.session.form
-        language = self.child_language if item.audience is not Audience.WORKER else (
-            form.default_language)
+        # Hints are written for the worker (docs/translating.md): the worker's language.
+        language = self.worker_language() if which == "hint" else self.item_language(item)
         return getattr(item, which).get(language, form.default_language)
+
+    def _choice_text(self, item: Item, label: LocalizedText) -> str:
+        assert self.session is not None
+        return label.get(self.item_language(item), self.session.form.default_language)
 
     def _language_changed(self, _index: int) -> None:
         code = self.language.currentData()
         if code and self.session is not None:
             self.child_language = code
+            self.child_language_chosen.emit(code)
             self._render()
 
     def _render(self) -> None:
@@ -227,11 +318,16 @@ class WizardScreen(QWidget):
         step = self.navigation.refresh()
         self.message.clear()
         self._cards = []
+        self._choices = []
+        self._item_controls = []
+        self._item_boxes = []
         self._first_input = None
-        self.progress.setRange(0, max(len(self.steps), 1))
+        # Counted over the whole screening, not only the steps shown so far.
+        total = self.navigation.total
+        self.progress.setRange(0, max(total, 1))
         self.progress.setValue(self.index + 1)
         self.progress.setFormat(_("Step {step} of {total}").format(step=self.index + 1,
-                                                                   total=len(self.steps)))
+                                                                   total=total))
         self.back_button.setEnabled(self.index > 0)
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -259,8 +355,18 @@ class WizardScreen(QWidget):
         if old is not None:
             old.deleteLater()
         self.question_area.setWidget(page)
+        # Tab from the last answer goes on to Next (not round to the window's header).
+        focusable = [widget for widget in page.findChildren(QWidget)
+                     if widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                     and not isinstance(widget.parentWidget(), QAbstractSpinBox | QComboBox)]
+        if focusable:
+            QWidget.setTabOrder(focusable[-1], self.next_button)
+        self.focus_first()
+
+    def focus_first(self) -> None:
+        """Focus the step's first answer (the chosen one if any), else Next."""
         target = self._first_input or self.next_button
-        target.setFocus()
+        target.setFocus(Qt.FocusReason.TabFocusReason)
         if isinstance(target, QAbstractSpinBox | QLineEdit):
             # Typing replaces "not answered" (or the earlier answer) instead of adding to it.
             target.selectAll()
@@ -271,21 +377,35 @@ class WizardScreen(QWidget):
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.PlainText)
         label.setAccessibleName(self._text(item))
-        size = "20pt" if large else "13pt"
-        label.setStyleSheet(f"font-size: {size};")
+        label.setFont(scaled_font(label, 1.8 if large else 1.2))
         layout.addWidget(label)
         hint = self._text(item, "hint")
         if hint:
-            hint_label = QLabel(hint, layout.parentWidget())
+            # A hint is for the worker, in the worker's language, marked as such: on a
+            # child's page it must never read as something to show the child.
+            hint_label = QLabel(_("For you (the worker): {hint}").format(hint=hint),
+                                layout.parentWidget())
+            hint_label.setObjectName("workerHint")
             hint_label.setWordWrap(True)
             hint_label.setTextFormat(Qt.TextFormat.PlainText)
-            hint_label.setAccessibleName(_("Hint: {hint}").format(hint=hint))
+            hint_label.setAccessibleName(_("Hint for you: {hint}").format(hint=hint))
+            worker_rtl = is_right_to_left(self.worker_language())
+            hint_label.setLayoutDirection(Qt.LayoutDirection.RightToLeft if worker_rtl
+                                          else Qt.LayoutDirection.LeftToRight)
+            hint_label.setAlignment(Qt.AlignmentFlag.AlignRight if worker_rtl
+                                    else Qt.AlignmentFlag.AlignLeft)
             # Not italic: common fonts have no oblique Arabic glyphs.
-            hint_label.setStyleSheet("color:#475569;")
+            hint_label.setStyleSheet("color:#1e293b; background:#e2e8f0; padding:4px;")
             layout.addWidget(hint_label)
+        before = self._first_input
+        self._first_input = None
         editor = self._editor(item, large=large, label=label)
         if editor is not None:
             layout.addWidget(editor)
+        if self._first_input is not None:
+            self._item_controls.append(self._first_input)
+            self._item_boxes.append(editor if editor is not None else self._first_input)
+        self._first_input = before or self._first_input
 
     def _set(self, item: Item, value: object) -> None:
         assert self.session is not None
@@ -321,10 +441,7 @@ class WizardScreen(QWidget):
                 self._set(item, [c.property("choice") for c in checks if c.isChecked()] or None)
 
             for index, choice in enumerate(item.choice_list.choices):
-                check = QCheckBox(choice.label.get(self.child_language
-                                                   if item.audience is not Audience.WORKER
-                                                   else session.form.default_language,
-                                                   session.form.default_language), box)
+                check = QCheckBox(self._choice_text(item, choice.label), box)
                 check.setProperty("choice", choice.name)
                 check.setAccessibleName(check.text())
                 check.setChecked(choice.name in chosen)
@@ -352,6 +469,18 @@ class WizardScreen(QWidget):
             spin.valueChanged.connect(lambda v: self._set(item, None if v < 0 else v))
             label.setBuddy(spin)
             return spin
+        if kind is ItemType.TEXT and item.audience is Audience.WORKER:
+            # The worker's notes: several lines, readable back; Tab leaves the box.
+            notes = QPlainTextEdit(parent)
+            notes.setPlainText(current if isinstance(current, str) else "")
+            notes.setAccessibleName(self._text(item))
+            notes.setTabChangesFocus(True)
+            notes.setMinimumHeight(90)
+            self._focus_first(notes)
+            notes.textChanged.connect(
+                lambda: self._set(item, notes.toPlainText()[:2000] or None))
+            label.setBuddy(notes)
+            return notes
         if kind is ItemType.TEXT:
             line = QLineEdit(parent)
             line.setText(current if isinstance(current, str) else "")
@@ -376,6 +505,7 @@ class WizardScreen(QWidget):
             check = QCheckBox(_("Done / understood"), parent)
             check.setAccessibleName(_("Confirm: {text}").format(text=self._text(item)))
             check.setChecked(current == "OK")
+            check.setProperty("acknowledge", True)
             self._focus_first(check)
             check.toggled.connect(lambda on: self._set(item, "OK" if on else None))
             return check
@@ -387,40 +517,41 @@ class WizardScreen(QWidget):
         grid = QGridLayout(box)
         group = QButtonGroup(box)
         group.setExclusive(True)
-        form = self.session.form
-        for index, choice in enumerate(item.choice_list.choices):
-            card = AnswerCard(choice.label.get(self.child_language, form.default_language),
-                              choice.image, index + 1, box)
+        choices = item.choice_list.choices
+        # The same answer has the same number and place on every question.
+        numbers = card_numbers([choice.name for choice in choices])
+        cards: dict[int, AnswerCard] = {}
+        for choice, number in zip(choices, numbers, strict=True):
+            card = AnswerCard(self._choice_text(item, choice.label), choice.image, number, box)
             card.setChecked(choice.name == current)
             card.clicked.connect(lambda _checked, name=choice.name: self._set(item, name))
-            if index == 0:
-                self._focus_first(card)
             group.addButton(card)
-            grid.addWidget(card, index // 2, index % 2)
-            self._cards.append(card)
+            grid.addWidget(card, (number - 1) // 2, (number - 1) % 2)
+            cards[number] = card
+        self._cards = [cards[number] for number in sorted(cards)]
+        chosen = next((card for card in self._cards if card.isChecked()), self._cards[0])
+        self._focus_first(chosen)
+        # Tab follows the numbers, whatever order the form lists the choices in.
+        for first, second in zip(self._cards, self._cards[1:], strict=False):
+            QWidget.setTabOrder(first, second)
         return box
 
     def _radio_row(self, item: Item, current: object, parent: QWidget | None,
                    label: QLabel) -> QWidget:
+        """A column of choices, or a searchable list past a handful (never a row)."""
         assert item.choice_list is not None and self.session is not None
-        box = QWidget(parent)
-        row = QHBoxLayout(box)
-        group = QButtonGroup(box)
-        form = self.session.form
-        language = form.default_language if item.audience is Audience.WORKER else (
-            self.child_language)
-        for index, choice in enumerate(item.choice_list.choices):
-            radio = QRadioButton(choice.label.get(language, form.default_language), box)
-            radio.setAccessibleName(f"{self._text(item)}: {radio.text()}")
-            radio.setChecked(choice.name == current)
-            radio.toggled.connect(
-                lambda on, name=choice.name: self._set(item, name) if on else None)
-            if index == 0:
-                self._focus_first(radio)
-            group.addButton(radio)
-            row.addWidget(radio)
-        row.addStretch(1)
-        return box
+        choices = [(choice.name, self._choice_text(item, choice.label))
+                   for choice in item.choice_list.choices]
+        widget: ChoiceColumn | SearchableChoices
+        if len(choices) >= SEARCH_FROM:
+            widget = SearchableChoices(choices, current, self._text(item), parent)
+            label.setBuddy(widget.search)
+        else:
+            widget = ChoiceColumn(choices, current, self._text(item), parent)
+        widget.chosen.connect(lambda name: self._set(item, name))
+        self._choices.append(widget)
+        self._focus_first(widget.first_control())
+        return widget
 
     def _focus_first(self, widget: QWidget) -> None:
         if self._first_input is None:

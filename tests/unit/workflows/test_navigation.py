@@ -20,7 +20,7 @@ def test_walking_forward_to_the_end_finishes(shipped_form):
     assert navigation.index == 0 and navigation.total >= 1
     moves = [navigation.skip()[1] for _ in range(200)]
     assert Move.FINISHED in moves
-    assert moves.index(Move.FINISHED) == navigation.total - 1
+    assert moves.index(Move.FINISHED) == len(navigation.steps) - 1
 
 
 def test_back_stops_at_the_first_step(shipped_form):
@@ -70,4 +70,28 @@ def test_a_resumed_draft_opens_after_its_last_answered_step(shipped_form):
     navigation.start(session)
     answered = [i for i, step in enumerate(navigation.steps)
                 if any(item.name in session.answers for item in step.items)]
-    assert navigation.index == min(answered[-1] + 1, navigation.total - 1)
+    assert navigation.index == min(answered[-1] + 1, len(navigation.steps) - 1)
+
+
+def test_progress_counts_the_whole_screening_from_the_first_step(shipped_form):
+    session = _session(shipped_form)
+    navigation = WizardNavigation()
+    navigation.start(session)
+    # Before consent only the opening steps are shown, but the total is the screening's.
+    before = navigation.total
+    assert len(navigation.steps) < 10 < before
+    session.answer("child_assent", "yes")
+    navigation.refresh()
+    assert len(navigation.steps) <= navigation.total == before
+
+
+def test_next_refuses_a_step_with_nothing_answered_and_skip_leaves_it_open(shipped_form):
+    session = _session(shipped_form)
+    navigation = WizardNavigation()
+    navigation.start(session)
+    first = navigation.current_step()
+    assert any(item.type.takes_answer for item in first.items)
+    for _ in range(20):  # Next pressed again and again
+        assert navigation.go_next() is Move.BLOCKED
+    assert navigation.index == 0 and "Skip" in (navigation.problem or "")
+    assert navigation.skip()[1] is Move.MOVED and navigation.index == 1
