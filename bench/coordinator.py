@@ -752,7 +752,7 @@ def _cases(data_dir: Path, built: dict[str, Any], cache_note: str, population: P
     progress("coordinator: ReferralQueue.page(), the first screen from the sealed index")
     gc.collect()
     start = timer()
-    first_page, queue_total = profile.referrals.page(0, QUEUE_SCREEN_ROWS)  # builds the index
+    first_page, queue_total, _overdue = profile.referrals.page(0, QUEUE_SCREEN_ROWS)  # builds
     first_page_ns = timer() - start
     assert queue_total == population.cases
     expected_first = [case.record_id for case in profile.referrals.cases()[:QUEUE_SCREEN_ROWS]]

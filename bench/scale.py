@@ -135,7 +135,7 @@ def run(quick: bool) -> list[Result]:
             rows = decoded.order(
                 ranks={"urgent": 0, "referral": 1}, closed="closed", new="new",
                 limit_of=deadlines.limit, now=NOW, clock_back_tolerance=dt.timedelta(days=1),
-                include_closed=False)[:50]
+                include_closed=False).rows[:50]
             return [decoded.ids[row].decode("ascii") for row in rows]
 
         first = order_first_screen()

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -146,6 +146,14 @@ def _screened_at(screened: Any, fallback: str) -> str:
             return screened  # already in the store's form: most records
     parsed = _parse_stamp(screened)
     return utc_stamp(parsed) if parsed is not None else fallback
+
+
+class QueuePage(NamedTuple):
+    """One screen of the queue."""
+
+    cases: list[FollowUpCase]
+    total: int  # cases in the queue (closed ones only when asked for)
+    overdue: int  # cases overdue in the whole queue
 
 
 def _context(table: str, column: str, key: str) -> bytes:
@@ -332,8 +340,9 @@ class ReferralQueue:
         return found
 
     def page(self, offset: int = 0, limit: int = 200, *, include_closed: bool = False
-             ) -> tuple[list[FollowUpCase], int]:
-        """One screen of the queue in working order, and how many cases the queue holds.
+             ) -> QueuePage:
+        """One screen of the queue in working order, how many cases it holds, how many
+        are overdue.
 
         The order comes from the sealed queue index (`store/queue_index.py`); only the
         cases shown are opened. Each is checked against its index entry: an entry that
@@ -342,18 +351,19 @@ class ReferralQueue:
         for attempt in range(2):
             entries = self._entries(rebuild=attempt > 0)
             deadlines = self.deadlines()
-            order = entries.order(
+            ordered = entries.order(
                 ranks={name: rank for rank, name in enumerate(CASE_PRIORITIES)},
                 closed=FollowUpStatus.CLOSED.value, new=FollowUpStatus.NEW.value,
                 limit_of=deadlines.limit, now=self._clock(),
                 clock_back_tolerance=CLOCK_BACK_TOLERANCE, include_closed=include_closed)
-            chosen_rows = order[offset:offset + limit]
+            chosen_rows = ordered.rows[offset:offset + limit]
             chosen = [entries.ids[row].decode("ascii") for row in chosen_rows]
             shown = {case.record_id: case for case in self._cases_of(chosen)}
             if all(record_id in shown and entries.entry(int(row)) == (
                     shown[record_id].priority, shown[record_id].status.value)
                    for record_id, row in zip(chosen, chosen_rows, strict=True)):
-                return [shown[record_id] for record_id in chosen], len(order)
+                return QueuePage([shown[record_id] for record_id in chosen],
+                                 len(ordered.rows), ordered.overdue)
         raise UserError(_("A follow-up case cannot be opened: the database was altered "
                           "or damaged."))
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -86,6 +86,11 @@ class _Vocabulary:
         return found
 
 
+class QueueOrder(NamedTuple):
+    rows: np.ndarray  # row indices in working order
+    overdue: int  # how many cases are overdue
+
+
 @dataclass(frozen=True, slots=True)
 class QueueEntries:
     """Every case's order keys as columns: ordering 150,000 cases is a few numpy passes."""
@@ -142,7 +147,7 @@ class QueueEntries:
 
     def order(self, *, ranks: dict[str, int], closed: str, new: str,
               limit_of: Callable[[str], dt.timedelta], now: dt.datetime,
-              clock_back_tolerance: dt.timedelta, include_closed: bool) -> np.ndarray:
+              clock_back_tolerance: dt.timedelta, include_closed: bool) -> QueueOrder:
         """Row indices in working order: open before closed, by priority rank, overdue
         first, then by screening time and record id (as `ReferralQueue.cases()` sorts).
 
@@ -168,7 +173,7 @@ class QueueEntries:
         rows = np.arange(len(self.ids)) if include_closed else np.flatnonzero(~is_closed)
         keys = (self.ids[rows], self.screened[rows], ~overdue[rows], rank[rows],
                 is_closed[rows])
-        return rows[np.lexsort(keys)]
+        return QueueOrder(rows[np.lexsort(keys)], int(np.count_nonzero(overdue)))
 
     def encode(self) -> bytes:
         columns: list[list[Any]] = []

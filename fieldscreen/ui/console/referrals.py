@@ -34,7 +34,7 @@ from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
-    from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase
+    from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase, QueuePage
     from fieldscreen.ui.console.shell import ConsoleShell
 
 # A table of more rows than anyone can work through only slows the console down; the
@@ -164,24 +164,25 @@ class ReferralPanel(QWidget):
             return
         include_closed = self.show_closed.isChecked()
 
-        def work() -> tuple[list[FollowUpCase], Deadlines]:
-            return (profile.referrals.cases(include_closed=include_closed),
+        def work() -> tuple[QueuePage, Deadlines]:
+            # Only the cases shown are opened; the order comes from the sealed queue index.
+            return (profile.referrals.page(0, SHOWN_CASES, include_closed=include_closed),
                     profile.referrals.deadlines())
 
         self.window_.run_task(work, self._show, self.message.setText)
 
-    def _show(self, found: tuple[list[FollowUpCase], Deadlines]) -> None:
+    def _show(self, found: tuple[QueuePage, Deadlines]) -> None:
         from fieldscreen.reporting.labels import form_labels
 
-        everything, deadlines = found
-        cases = everything[:SHOWN_CASES]
+        page, deadlines = found
+        cases, total = page.cases, page.total
         self.urgent_hours.setValue(deadlines.urgent_hours)
         self.referral_days.setValue(deadlines.referral_days)
         self.cases = cases
         self.more.setText(_("Showing the first {shown} of {total} cases, most urgent first."
-                            ).format(shown=len(cases), total=len(everything))
-                          if len(everything) > len(cases) else "")
-        self.more.setVisible(len(everything) > len(cases))
+                            ).format(shown=len(cases), total=total)
+                          if total > len(cases) else "")
+        self.more.setVisible(total > len(cases))
         label = form_labels(self.window_.form, active_language())
         from fieldscreen.reporting.dashboard import Dimension
 
@@ -210,11 +211,11 @@ class ReferralPanel(QWidget):
                     item.setFont(font)
                 self.table.setItem(row, column, item)
         self.table.blockSignals(False)
-        overdue = [case for case in everything if case.overdue]
+        overdue = page.overdue
         self.alert.setText(ngettext(
             "{count} case is overdue: it is still new after its deadline.",
             "{count} cases are overdue: they are still new after their deadline.",
-            len(overdue)).format(count=len(overdue)) if overdue else "")
+            overdue).format(count=overdue) if overdue else "")
         self.alert.setVisible(bool(overdue))
         if self.chosen is not None:
             for row, case in enumerate(cases):

@@ -32,7 +32,8 @@ def _listing(queue, include_closed=False):
 def _paged(queue, size, include_closed=False):
     shown, offset = [], 0
     while True:
-        page, total = queue.page(offset, size, include_closed=include_closed)
+        page, total, overdue = queue.page(offset, size, include_closed=include_closed)
+        assert overdue == sum(case.overdue for case in queue.cases(include_closed=True))
         shown += [(case.record_id, case.status, case.overdue) for case in page]
         offset += size
         if offset >= total:
@@ -51,7 +52,7 @@ def test_pages_follow_the_full_listing_in_working_order(world):
     assert len(expected) >= 6
     shown, total = _paged(queue, 4)
     assert shown == expected and total == len(expected)
-    first, _total = queue.page(0, 3)
+    first, _total, _overdue = queue.page(0, 3)
     assert [case.record_id for case in first] == [row[0] for row in expected[:3]]
 
 
