@@ -364,7 +364,11 @@ def _answer_indicators(rng: random.Random, session: ScreeningSession, profile: R
             session.answer(name, value(name, "zero"))
 
     themed = [n for theme in themes for n in _THEMES[theme].risks if n in indicators]
-    red_flags = [n for theme in themes for n in _THEMES[theme].red_flags if n in indicators]
+    # Only items the form still marks as red flags: a form update may retire one (issue 20
+    # made "hurt while working" an ordinary risk), and the urgent profile must stay urgent.
+    red_flags = [n for theme in themes for n in _THEMES[theme].red_flags
+                 if n in indicators and (marker := indicators[n].indicator) is not None
+                 and marker.red_flag]
     everything_else = [name for name, item in indicators.items()
                        if item.indicator and item.indicator.kind is IndicatorKind.RISK
                        and not item.indicator.red_flag and name not in themed]

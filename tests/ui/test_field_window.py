@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QProgressBar,
+    QRadioButton,
     QWidget,
 )
 
@@ -115,8 +116,13 @@ def test_full_screening_by_mouse_reaches_urgent(window, qtbot):
             qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
         elif item.name == "a_papers_kept":
             qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)  # a red flag: "Yes"
-        elif item.name == "referral_consent":
-            qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
+        elif "referral_consent" in [step_item.name for step_item in wizard.current_step().items]:
+            # The worker records the child's answer (radio buttons, not the child's cards:
+            # "Not asked" is a worker option).
+            consent = window.session.form.item("referral_consent").label.get("en")
+            [yes] = [button for button in wizard.question_area.findChildren(QRadioButton)
+                     if button.accessibleName() == f"{consent}: Yes"]
+            qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
         answered = any(wizard.session.value(i.name) is not None
                        for i in wizard.current_step().items)
         qtbot.mouseClick(wizard.next_button if answered else wizard.skip_button,

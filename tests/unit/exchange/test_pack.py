@@ -191,7 +191,8 @@ def test_pack_that_is_not_a_pack_is_refused():
 def _form_version(tmp_path, version: str):
     path = tmp_path / f"child-screening-{version}.yaml"
     text = SHIPPED_FORM.read_text(encoding="utf-8")
-    path.write_text(text.replace('version: "2026.11.0"', f'version: "{version}"', 1),
+    shipped = shipped_form().version
+    path.write_text(text.replace(f'version: "{shipped}"', f'version: "{version}"', 1),
                     encoding="utf-8")
     return path
 

@@ -173,7 +173,9 @@ def test_mini_form_shape(mini_form):
 
 def test_shipped_checklist_is_valid_and_complete(shipped_form):
     questions = list(shipped_form.questions())
-    assert 40 <= len(questions) <= 80
+    # Issue 20 added the missing exploitation themes (about 20 child questions, 17 worker
+    # observations, several behind filters); the bound still catches a runaway form.
+    assert 40 <= len(questions) <= 100
     indicators = list(shipped_form.indicators())
     levels = {item.indicator.level for item in indicators}
     assert levels == set(Level)

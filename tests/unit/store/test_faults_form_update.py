@@ -32,7 +32,8 @@ from tests.exchange_helpers import (
     shipped_form,
 )
 
-OLD = "2026.11.0"
+# The shipped form's own version: every change to the checklist bumps it.
+OLD = shipped_form().version
 NEW = "2027.1.0"
 RENAMED = ("a_night_work", "a_night_shift")
 
