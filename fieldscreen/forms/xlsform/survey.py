@@ -7,7 +7,13 @@ from typing import Any
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
 from fieldscreen.forms.names import ITEM_NAME
 from fieldscreen.forms.schema import ItemType
-from fieldscreen.forms.xlsform.cells import _as_text, _flag, _number_or_text, _shorten
+from fieldscreen.forms.xlsform.cells import (
+    _as_text,
+    _flag,
+    _number_or_text,
+    _out_of_scope,
+    _shorten,
+)
 from fieldscreen.forms.xlsform.item_types import _parse_type, _Type
 from fieldscreen.forms.xlsform.model import _Frame, _Node, _Row, _Sheet
 from fieldscreen.forms.xlsform.sheets import _SheetReaders
@@ -51,12 +57,18 @@ class _SurveyReader(_SheetReaders):
                     reason=_(parsed.reason or N_("not an XLSForm type FieldScreen knows"))))
                 continue
             if parsed.kind == "repeat":
+                self.error(SURVEY, row.number, _out_of_scope(_("type '{type}' ({reason})").format(
+                    type=_shorten(type_text), reason=_("repeats are not supported"))))
                 stack.append(_Frame("repeat", row.number, name or "", dropped=True))
                 if name:
                     self.dropped[name] = (row.number, _("repeats are not supported"))
                 continue
-            if parsed.kind == "unsupported":
+            if parsed.kind == "metadata":
                 self._drop_row(sheet, row, name, type_text, _(parsed.reason))
+                continue
+            if parsed.kind == "unsupported":
+                self.error(SURVEY, row.number, _out_of_scope(_("type '{type}' ({reason})").format(
+                    type=_shorten(type_text), reason=_(parsed.reason))))
                 continue
             if name is None:
                 if parsed.item_type is ItemType.GROUP:
@@ -169,9 +181,9 @@ class _SurveyReader(_SheetReaders):
                     "'{name}' uses the choice list '{list}', which is not on the choices "
                     "sheet").format(name=name, list=parsed.list_name))
         if parsed.or_other:
-            self.warn(SURVEY, number, _(
+            self.error(SURVEY, number, _out_of_scope(_(
                 "'or_other' is not supported; '{name}' offers only the choices of its list"
-            ).format(name=name))
+            ).format(name=name)))
         for column, key in (("fs_audience", "audience"), ("fs_role", "role"),
                             ("fs_kind", "kind")):
             text = self._text(sheet, row, column)
@@ -205,9 +217,9 @@ class _SurveyReader(_SheetReaders):
             return
         flag = _flag(value)
         if not isinstance(flag, bool):
-            self.warn(SURVEY, row.number, _(
+            self.error(SURVEY, row.number, _out_of_scope(_(
                 "required '{value}' is not yes or no (conditions are not supported); "
-                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name))
+                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name)))
         elif flag and not item_type.takes_answer:
             self.warn(SURVEY, row.number, _(
                 "a {type} cannot be required; 'required' is ignored").format(
@@ -227,21 +239,21 @@ class _SurveyReader(_SheetReaders):
                     type=item_type.value))
                 continue
             if column == "calculation" and item_type is not ItemType.CALCULATE:
-                self.warn(SURVEY, row.number, _(
+                self.error(SURVEY, row.number, _out_of_scope(_(
                     "only a calculate takes a calculation (dynamic defaults are not "
                     "supported); the calculation of '{name}' is ignored").format(
-                    name=node.name))
+                    name=node.name)))
                 continue
             try:
                 expression = parse_expression(source)
             except ExpressionError as problem:
                 failed = True
-                self.error(SURVEY, row.number, _(
+                self.error(SURVEY, row.number, _out_of_scope(_(
                     "the {column} of '{name}' cannot be represented: {message} (at character "
                     "{position} of \"{source}\"); FieldScreen supports the expressions listed "
                     "in docs/form-format.md").format(
                     column=column, name=node.name, message=problem.message,
-                    position=problem.position + 1, source=_shorten(source, 80)))
+                    position=problem.position + 1, source=_shorten(source, 80))))
                 continue
             node.entry[column] = source
             node.references.append((column, expression.references))
