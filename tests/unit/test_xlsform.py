@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -953,3 +954,13 @@ def test_xls_workbooks_are_read(tmp_path):
     path = ROOT / "tests" / "data" / "xlsform" / "real" / "example_xls" / "yes_or_no_question.xls"
     result = import_xlsform(path)
     assert load_form_text(result.yaml_text).item("good_day").type.value == "select_one"
+
+
+def test_openpyxl_warnings_never_reach_the_terminal():
+    # pyxform's example carries a workbook extension openpyxl warns about while reading rows.
+    path = ROOT / "tests" / "data" / "xlsform" / "real" / "bug_example_xls" / "bad_calc.xlsx"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(SourceProblems, match="calculation of 'badcalc'"):
+            import_xlsform(path)
+    assert not caught, [str(w.message) for w in caught]

@@ -45,19 +45,16 @@ class _WorkbookReader:
     def read(self) -> None:
         self._check_container()
         formulas: dict[str, set[tuple[int, int]]] = {}
-        raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
         if self.legacy:
             self._store(self._read_legacy(), {})
             return
         book = self._open(data_only=False)
         try:
-            for title in book.sheetnames:
-                kind = title.strip().lower()
-                if kind not in _SHEET_ORDER or kind in raw:
-                    self._unread_sheet(title, kind)
-                    continue
-                self.importer.titles[kind] = title
-                raw[kind] = self._scan(book[title], kind)
+            with warnings.catch_warnings():
+                # openpyxl warns while it reads rows too (unknown extensions, data
+                # validation): no concern of a form, and never raw on a person's terminal.
+                warnings.simplefilter("ignore")
+                raw = self._scan_sheets(book)
         except _Refused:
             raise
         except Exception as error:  # openpyxl raises many kinds on a damaged workbook
@@ -68,8 +65,22 @@ class _WorkbookReader:
             formulas[kind] = {(number, index) for number, cells in rows
                               for index, (_value, data_type) in cells.items()
                               if data_type == "f"}
-        cached = self._cached_values({kind: cells for kind, cells in formulas.items() if cells})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cached = self._cached_values(
+                {kind: cells for kind, cells in formulas.items() if cells})
         self._store(raw, cached)
+
+    def _scan_sheets(self, book: Any) -> dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]]:
+        raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
+        for title in book.sheetnames:
+            kind = title.strip().lower()
+            if kind not in _SHEET_ORDER or kind in raw:
+                self._unread_sheet(title, kind)
+                continue
+            self.importer.titles[kind] = title
+            raw[kind] = self._scan(book[title], kind)
+        return raw
 
     def _store(self, raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]],
                cached: dict[tuple[str, int, int], Any]) -> None:
