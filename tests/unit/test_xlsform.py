@@ -964,3 +964,11 @@ def test_openpyxl_warnings_never_reach_the_terminal():
         with pytest.raises(SourceProblems, match="calculation of 'badcalc'"):
             import_xlsform(path)
     assert not caught, [str(w.message) for w in caught]
+
+
+def test_a_refused_choice_list_is_reported_once(tmp_path):
+    # The select that uses it is not told the list is missing: it is there, but refused.
+    path = book(tmp_path, [BASE, ["select_one yn", "q", "Q"]],
+                choices=[["list_name", "name", "label"], ["yn", "Yes", "Yes"]])
+    problems = refused(path)
+    assert [(p.path.rsplit("#", 1)[1], p.line) for p in problems] == [("choices", 2)], problems

@@ -55,6 +55,8 @@ class _SheetAccess:
         self.dropped: dict[str, tuple[int, str]] = {}
         self.names: dict[str, int] = {}
         self.choice_rows: dict[str, list[int]] = {}
+        # Lists with a refused row: the error is on the choices sheet, not at each select.
+        self.refused_lists: set[str] = set()
         self.rule_rows: dict[str, int] = {}
         self.settings_row = 0
 

@@ -176,7 +176,8 @@ class _SurveyReader(_SheetReaders):
         number = row.number
         if parsed.list_name is not None:
             entry["choices"] = parsed.list_name
-            if parsed.list_name not in choice_lists:
+            if parsed.list_name not in choice_lists and (
+                    parsed.list_name not in self.refused_lists):
                 self.error(SURVEY, number, _(
                     "'{name}' uses the choice list '{list}', which is not on the choices "
                     "sheet").format(name=name, list=parsed.list_name))
