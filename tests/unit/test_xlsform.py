@@ -426,7 +426,6 @@ UNSUPPORTED = [
     ("time", [["text", "q", "Q"], ["time", "t", "T"]], 3, "times"),
     ("from file", [["text", "q", "Q"], ["select_one_from_file c.csv", "f", "F"]], 3,
      "from a file"),
-    ("or_other", [["text", "q", "Q"], ["select_one yn or_other", "s", "S"]], 3, "or_other"),
     ("dynamic choices", [["text", "q", "Q"], ["select_one ${q}", "s", "S"]], 3,
      "other answers"),
 ]
@@ -972,3 +971,23 @@ def test_a_refused_choice_list_is_reported_once(tmp_path):
                 choices=[["list_name", "name", "label"], ["yn", "Yes", "Yes"]])
     problems = refused(path)
     assert [(p.path.rsplit("#", 1)[1], p.line) for p in problems] == [("choices", 2)], problems
+
+
+@pytest.mark.parametrize("type_text", ["select_one yn or_other",
+                                       "select one from yn or specify other"])
+def test_or_other_adds_the_other_choice_and_its_question(tmp_path, type_text):
+    # As pyxform does: an "Other" choice on the list and a text question shown when chosen.
+    path = book(tmp_path, [BASE, [type_text, "s", "S"], ["select_one yn", "t", "T"]])
+    form, _warnings = imported(path)
+    assert form.item("s").choice_list.names[-1] == "other"
+    assert form.item("t").choice_list.names[-1] == "other"
+    other = form.item("s_other")
+    assert other.type.value == "text" and other.label.get("en") == "Specify other."
+    assert other.relevant is not None and other.relevant.source == "selected(${s}, 'other')"
+
+
+def test_or_other_question_name_already_used_is_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["select_one yn or_other", "s", "S"], ["text", "s_other", "X"]])
+    problems = refused(path)
+    assert any(line == 3 and "already used on row 2" in message
+               for line, message in located(problems, path, "survey")), problems

@@ -20,6 +20,9 @@ from fieldscreen.forms.xlsform.sheets import _SheetReaders
 from fieldscreen.forms.xlsform.tables import RULES, SURVEY
 from fieldscreen.i18n import N_, _, ngettext
 
+# The choice `or_other` adds, as pyxform names it.
+_OTHER = "other"
+
 
 class _SurveyReader(_SheetReaders):
     """Reads the survey sheet into an item tree."""
@@ -79,6 +82,8 @@ class _SurveyReader(_SheetReaders):
             assert parsed.item_type is not None and container is not None
             node = self._item(sheet, row, name, parsed, choice_lists)
             container.append(node)
+            if parsed.or_other:
+                container.append(self._specify_other(name, row))
             if parsed.item_type is ItemType.GROUP:
                 stack.append(_Frame("group", row.number, name, dropped=False, node=node,
                                     container=container))
@@ -89,6 +94,29 @@ class _SurveyReader(_SheetReaders):
         if not self.errors and not top:
             self.error(SURVEY, 1, _("nothing on the survey sheet can be used by FieldScreen"))
         return top
+
+    def _add_other_choice(self, entries: list[tuple[int, dict[str, Any]]], list_name: str,
+                          row: int) -> None:
+        # pyxform's `or_other`: an "Other" choice (in every language of the list's labels)
+        # added to the list itself, so every select using the list offers it, as in ODK.
+        if any(entry["name"] == _OTHER for _row, entry in entries):
+            return
+        languages = sorted({language for _row, entry in entries
+                            for language in entry.get("label", {})}) or [self.default_language]
+        entries.append((row, {"name": _OTHER, "label": dict.fromkeys(languages, "Other")}))
+        self.choice_rows.setdefault(list_name, []).append(row)
+
+    def _specify_other(self, name: str, row: _Row) -> _Node:
+        # ...and a text question shown when "Other" is chosen, named and worded as pyxform
+        # names and words it, so the export converts back to the same form.
+        other = f"{name}_other"
+        self._claim(other, row)
+        relevant = f"selected(${{{name}}}, '{_OTHER}')"
+        node = _Node(row.number, other, {
+            "name": other, "type": ItemType.TEXT.value,
+            "label": {self.default_language: "Specify other."}, "relevant": relevant})
+        node.references.append(("relevant", frozenset({name})))
+        return node
 
     def _claim(self, name: str, row: _Row) -> None:
         if not ITEM_NAME.match(name):
@@ -181,10 +209,8 @@ class _SurveyReader(_SheetReaders):
                 self.error(SURVEY, number, _(
                     "'{name}' uses the choice list '{list}', which is not on the choices "
                     "sheet").format(name=name, list=parsed.list_name))
-        if parsed.or_other:
-            self.error(SURVEY, number, _out_of_scope(_(
-                "'or_other' is not supported; '{name}' offers only the choices of its list"
-            ).format(name=name)))
+        if parsed.or_other and parsed.list_name in choice_lists:
+            self._add_other_choice(choice_lists[parsed.list_name], parsed.list_name, number)
         for column, key in (("fs_audience", "audience"), ("fs_role", "role"),
                             ("fs_kind", "kind")):
             text = self._text(sheet, row, column)
