@@ -991,3 +991,26 @@ def test_or_other_question_name_already_used_is_refused(tmp_path):
     problems = refused(path)
     assert any(line == 3 and "already used on row 2" in message
                for line, message in located(problems, path, "survey")), problems
+
+
+def test_settings_title_and_id_string_are_form_title_and_form_id(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]],
+                settings_rows=[["id_string", "version", "title"], ["named", "3", "Named form"]])
+    form, _warnings = imported(path)
+    assert (form.id, form.title.get("en")) == ("named", "Named form")
+
+
+def test_single_colon_headers_and_upper_case_codes_keep_every_label(tmp_path):
+    # pyxform's older `label:English` (on a sheet with no `::` header) and `LABEL::FR`.
+    path = book(tmp_path, [["type", "name", "label:English", "jr:constraintMsg", "constraint"],
+                           ["integer", "q", "Age?", "Too old", ". < 18"]],
+                settings_rows=[["form_id", "version"], ["colons", "1"]])
+    form, _warnings = imported(path)
+    assert form.item("q").label.get("en") == "Age?"
+    assert form.item("q").constraint_message.get("en") == "Too old"
+    path = book(tmp_path, [["TYPE", "NAME", "LABEL::EN", "LABEL::FR"], ["text", "q", "Q", "Q fr"]],
+                choices=[["list_name", "name", "label::EN"], ["yn", "yes", "Yes"]],
+                settings_rows=[["form_id", "version", "default_language"], ["caps", "1", "EN"]],
+                name="caps.xlsx")
+    form, _warnings = imported(path)
+    assert form.languages == ("en", "fr") and form.item("q").label.get("fr") == "Q fr"
