@@ -711,7 +711,8 @@ def test_bad_rules_are_reported_at_their_row(tmp_path, key, value, words):
 
 
 def test_a_workbook_without_a_survey_sheet_is_refused(tmp_path):
-    path = write_book(tmp_path / "f.xlsx", {"Sheet": [["type", "name"]]})
+    # One sheet alone would be read as the survey (pyxform's rule); two, neither named so, not.
+    path = write_book(tmp_path / "f.xlsx", {"Sheet": [["type", "name"]], "Other": [["x"]]})
     problems = refused(path)
     assert [(p.path, p.line) for p in problems] == [(f"{path}#survey", 0)]
     assert "no 'survey' sheet" in problems[0].message
@@ -1014,3 +1015,15 @@ def test_single_colon_headers_and_upper_case_codes_keep_every_label(tmp_path):
                 name="caps.xlsx")
     form, _warnings = imported(path)
     assert form.languages == ("en", "fr") and form.item("q").label.get("fr") == "Q fr"
+
+
+def test_a_workbook_s_only_sheet_is_its_survey(tmp_path):
+    # pyxform's rule: one sheet, whatever its name, is the survey.
+    path = tmp_path / "one.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Sheet1"
+    workbook.active.append(["type", "name", "label"])
+    workbook.active.append(["text", "state", "The State"])
+    workbook.save(path)
+    form, _warnings = imported(path)
+    assert form.item("state").label.get("en") == "The State"

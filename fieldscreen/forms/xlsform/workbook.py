@@ -26,11 +26,19 @@ from fieldscreen.forms.xlsform.limits import (
 )
 from fieldscreen.forms.xlsform.model import _Refused, _Row, _Sheet
 from fieldscreen.forms.xlsform.sheet_access import _SheetAccess
-from fieldscreen.forms.xlsform.tables import _ROW_LIMITS, _SHEET_ORDER
+from fieldscreen.forms.xlsform.tables import _ROW_LIMITS, _SHEET_ORDER, SURVEY
 from fieldscreen.i18n import _
 
 # The first bytes of an OLE2 compound file, the container of Excel 97-2003 (.xls) workbooks.
 _OLE2_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+
+
+def _sheet_kind(title: str, titles: list[str]) -> str:
+    """Which sheet `title` is; as in pyxform, a workbook's only sheet is its survey."""
+    kind = title.strip().lower()
+    if len(titles) == 1 and kind not in _SHEET_ORDER:
+        return SURVEY
+    return kind
 
 
 class _WorkbookReader:
@@ -74,7 +82,7 @@ class _WorkbookReader:
     def _scan_sheets(self, book: Any) -> dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]]:
         raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
         for title in book.sheetnames:
-            kind = title.strip().lower()
+            kind = _sheet_kind(title, book.sheetnames)
             if kind not in _SHEET_ORDER or kind in raw:
                 self._unread_sheet(title, kind)
                 continue
@@ -148,7 +156,7 @@ class _WorkbookReader:
         try:
             book = CalamineWorkbook.from_filelike(io.BytesIO(self.data))
             for title in book.sheet_names:
-                kind = title.strip().lower()
+                kind = _sheet_kind(title, book.sheet_names)
                 if kind not in _SHEET_ORDER or kind in raw:
                     self._unread_sheet(title, kind)
                     continue
