@@ -92,3 +92,9 @@ def _english_language_names() -> dict[str, str]:
         for code, name in Locale("en").languages.items():
             _NAMES.setdefault(name.lower(), code)
     return _NAMES
+
+
+def _out_of_scope(what: str) -> str:
+    """The message that refuses a form for `what`, a feature it cannot carry over."""
+    return _("{what}: FieldScreen refuses the form rather than change what it asks, shows or "
+             "records (docs/xlsform.md, \"Out of scope\")").format(what=what)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from fieldscreen.forms.schema import ItemType
 from fieldscreen.forms.xlsform.tables import (
     _CONTAINERS,
+    _KEPT_OUT_METADATA,
     _OR_OTHER,
     _SELECT_PREFIXES,
     _SIMPLE_TYPES,
+    _TYPE_ALIASES,
     _UNSUPPORTED_TYPES,
 )
 from fieldscreen.i18n import N_
@@ -17,7 +19,7 @@ from fieldscreen.i18n import N_
 
 @dataclass(frozen=True, slots=True)
 class _Type:
-    kind: str  # "item", "group", "repeat", "end", "unsupported", "unknown"
+    kind: str  # "item", "group", "repeat", "end", "metadata", "unsupported", "unknown"
     item_type: ItemType | None = None
     list_name: str | None = None
     or_other: bool = False
@@ -27,8 +29,13 @@ class _Type:
 
 
 def _parse_type(text: str) -> _Type:
-    lowered = text.lower()
+    lowered = " ".join(text.lower().split())
     words = lowered.split()
+    if words[:2] in (["begin", "loop"], ["begin_loop"]) or words[:1] == ["begin_loop"]:
+        return _Type("repeat", container="begin", structure="repeat")
+    if lowered in _TYPE_ALIASES:
+        lowered = _TYPE_ALIASES[lowered]
+        words = [lowered]
     if lowered in _CONTAINERS:
         container, structure = _CONTAINERS[lowered]
         if container == "end":
@@ -39,7 +46,11 @@ def _parse_type(text: str) -> _Type:
     if lowered in _SIMPLE_TYPES:
         return _Type("item", _SIMPLE_TYPES[lowered])
     if words and words[0] in _UNSUPPORTED_TYPES:
+        if words[0] in _KEPT_OUT_METADATA and len(words) == 1:
+            return _Type("metadata", reason=_UNSUPPORTED_TYPES[words[0]])
         return _Type("unsupported", reason=_UNSUPPORTED_TYPES[words[0]])
+    if words[:2] in (["select", "one"], ["select", "multiple"]) and "file" in words[2:4]:
+        return _Type("unsupported", reason=_UNSUPPORTED_TYPES["select_one_from_file"])
     for prefix, item_type in _SELECT_PREFIXES:
         if tuple(words[: len(prefix)]) != prefix:
             continue

@@ -13,7 +13,13 @@ from openpyxl.utils import get_column_letter
 
 from fieldscreen.errors import SourceProblem, SourceProblems
 from fieldscreen.forms.names import LANGUAGE_CODE
-from fieldscreen.forms.xlsform.cells import _as_text, _bounded, _english_language_names, _shorten
+from fieldscreen.forms.xlsform.cells import (
+    _as_text,
+    _bounded,
+    _english_language_names,
+    _out_of_scope,
+    _shorten,
+)
 from fieldscreen.forms.xlsform.model import _Column, _Refused, _Row, _Sheet
 from fieldscreen.forms.xlsform.tables import (
     _CODE_IN_PARENTHESES,
@@ -21,6 +27,7 @@ from fieldscreen.forms.xlsform.tables import (
     _FIELDS,
     _IGNORED_COLUMNS,
     _MEDIA_COLUMNS,
+    _REFUSED_COLUMNS,
     _SHEET_ORDER,
     _TRANSLATABLE,
     CHOICES,
@@ -48,6 +55,8 @@ class _SheetAccess:
         self.dropped: dict[str, tuple[int, str]] = {}
         self.names: dict[str, int] = {}
         self.choice_rows: dict[str, list[int]] = {}
+        # Lists with a refused row: the error is on the choices sheet, not at each select.
+        self.refused_lists: set[str] = set()
         self.rule_rows: dict[str, int] = {}
         self.settings_row = 0
 
@@ -85,9 +94,12 @@ class _SheetAccess:
             sheet.rows = []
             return
         sheet.rows = sheet.rows[1:]
+        # pyxform's rule (parsing/sheet_headers.py): a sheet with no `::` header splits its
+        # headers on one colon (the older `label:English`), keeping `jr:` names whole.
+        double = any("::" in _as_text(value) for value in first.cells.values())
         for index, value in sorted(first.cells.items()):
             header = _as_text(value)
-            parts = header.split("::")
+            parts = header.split("::") if double else _single_colon_parts(header)
             base = re.sub(r"[\s-]+", "_", parts[0].strip().lower())
             rest = [part.strip() for part in parts[1:]]
             if base == "media" and rest:
@@ -152,7 +164,7 @@ class _SheetAccess:
                     header=column.header, language=column.language))
                 continue
             match = _CODE_IN_PARENTHESES.search(column.language or "")
-            if match is None and not LANGUAGE_CODE.match(column.language or ""):
+            if match is None and not _CODE_ANY_CASE.match(column.language or ""):
                 self.warn(kind, 1, _(
                     "column '{header}' has no language code; it is read as '{code}'").format(
                     header=column.header, code=code))
@@ -169,7 +181,7 @@ class _SheetAccess:
         match = _CODE_IN_PARENTHESES.search(text)
         if match:
             candidate = match.group(1).strip()
-        elif LANGUAGE_CODE.match(text):
+        elif _CODE_ANY_CASE.match(text):
             candidate = text
         else:
             candidate = known.get(text.lower()) or _english_language_names().get(text.lower())
@@ -242,7 +254,10 @@ class _SheetAccess:
     def _warn_ignored(self, sheet: _Sheet, row: _Row) -> None:
         for index, value in sorted(row.cells.items()):
             column = sheet.ignored.get(index)
-            if column is not None:
+            if column is not None and column.base.split("::")[0] in _REFUSED_COLUMNS:
+                self.error(sheet.kind, row.number, _out_of_scope(
+                    self._ignored_message(sheet, column, value)))
+            elif column is not None:
                 self.warn(sheet.kind, row.number, self._ignored_message(sheet, column, value))
             elif not any(c.index == index for c in sheet.columns):
                 self.warn(sheet.kind, row.number, _(
@@ -284,3 +299,15 @@ class _SheetAccess:
             if column.base == key and column.language is None and column.index in row.cells:
                 return _as_text(row.cells[column.index]) or None
         return None
+
+
+# A language code as pyxform accepts it, in any case (`EN`, `Fr`); read in lower case.
+_CODE_ANY_CASE = re.compile(LANGUAGE_CODE.pattern, re.IGNORECASE)
+
+
+def _single_colon_parts(header: str) -> list[str]:
+    parts = header.split(":")
+    while "jr" in (part.strip().lower() for part in parts[:-1]):
+        at = next(i for i, part in enumerate(parts) if part.strip().lower() == "jr")
+        parts[at:at + 2] = [f"jr:{parts[at + 1].strip()}"]
+    return parts

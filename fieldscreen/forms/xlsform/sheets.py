@@ -87,6 +87,10 @@ class _SheetReaders(_SheetAccess):
                 else:
                     self.error(CHOICES, row.number, _("this choice has no name"))
                 continue
+            if not ITEM_NAME.match(list_name) or not CHOICE_NAME.match(name) or (
+                    (list_name, name) in seen):
+                # Reported at this row; a select that uses the list is not blamed again.
+                self.refused_lists.add(list_name)
             if not ITEM_NAME.match(list_name):
                 self.error(CHOICES, row.number, _(
                     "list_name '{name}' must start with a letter and use only letters, digits "

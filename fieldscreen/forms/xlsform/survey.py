@@ -7,12 +7,21 @@ from typing import Any
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
 from fieldscreen.forms.names import ITEM_NAME
 from fieldscreen.forms.schema import ItemType
-from fieldscreen.forms.xlsform.cells import _as_text, _flag, _number_or_text, _shorten
+from fieldscreen.forms.xlsform.cells import (
+    _as_text,
+    _flag,
+    _number_or_text,
+    _out_of_scope,
+    _shorten,
+)
 from fieldscreen.forms.xlsform.item_types import _parse_type, _Type
 from fieldscreen.forms.xlsform.model import _Frame, _Node, _Row, _Sheet
 from fieldscreen.forms.xlsform.sheets import _SheetReaders
 from fieldscreen.forms.xlsform.tables import RULES, SURVEY
 from fieldscreen.i18n import N_, _, ngettext
+
+# The choice `or_other` adds, as pyxform names it.
+_OTHER = "other"
 
 
 class _SurveyReader(_SheetReaders):
@@ -51,12 +60,18 @@ class _SurveyReader(_SheetReaders):
                     reason=_(parsed.reason or N_("not an XLSForm type FieldScreen knows"))))
                 continue
             if parsed.kind == "repeat":
+                self.error(SURVEY, row.number, _out_of_scope(_("type '{type}' ({reason})").format(
+                    type=_shorten(type_text), reason=_("repeats are not supported"))))
                 stack.append(_Frame("repeat", row.number, name or "", dropped=True))
                 if name:
                     self.dropped[name] = (row.number, _("repeats are not supported"))
                 continue
-            if parsed.kind == "unsupported":
+            if parsed.kind == "metadata":
                 self._drop_row(sheet, row, name, type_text, _(parsed.reason))
+                continue
+            if parsed.kind == "unsupported":
+                self.error(SURVEY, row.number, _out_of_scope(_("type '{type}' ({reason})").format(
+                    type=_shorten(type_text), reason=_(parsed.reason))))
                 continue
             if name is None:
                 if parsed.item_type is ItemType.GROUP:
@@ -67,6 +82,8 @@ class _SurveyReader(_SheetReaders):
             assert parsed.item_type is not None and container is not None
             node = self._item(sheet, row, name, parsed, choice_lists)
             container.append(node)
+            if parsed.or_other:
+                container.append(self._specify_other(name, row))
             if parsed.item_type is ItemType.GROUP:
                 stack.append(_Frame("group", row.number, name, dropped=False, node=node,
                                     container=container))
@@ -77,6 +94,29 @@ class _SurveyReader(_SheetReaders):
         if not self.errors and not top:
             self.error(SURVEY, 1, _("nothing on the survey sheet can be used by FieldScreen"))
         return top
+
+    def _add_other_choice(self, entries: list[tuple[int, dict[str, Any]]], list_name: str,
+                          row: int) -> None:
+        # pyxform's `or_other`: an "Other" choice (in every language of the list's labels)
+        # added to the list itself, so every select using the list offers it, as in ODK.
+        if any(entry["name"] == _OTHER for _row, entry in entries):
+            return
+        languages = sorted({language for _row, entry in entries
+                            for language in entry.get("label", {})}) or [self.default_language]
+        entries.append((row, {"name": _OTHER, "label": dict.fromkeys(languages, "Other")}))
+        self.choice_rows.setdefault(list_name, []).append(row)
+
+    def _specify_other(self, name: str, row: _Row) -> _Node:
+        # ...and a text question shown when "Other" is chosen, named and worded as pyxform
+        # names and words it, so the export converts back to the same form.
+        other = f"{name}_other"
+        self._claim(other, row)
+        relevant = f"selected(${{{name}}}, '{_OTHER}')"
+        node = _Node(row.number, other, {
+            "name": other, "type": ItemType.TEXT.value,
+            "label": {self.default_language: "Specify other."}, "relevant": relevant})
+        node.references.append(("relevant", frozenset({name})))
+        return node
 
     def _claim(self, name: str, row: _Row) -> None:
         if not ITEM_NAME.match(name):
@@ -164,14 +204,13 @@ class _SurveyReader(_SheetReaders):
         number = row.number
         if parsed.list_name is not None:
             entry["choices"] = parsed.list_name
-            if parsed.list_name not in choice_lists:
+            if parsed.list_name not in choice_lists and (
+                    parsed.list_name not in self.refused_lists):
                 self.error(SURVEY, number, _(
                     "'{name}' uses the choice list '{list}', which is not on the choices "
                     "sheet").format(name=name, list=parsed.list_name))
-        if parsed.or_other:
-            self.warn(SURVEY, number, _(
-                "'or_other' is not supported; '{name}' offers only the choices of its list"
-            ).format(name=name))
+        if parsed.or_other and parsed.list_name in choice_lists:
+            self._add_other_choice(choice_lists[parsed.list_name], parsed.list_name, number)
         for column, key in (("fs_audience", "audience"), ("fs_role", "role"),
                             ("fs_kind", "kind")):
             text = self._text(sheet, row, column)
@@ -205,9 +244,9 @@ class _SurveyReader(_SheetReaders):
             return
         flag = _flag(value)
         if not isinstance(flag, bool):
-            self.warn(SURVEY, row.number, _(
+            self.error(SURVEY, row.number, _out_of_scope(_(
                 "required '{value}' is not yes or no (conditions are not supported); "
-                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name))
+                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name)))
         elif flag and not item_type.takes_answer:
             self.warn(SURVEY, row.number, _(
                 "a {type} cannot be required; 'required' is ignored").format(
@@ -227,21 +266,21 @@ class _SurveyReader(_SheetReaders):
                     type=item_type.value))
                 continue
             if column == "calculation" and item_type is not ItemType.CALCULATE:
-                self.warn(SURVEY, row.number, _(
+                self.error(SURVEY, row.number, _out_of_scope(_(
                     "only a calculate takes a calculation (dynamic defaults are not "
                     "supported); the calculation of '{name}' is ignored").format(
-                    name=node.name))
+                    name=node.name)))
                 continue
             try:
                 expression = parse_expression(source)
             except ExpressionError as problem:
                 failed = True
-                self.error(SURVEY, row.number, _(
+                self.error(SURVEY, row.number, _out_of_scope(_(
                     "the {column} of '{name}' cannot be represented: {message} (at character "
                     "{position} of \"{source}\"); FieldScreen supports the expressions listed "
                     "in docs/form-format.md").format(
                     column=column, name=node.name, message=problem.message,
-                    position=problem.position + 1, source=_shorten(source, 80)))
+                    position=problem.position + 1, source=_shorten(source, 80))))
                 continue
             node.entry[column] = source
             node.references.append((column, expression.references))

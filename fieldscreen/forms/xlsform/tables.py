@@ -40,7 +40,18 @@ _COLUMN_ALIASES = {
     "readonly": "read_only",
     "relevance": "relevant",
     "caption": "label",
+    "constraining_message": "constraint_message",
+    "no_app_error_string": "required_message",
+    # settings (pyxform's settings_header; `title` and `id_string` are what they name)
+    "title": "form_title",
+    "set_form_title": "form_title",
+    "id_string": "form_id",
+    "set_form_id": "form_id",
 }
+# Columns whose value changes what is asked, offered or recorded: a value there refuses
+# the form (docs/xlsform.md, "Out of scope") instead of being ignored.
+_REFUSED_COLUMNS = frozenset({"choice_filter", "default", "read_only", "trigger",
+                              "repeat_count"})
 _MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
 # XLSForm columns FieldScreen knows but does not use: why each value is ignored.
 _IGNORED_COLUMNS = {
@@ -79,6 +90,38 @@ _UNSUPPORTED_TYPES = {
                      "select_one_external"),
                     N_("choices from a file are not supported")),
 }
+# pyxform's other names for types (its question_type_dictionary and aliases.py), read as
+# the type they name.
+_TYPE_ALIASES = {
+    **dict.fromkeys(("q int", "add integer prompt"), "integer"),
+    **dict.fromkeys(("q decimal", "add decimal prompt"), "decimal"),
+    **dict.fromkeys(("q string", "add text prompt"), "text"),
+    **dict.fromkeys(("q date", "add date prompt"), "date"),
+    **dict.fromkeys(("q note", "add note prompt"), "note"),
+    **dict.fromkeys(("q calculate", "add calculate prompt"), "calculate"),
+    **dict.fromkeys(("q acknowledge", "add acknowledge prompt"), "acknowledge"),
+    **dict.fromkeys(("gps", "location", "q location", "q geopoint", "add location prompt"),
+                    "geopoint"),
+    "q geoshape": "geoshape",
+    "q geotrace": "geotrace",
+    **dict.fromkeys(("imei", "device id", "device_id"), "deviceid"),
+    **dict.fromkeys(("phone number", "get phone number"), "phonenumber"),
+    **dict.fromkeys(("sim id", "get sim id"), "simserial"),
+    **dict.fromkeys(("subscriber id", "get subscriber id"), "subscriberid"),
+    "get start time": "start",
+    **dict.fromkeys(("get end time", "end time"), "end"),
+    "get today": "today",
+    **dict.fromkeys(("photo", "q picture", "q image", "add image prompt", "add photo prompt"),
+                    "image"),
+    **dict.fromkeys(("q audio", "add audio prompt"), "audio"),
+    **dict.fromkeys(("q video", "add video prompt"), "video"),
+    "add file prompt": "file",
+    **dict.fromkeys(("q barcode", "add barcode prompt"), "barcode"),
+    **dict.fromkeys(("q date time", "add date time prompt"), "datetime"),
+}
+# Metadata FieldScreen's own records stand for (each record has its times): left out with
+# a warning. Every other type it does not have refuses the form.
+_KEPT_OUT_METADATA = frozenset({"start", "end", "today"})
 _SIMPLE_TYPES = {
     "integer": ItemType.INTEGER, "int": ItemType.INTEGER, "decimal": ItemType.DECIMAL,
     "text": ItemType.TEXT, "string": ItemType.TEXT, "date": ItemType.DATE,
@@ -86,6 +129,15 @@ _SIMPLE_TYPES = {
     "acknowledge": ItemType.ACKNOWLEDGE, "trigger": ItemType.ACKNOWLEDGE,
 }
 _SELECT_PREFIXES = (
+    # pyxform's longer spellings first (aliases.py `select`).
+    (("add", "select", "one", "prompt", "using"), ItemType.SELECT_ONE),
+    (("add", "select", "multiple", "prompt", "using"), ItemType.SELECT_MULTIPLE),
+    (("select", "all", "that", "apply", "from"), ItemType.SELECT_MULTIPLE),
+    (("select", "one", "from"), ItemType.SELECT_ONE),
+    (("select", "multiple", "from"), ItemType.SELECT_MULTIPLE),
+    (("select", "one", "using"), ItemType.SELECT_ONE),
+    (("select", "multiple", "using"), ItemType.SELECT_MULTIPLE),
+    (("select1",), ItemType.SELECT_ONE),
     (("select_one",), ItemType.SELECT_ONE),
     (("select", "one"), ItemType.SELECT_ONE),
     (("select_multiple",), ItemType.SELECT_MULTIPLE),
@@ -98,6 +150,11 @@ _CONTAINERS = {
     "end_group": ("end", "group"), "end group": ("end", "group"),
     "begin_repeat": ("begin", "repeat"), "begin repeat": ("begin", "repeat"),
     "end_repeat": ("end", "repeat"), "end repeat": ("end", "repeat"),
+    # pyxform's loops and looped groups are repeats (aliases.py `control`).
+    "end_loop": ("end", "repeat"), "end loop": ("end", "repeat"),
+    "begin_lgroup": ("begin", "repeat"), "begin lgroup": ("begin", "repeat"),
+    "end_lgroup": ("end", "repeat"), "end lgroup": ("end", "repeat"),
+    "begin looped group": ("begin", "repeat"), "end looped group": ("end", "repeat"),
 }
 _TRUE = frozenset({"yes", "true", "1", "true()"})
 _FALSE = frozenset({"no", "false", "0", "false()"})

@@ -6,6 +6,7 @@ import io
 import math
 import warnings
 import zipfile
+from collections.abc import Iterable
 from typing import Any
 
 import openpyxl
@@ -25,8 +26,19 @@ from fieldscreen.forms.xlsform.limits import (
 )
 from fieldscreen.forms.xlsform.model import _Refused, _Row, _Sheet
 from fieldscreen.forms.xlsform.sheet_access import _SheetAccess
-from fieldscreen.forms.xlsform.tables import _ROW_LIMITS, _SHEET_ORDER
+from fieldscreen.forms.xlsform.tables import _ROW_LIMITS, _SHEET_ORDER, SURVEY
 from fieldscreen.i18n import _
+
+# The first bytes of an OLE2 compound file, the container of Excel 97-2003 (.xls) workbooks.
+_OLE2_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+
+
+def _sheet_kind(title: str, titles: list[str]) -> str:
+    """Which sheet `title` is; as in pyxform, a workbook's only sheet is its survey."""
+    kind = title.strip().lower()
+    if len(titles) == 1 and kind not in _SHEET_ORDER:
+        return SURVEY
+    return kind
 
 
 class _WorkbookReader:
@@ -36,20 +48,21 @@ class _WorkbookReader:
         self.importer = importer
         self.path = importer.path
         self.data = b""
+        self.legacy = False
 
     def read(self) -> None:
         self._check_container()
         formulas: dict[str, set[tuple[int, int]]] = {}
-        raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
+        if self.legacy:
+            self._store(self._read_legacy(), {})
+            return
         book = self._open(data_only=False)
         try:
-            for title in book.sheetnames:
-                kind = title.strip().lower()
-                if kind not in _SHEET_ORDER or kind in raw:
-                    self._unread_sheet(title, kind)
-                    continue
-                self.importer.titles[kind] = title
-                raw[kind] = self._scan(book[title], kind)
+            with warnings.catch_warnings():
+                # openpyxl warns while it reads rows too (unknown extensions, data
+                # validation): no concern of a form, and never raw on a person's terminal.
+                warnings.simplefilter("ignore")
+                raw = self._scan_sheets(book)
         except _Refused:
             raise
         except Exception as error:  # openpyxl raises many kinds on a damaged workbook
@@ -60,7 +73,25 @@ class _WorkbookReader:
             formulas[kind] = {(number, index) for number, cells in rows
                               for index, (_value, data_type) in cells.items()
                               if data_type == "f"}
-        cached = self._cached_values({kind: cells for kind, cells in formulas.items() if cells})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cached = self._cached_values(
+                {kind: cells for kind, cells in formulas.items() if cells})
+        self._store(raw, cached)
+
+    def _scan_sheets(self, book: Any) -> dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]]:
+        raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
+        for title in book.sheetnames:
+            kind = _sheet_kind(title, book.sheetnames)
+            if kind not in _SHEET_ORDER or kind in raw:
+                self._unread_sheet(title, kind)
+                continue
+            self.importer.titles[kind] = title
+            raw[kind] = self._scan(book[title], kind)
+        return raw
+
+    def _store(self, raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]],
+               cached: dict[tuple[str, int, int], Any]) -> None:
         for kind, rows in raw.items():
             sheet = _Sheet(kind, self.importer.titles[kind])
             for number, cells in rows:
@@ -100,6 +131,10 @@ class _WorkbookReader:
             raise SourceProblems([SourceProblem(shown, 0, _(
                 "cannot read the file: {reason}").format(reason=error.strerror or error))]
             ) from None
+        if self.data.startswith(_OLE2_SIGNATURE):
+            # An Excel 97-2003 (.xls) workbook: read through calamine (docs/decisions.md).
+            self.legacy = True
+            return
         try:
             with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 members = archive.infolist()
@@ -112,6 +147,28 @@ class _WorkbookReader:
             raise SourceProblems([SourceProblem(shown, 0, _(
                 "the workbook unpacks to more than {limit} MiB; it is not a form FieldScreen "
                 "can read").format(limit=MAX_UNPACKED_BYTES // (1024 * 1024)))])
+
+    def _read_legacy(self) -> dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]]:
+        """The cell values of an .xls workbook's sheets (saved results stand for formulas)."""
+        from python_calamine import CalamineWorkbook  # only .xls needs it
+
+        raw: dict[str, list[tuple[int, dict[int, tuple[Any, str]]]]] = {}
+        try:
+            book = CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+            for title in book.sheet_names:
+                kind = _sheet_kind(title, book.sheet_names)
+                if kind not in _SHEET_ORDER or kind in raw:
+                    self._unread_sheet(title, kind)
+                    continue
+                self.importer.titles[kind] = title
+                rows = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+                raw[kind] = self._collect(
+                    kind, title, ([(value, "n") for value in row] for row in rows))
+        except _Refused:
+            raise
+        except Exception as error:  # calamine raises its own kinds on a damaged workbook
+            raise self._unreadable(error) from None
+        return raw
 
     def _open(self, *, data_only: bool) -> Any:
         try:
@@ -138,23 +195,30 @@ class _WorkbookReader:
         self.importer.warnings.append(problem)
 
     def _scan(self, worksheet: Any, kind: str) -> list[tuple[int, dict[int, tuple[Any, str]]]]:
-        limit = _ROW_LIMITS.get(kind, MAX_OTHER_ROWS)
-        rows: list[tuple[int, dict[int, tuple[Any, str]]]] = []
         # The stored dimensions may claim a million rows or columns; without them each row
         # is as wide as its last cell and the gaps between rows are empty tuples.
         worksheet.reset_dimensions()
-        for number, cells in enumerate(worksheet.iter_rows(), start=1):
+        return self._collect(kind, worksheet.title, (
+            [(cell.value, cell.data_type) for cell in cells] for cells in worksheet.iter_rows()))
+
+    def _collect(self, kind: str, title: str, cell_rows: Iterable[list[tuple[Any, str]]]
+                 ) -> list[tuple[int, dict[int, tuple[Any, str]]]]:
+        limit = _ROW_LIMITS.get(kind, MAX_OTHER_ROWS)
+        rows: list[tuple[int, dict[int, tuple[Any, str]]]] = []
+        for number, cells in enumerate(cell_rows, start=1):
+            found = {index: (value, data_type)
+                     for index, (value, data_type) in enumerate(cells, start=1)
+                     if value is not None and not (isinstance(value, str)
+                                                   and not value.strip())}
+            if not found:
+                # Formatting often runs to the sheet's last row (1,048,576): empty rows cost
+                # nothing kept, so only data past the limit is refused.
+                continue
             if number > MAX_SCANNED_ROWS:
                 raise self.importer.refuse(kind, number, _(
                     "the sheet goes on past row {limit}; FieldScreen reads at most {rows} rows "
                     "(delete the empty rows at the end of the sheet)").format(
                     limit=MAX_SCANNED_ROWS, rows=limit))
-            found = {index: (cell.value, cell.data_type)
-                     for index, cell in enumerate(cells, start=1)
-                     if cell.value is not None and not (isinstance(cell.value, str)
-                                                        and not cell.value.strip())}
-            if not found:
-                continue
             if max(found) > MAX_COLUMNS:
                 raise self.importer.refuse(kind, number, _(
                     "this row goes past column {letter}; FieldScreen reads at most {limit} "
@@ -163,7 +227,7 @@ class _WorkbookReader:
             if len(rows) > limit + 1:  # the column names do not count
                 raise self.importer.refuse(kind, number, _(
                     "the {sheet} sheet has more than {limit} rows; FieldScreen refuses forms "
-                    "this large").format(sheet=worksheet.title, limit=limit))
+                    "this large").format(sheet=title, limit=limit))
         return rows
 
     def _cached_values(self, wanted: dict[str, set[tuple[int, int]]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -397,7 +398,9 @@ def test_missing_settings_are_defaulted_with_warnings(tmp_path):
     assert len(warnings) == 3  # default language, form_id, version
 
 
-# -- unsupported features: warnings at the exact row --------------------------------------
+# -- features FieldScreen cannot carry: refused at the exact row (docs/xlsform.md) -------
+
+OUT_OF_SCOPE = 'docs/xlsform.md, "Out of scope"'
 
 BASE = ["type", "name", "label"]
 
@@ -405,8 +408,13 @@ BASE = ["type", "name", "label"]
 UNSUPPORTED = [
     ("repeat", [["text", "q", "Q"], ["begin_repeat", "kids", "Kids"], ["text", "kid", "Kid"],
                 ["begin_group", "g", "G"], ["text", "x", "X"], ["end_group", "", ""],
-                ["end_repeat", "", ""]], 3, "repeat 'kids' (rows 3 to 8) and the 3 items"),
+                ["end_repeat", "", ""]], 3, "repeats are not supported"),
+    ("loop", [["text", "q", "Q"], ["begin loop over yn", "each", "Each"], ["text", "v", "V"],
+              ["end loop", "", ""]], 3, "repeats are not supported"),
     ("geopoint", [["text", "q", "Q"], ["geopoint", "where", "Where?"]], 3, "locations"),
+    ("gps alias", [["text", "q", "Q"], ["gps", "where", "Where?"]], 3, "locations"),
+    ("phone number alias", [["text", "q", "Q"], ["phone number", "p", None]], 3, "metadata"),
+    ("imei alias", [["text", "q", "Q"], ["imei", "d", None]], 3, "metadata"),
     ("geotrace", [["text", "q", "Q"], ["geotrace", "path", "Path"]], 3, "geotrace"),
     ("geoshape", [["text", "q", "Q"], ["geoshape", "area", "Area"]], 3, "geoshape"),
     ("barcode", [["text", "q", "Q"], ["barcode", "code", "Code"]], 3, "barcode"),
@@ -418,8 +426,6 @@ UNSUPPORTED = [
     ("time", [["text", "q", "Q"], ["time", "t", "T"]], 3, "times"),
     ("from file", [["text", "q", "Q"], ["select_one_from_file c.csv", "f", "F"]], 3,
      "from a file"),
-    ("metadata", [["start", "start", None], ["text", "q", "Q"]], 2, "metadata"),
-    ("or_other", [["text", "q", "Q"], ["select_one yn or_other", "s", "S"]], 3, "or_other"),
     ("dynamic choices", [["text", "q", "Q"], ["select_one ${q}", "s", "S"]], 3,
      "other answers"),
 ]
@@ -427,23 +433,59 @@ UNSUPPORTED = [
 
 @pytest.mark.parametrize("what, rows, row, words", UNSUPPORTED,
                          ids=[case[0] for case in UNSUPPORTED])
-def test_unsupported_types_are_warned_at_their_row(tmp_path, what, rows, row, words):
+def test_types_that_cannot_be_carried_refuse_the_form_at_their_row(tmp_path, what, rows, row,
+                                                                   words):
+    # Leaving a question out would change what is asked or recorded, so nothing is written.
     path = book(tmp_path, [BASE, *rows])
+    problems = refused(path)
+    assert any(line == row and words in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+@pytest.mark.parametrize("type_text", ["start", "end", "today", "get start time"])
+def test_timing_metadata_is_left_out_with_a_warning(tmp_path, type_text):
+    # Every FieldScreen record carries its own times (docs/xlsform.md, "Cosmetic").
+    path = book(tmp_path, [BASE, [type_text, "when", None], ["text", "q", "Q"]])
     form, warnings = imported(path)
-    assert [w.line for w in warnings] == [row], warnings
-    assert warnings[0].path == f"{path}#survey"
-    assert words in warnings[0].message
-    assert "q" in form
+    assert [w.line for w in warnings] == [2] and "metadata" in warnings[0].message
+    assert "q" in form and "when" not in form
+
+
+@pytest.mark.parametrize("type_text, expected", [
+    ("select one from yn", "select_one"), ("select all that apply from yn", "select_multiple"),
+    ("select multiple from yn", "select_multiple"), ("select1 yn", "select_one"),
+    ("add select one prompt using yn", "select_one"), ("q int", "integer"),
+    ("add text prompt", "text"), ("q note", "note"), ("Select One   yn", "select_one"),
+])
+def test_pyxform_type_aliases_are_read_as_what_they_name(tmp_path, type_text, expected):
+    path = book(tmp_path, [BASE, [type_text, "q", "Q"]])
+    form, _warnings = imported(path)
+    assert form.item("q").type.value == expected
 
 
 # (column, value, words in the message); the column's value is on row 3.
-IGNORED_COLUMNS = [
-    ("appearance", "minimal", "appearance"),
+REFUSED_COLUMNS = [
     ("choice_filter", "name != 'no'", "choice filters"),
     ("default", "yes", "default answers"),
     ("read_only", "yes", "read-only"),
-    ("parameters", "start=1", "parameters"),
     ("trigger", "${q}", "triggered"),
+]
+
+
+@pytest.mark.parametrize("column, value, words", REFUSED_COLUMNS,
+                         ids=[case[0] for case in REFUSED_COLUMNS])
+def test_columns_that_change_what_is_asked_refuse_the_form(tmp_path, column, value, words):
+    path = book(tmp_path, [[*BASE, column], ["text", "q", "Q", None],
+                           ["select_one yn", "s", "S", value]])
+    problems = refused(path)
+    assert any(line == 3 and words in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+# Cosmetic columns (docs/xlsform.md): warned about, the form is still converted.
+IGNORED_COLUMNS = [
+    ("appearance", "minimal", "appearance"),
+    ("parameters", "start=1", "parameters"),
     ("media::image", "picture.png", "images"),
     ("image", "picture.png", "images"),
     ("audio::English (en)", "a.mp3", "audio"),
@@ -466,10 +508,17 @@ def test_unsupported_columns_are_warned_at_their_row(tmp_path, column, value, wo
     assert "s" in form
 
 
+def test_conditional_required_refuses_the_form(tmp_path):
+    path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None],
+                           ["text", "q", "Q", "${x} = 1"]])
+    problems = refused(path)
+    assert any(line == 3 and "conditions are not supported" in message
+               for line, message in located(problems, path, "survey")), problems
+
+
 @pytest.mark.parametrize("rows, row, words", [
-    ([["text", "q", "Q", "${x} = 1"]], 2, "conditions are not supported"),
     ([["text", "q", "Q", None], ["note", "n", "N", "yes"]], 3, "cannot be required"),
-], ids=["conditional", "on a note"])
+], ids=["on a note"])
 def test_required_that_cannot_be_kept_is_warned(tmp_path, rows, row, words):
     path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None], *rows])
     form, warnings = imported(path)
@@ -490,12 +539,12 @@ def test_other_row_problems_are_warned_at_their_row(tmp_path, rows, words):
     assert [(w.line, words in w.message) for w in warnings] == ([(3, True)] if words else [])
 
 
-def test_calculation_on_a_question_is_warned(tmp_path):
+def test_calculation_on_a_question_refuses_the_form(tmp_path):
     path = book(tmp_path, [[*BASE, "calculation"], ["integer", "x", "X", None],
                            ["integer", "y", "Y", "${x} * 2"]])
-    form, warnings = imported(path)
-    assert [w.line for w in warnings] == [3] and "dynamic defaults" in warnings[0].message
-    assert form.item("y").calculation is None
+    problems = refused(path)
+    assert any(line == 3 and "dynamic defaults" in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
 
 
 def test_label_with_answer_placeholders_is_warned(tmp_path):
@@ -524,18 +573,18 @@ def test_unknown_settings_and_extra_settings_rows_are_warned(tmp_path):
         (3, "only the first row under the column names is read; this row is ignored")]
 
 
-def test_unsupported_expression_on_a_left_out_item_is_only_a_warning(tmp_path):
+def test_unsupported_expression_on_left_out_metadata_is_only_a_warning(tmp_path):
     path = book(tmp_path, [[*BASE, "relevant"], ["text", "q", "Q", None],
-                           ["geopoint", "where", "Where", "pulldata('a', 'b')"]])
+                           ["start", "when", None, "pulldata('a', 'b')"]])
     form, warnings = imported(path)
     assert [w.line for w in warnings] == [3, 3]
     assert "pulldata" in warnings[1].message
-    assert "where" not in form
+    assert "when" not in form
 
 
 def test_a_group_left_empty_is_left_out_with_a_warning(tmp_path):
     path = book(tmp_path, [BASE, ["text", "q", "Q"], ["begin_group", "g", "G"],
-                           ["geopoint", "where", "Where"], ["end_group", None, None]])
+                           ["start", "when", None], ["end_group", None, None]])
     form, warnings = imported(path)
     assert [w.line for w in warnings] == [3, 4]
     assert "group 'g' is left out" in warnings[0].message
@@ -562,9 +611,9 @@ NOT_REPRESENTABLE = [
                                  ["text", "kid", "Kid", None], ["end_repeat", None, None, None],
                                  ["text", "q", "Q", "${kid} != ''"]],
      "survey", 5, "refers to ${kid}, which is left out (row 3"),
-    ("reference to a left-out type", [["geopoint", "where", "Where", None],
-                                      ["text", "q", "Q", "${where} != ''"]],
-     "survey", 3, "refers to ${where}"),
+    ("reference to left-out metadata", [["start", "when", None, None],
+                                        ["text", "q", "Q", "${when} != ''"]],
+     "survey", 3, "refers to ${when}"),
     ("duplicate name", [["text", "q", "Q", None], ["integer", "q", "Q2", None]],
      "survey", 3, "already used on row 2"),
     ("duplicate name inside a repeat", [["text", "q", "Q", None], ["begin_repeat", "r", "R",
@@ -590,7 +639,7 @@ NOT_REPRESENTABLE = [
      "${nope}, which is not an item"),
     ("label only in another language", [["text", "q", None, None]], "survey", 2,
      "no text in the default language"),
-    ("nothing kept", [["geopoint", "where", "Where", None]], "survey", 1, "nothing"),
+    ("nothing kept", [["start", "when", None, None]], "survey", 1, "nothing"),
 ]
 
 
@@ -662,7 +711,8 @@ def test_bad_rules_are_reported_at_their_row(tmp_path, key, value, words):
 
 
 def test_a_workbook_without_a_survey_sheet_is_refused(tmp_path):
-    path = write_book(tmp_path / "f.xlsx", {"Sheet": [["type", "name"]]})
+    # One sheet alone would be read as the survey (pyxform's rule); two, neither named so, not.
+    path = write_book(tmp_path / "f.xlsx", {"Sheet": [["type", "name"]], "Other": [["x"]]})
     problems = refused(path)
     assert [(p.path, p.line) for p in problems] == [(f"{path}#survey", 0)]
     assert "no 'survey' sheet" in problems[0].message
@@ -870,3 +920,110 @@ def test_arbitrary_workbooks_never_crash(tmp_path, survey, choices, settings_she
         assert all(re.match(r".+#\w+:\d+: ", str(p)) or p.line == 0 for p in problems.problems)
         return
     load_form_text(result.yaml_text)
+
+
+def test_formatting_down_to_the_last_row_is_not_data(tmp_path):
+    # Excel often formats whole columns: the rows exist in the file but hold nothing.
+    path = tmp_path / "formatted.xlsx"
+    workbook = openpyxl.Workbook()
+    survey = workbook.active
+    survey.title = "survey"
+    survey.append(["type", "name", "label"])
+    survey.append(["text", "q", "Q"])
+    survey.cell(row=xlsform.MAX_SCANNED_ROWS + 10, column=1).number_format = "@"
+    workbook.create_sheet("settings").append(["form_id", "version"])
+    workbook["settings"].append(["formatted", "1"])
+    workbook.save(path)
+    assert load_form_text(import_xlsform(path).yaml_text).item("q").label.get("en") == "Q"
+
+
+def test_data_past_the_scanned_rows_is_refused(tmp_path):
+    path = tmp_path / "far.xlsx"
+    workbook = openpyxl.Workbook()
+    survey = workbook.active
+    survey.title = "survey"
+    survey.append(["type", "name", "label"])
+    survey.cell(row=xlsform.MAX_SCANNED_ROWS + 10, column=1, value="text")
+    workbook.save(path)
+    with pytest.raises(SourceProblems, match=f"past row {xlsform.MAX_SCANNED_ROWS}"):
+        import_xlsform(path)
+
+
+def test_xls_workbooks_are_read(tmp_path):
+    # pyxform's own example, an Excel 97-2003 file (tests/data/xlsform/real/README.md).
+    path = ROOT / "tests" / "data" / "xlsform" / "real" / "example_xls" / "yes_or_no_question.xls"
+    result = import_xlsform(path)
+    assert load_form_text(result.yaml_text).item("good_day").type.value == "select_one"
+
+
+def test_openpyxl_warnings_never_reach_the_terminal():
+    # pyxform's example carries a workbook extension openpyxl warns about while reading rows.
+    path = ROOT / "tests" / "data" / "xlsform" / "real" / "bug_example_xls" / "bad_calc.xlsx"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(SourceProblems, match="calculation of 'badcalc'"):
+            import_xlsform(path)
+    assert not caught, [str(w.message) for w in caught]
+
+
+def test_a_refused_choice_list_is_reported_once(tmp_path):
+    # The select that uses it is not told the list is missing: it is there, but refused.
+    path = book(tmp_path, [BASE, ["select_one yn", "q", "Q"]],
+                choices=[["list_name", "name", "label"], ["yn", "Yes", "Yes"]])
+    problems = refused(path)
+    assert [(p.path.rsplit("#", 1)[1], p.line) for p in problems] == [("choices", 2)], problems
+
+
+@pytest.mark.parametrize("type_text", ["select_one yn or_other",
+                                       "select one from yn or specify other"])
+def test_or_other_adds_the_other_choice_and_its_question(tmp_path, type_text):
+    # As pyxform does: an "Other" choice on the list and a text question shown when chosen.
+    path = book(tmp_path, [BASE, [type_text, "s", "S"], ["select_one yn", "t", "T"]])
+    form, _warnings = imported(path)
+    assert form.item("s").choice_list.names[-1] == "other"
+    assert form.item("t").choice_list.names[-1] == "other"
+    other = form.item("s_other")
+    assert other.type.value == "text" and other.label.get("en") == "Specify other."
+    assert other.relevant is not None and other.relevant.source == "selected(${s}, 'other')"
+
+
+def test_or_other_question_name_already_used_is_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["select_one yn or_other", "s", "S"], ["text", "s_other", "X"]])
+    problems = refused(path)
+    assert any(line == 3 and "already used on row 2" in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_settings_title_and_id_string_are_form_title_and_form_id(tmp_path):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"]],
+                settings_rows=[["id_string", "version", "title"], ["named", "3", "Named form"]])
+    form, _warnings = imported(path)
+    assert (form.id, form.title.get("en")) == ("named", "Named form")
+
+
+def test_single_colon_headers_and_upper_case_codes_keep_every_label(tmp_path):
+    # pyxform's older `label:English` (on a sheet with no `::` header) and `LABEL::FR`.
+    path = book(tmp_path, [["type", "name", "label:English", "jr:constraintMsg", "constraint"],
+                           ["integer", "q", "Age?", "Too old", ". < 18"]],
+                settings_rows=[["form_id", "version"], ["colons", "1"]])
+    form, _warnings = imported(path)
+    assert form.item("q").label.get("en") == "Age?"
+    assert form.item("q").constraint_message.get("en") == "Too old"
+    path = book(tmp_path, [["TYPE", "NAME", "LABEL::EN", "LABEL::FR"], ["text", "q", "Q", "Q fr"]],
+                choices=[["list_name", "name", "label::EN"], ["yn", "yes", "Yes"]],
+                settings_rows=[["form_id", "version", "default_language"], ["caps", "1", "EN"]],
+                name="caps.xlsx")
+    form, _warnings = imported(path)
+    assert form.languages == ("en", "fr") and form.item("q").label.get("fr") == "Q fr"
+
+
+def test_a_workbook_s_only_sheet_is_its_survey(tmp_path):
+    # pyxform's rule: one sheet, whatever its name, is the survey.
+    path = tmp_path / "one.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Sheet1"
+    workbook.active.append(["type", "name", "label"])
+    workbook.active.append(["text", "state", "The State"])
+    workbook.save(path)
+    form, _warnings = imported(path)
+    assert form.item("state").label.get("en") == "The State"
