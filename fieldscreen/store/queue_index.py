@@ -171,7 +171,8 @@ class QueueEntries:
             now_s < self.opened - int(clock_back_tolerance.total_seconds()))
         overdue = is_new & ((now_s >= screened + limits) | clock_went_back)
         rows = np.arange(len(self.ids)) if include_closed else np.flatnonzero(~is_closed)
-        keys = (self.ids[rows], self.screened[rows], ~overdue[rows], rank[rows],
+        id_high, id_low = _id_keys(self.ids[rows])
+        keys = (id_low, id_high, self.screened[rows], ~overdue[rows], rank[rows],
                 is_closed[rows])
         return QueueOrder(rows[np.lexsort(keys)], int(np.count_nonzero(overdue)))
 
@@ -216,6 +217,31 @@ class QueueEntries:
             return entries
         except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
             return None
+
+
+_HEX_VALUES = np.full(256, 0, dtype=np.uint64)
+_HEX_VALUES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint64)
+_HEX_VALUES[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint64)
+_UUID_HEX_COLUMNS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+_NIBBLE_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
+
+
+def _id_keys(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two uint64 sort keys per record id that order as the id text does.
+
+    Sorting 1.5M 36-byte strings was most of the queue's ordering time; a record id is a
+    lower-case UUID, whose text order is the order of its 128-bit value, so the two
+    halves of that value sort the same way as numbers.
+    """
+    if not len(ids):
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty
+    text = np.frombuffer(np.ascontiguousarray(ids, dtype="S36").tobytes(),
+                         dtype=np.uint8).reshape(-1, 36)
+    nibbles = _HEX_VALUES[text[:, _UUID_HEX_COLUMNS]]
+    high = (nibbles[:, :16] << _NIBBLE_SHIFTS).sum(axis=1, dtype=np.uint64)
+    low = (nibbles[:, 16:] << _NIBBLE_SHIFTS).sum(axis=1, dtype=np.uint64)
+    return high, low
 
 
 def _context(kind: str, row_id: int, audit_seq: int) -> bytes:
