@@ -40,7 +40,7 @@ HIDDEN = "x"
 # The threshold a deployment starts with; a coordinator can raise it, never lower it.
 SMALL_CELL_MINIMUM = DEFAULT_SMALL_CELL
 # Where a raised minimum is kept: the coordinator profile's encrypted secrets.
-_MINIMUM_SECRET = "small_cell_minimum"
+_MINIMUM_SETTING = "small_cell_minimum"
 
 CellKey = tuple[str, ...]
 TOTAL: CellKey = ("total",)
@@ -324,7 +324,7 @@ def audit_view(published: PublishedView) -> list[Interval]:
 def deployment_minimum(profile: UnlockedProfile) -> int:
     """The lowest threshold this coordinator may use: SMALL_CELL_MINIMUM unless raised."""
     try:
-        stored = profile.secret(_MINIMUM_SECRET)
+        stored = profile.secret(_MINIMUM_SETTING)
     except KeyError:
         return SMALL_CELL_MINIMUM
     try:
@@ -341,7 +341,7 @@ def raise_deployment_minimum(profile: UnlockedProfile, minimum: int) -> None:
             _("The smallest count shown can only be raised: this deployment hides counts "
               "below {minimum}.").format(minimum=current),
             hint=_("Choose {minimum} or more.").format(minimum=current))
-    profile.put_secret(_MINIMUM_SECRET, str(minimum).encode("ascii"))
+    profile.put_secret(_MINIMUM_SETTING, str(minimum).encode("ascii"))
 
 
 def check_threshold(threshold: int, minimum: int = SMALL_CELL_MINIMUM) -> None:

@@ -137,3 +137,92 @@ def test_the_threshold_cannot_go_below_the_deployment_minimum():
     check_threshold(5)
     with pytest.raises(UserError, match="below 8"):
         check_threshold(6, minimum=8)
+
+
+def _read_export(path, fmt, view):
+    """The hidden set an export file shows, read back from the file alone."""
+    import csv
+
+    import openpyxl
+
+    from fieldscreen.reporting.suppression import cross_key
+
+    hidden = set()
+    if fmt == "csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            counts = list(csv.reader(handle))[1:]
+    else:
+        book = openpyxl.load_workbook(path)
+        counts = [list(r) for r in book["Counts"].iter_rows(min_row=2, values_only=True)]
+        cross = [list(r) for r in book["Age by sex"].iter_rows(min_row=2, values_only=True)]
+        for (band, _values), cells in zip(view.age_by_sex, cross, strict=True):
+            for sex, cell in zip(view.sexes, cells[1:], strict=True):
+                if cell == HIDDEN:
+                    hidden.add(cross_key(band, sex))
+        about = {r[0]: r[1] for r in book["Data dictionary"].iter_rows(values_only=True)}
+        if about["Children counted"] == HIDDEN:
+            hidden.add(TOTAL)
+    for _title, dimension, _label, category, cell in counts:
+        if cell == HIDDEN:
+            hidden.add(("count", dimension, category))
+        else:
+            assert int(cell) == view.count(Dimension(dimension), category)
+    return hidden
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_exports_carry_the_dashboards_suppression_and_pass_the_audit(tmp_path, fmt, seed):
+    import datetime as dt
+
+    from fieldscreen.reporting.exports import export_counts
+    from fieldscreen.reporting.suppression import PublishedView
+
+    facts = (outsiders_case() if seed is None
+             else build_facts(random_rows(random.Random(seed), 40)))
+    view = disaggregate(facts)
+    path = tmp_path / f"counts.{fmt}"
+    export_counts(view, path, fmt=fmt, hxl=False, labels=lambda _d, c: c,
+                  generated_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
+    dashboard = publish(view, 5)
+    shown_in_file = _read_export(path, fmt, view)
+    if fmt == "xlsx":
+        assert shown_in_file == dashboard.hidden
+    else:  # the CSV holds the one-way tables only, hidden as on the dashboard
+        assert shown_in_file == {key for key in dashboard.hidden if key[0] == "count"}
+    # Audited from the file's own cells. For a CSV the reader is assumed to hold the
+    # dashboard's total and age-by-sex table too (the worst case), with the same hidden set.
+    extra = set() if fmt == "xlsx" else {key for key in dashboard.hidden if key[0] != "count"}
+    from_file = PublishedView(view, 5, frozenset(shown_in_file | extra), 0, 0)
+    intervals = audit_view(from_file)
+    assert intervals and all(i.width >= 5 for i in intervals)
+
+
+def test_a_deployment_can_raise_its_minimum_and_nothing_lowers_it(tmp_path):
+    import datetime as dt
+
+    from fieldscreen.reporting.dashboard import plain_label
+    from fieldscreen.reporting.exports import export_profile
+    from fieldscreen.reporting.suppression import deployment_minimum, raise_deployment_minimum
+    from tests.exchange_helpers import make_world
+
+    world = make_world(tmp_path)
+    request_close = world.close
+    profile = world.coordinator
+    assert deployment_minimum(profile) == 5
+    raise_deployment_minimum(profile, 10)
+    assert deployment_minimum(profile) == 10
+    with pytest.raises(UserError, match="only be raised"):
+        raise_deployment_minimum(profile, 6)
+    assert deployment_minimum(profile) == 10
+    path = tmp_path / "counts.csv"
+    with pytest.raises(UserError, match="below 10"):
+        export_profile(profile, path, fmt="csv", hxl=False, records=False,
+                       query=DashboardFilter(), labels=plain_label, small_cell=5,
+                       now=lambda: dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
+    assert not path.exists()
+    export_profile(profile, path, fmt="csv", hxl=False, records=False,
+                   query=DashboardFilter(), labels=plain_label, small_cell=10,
+                   now=lambda: dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
+    assert path.exists()
+    request_close()
