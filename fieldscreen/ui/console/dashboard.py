@@ -109,8 +109,8 @@ class DashboardPanel(QWidget):
         # The deployment's minimum is the lowest value (set_facts reads the profile's).
         self.small_cell.setRange(SMALL_CELL_MINIMUM, 50)
         self.small_cell.setValue(SMALL_CELL_MINIMUM)
-        self.small_cell.setAccessibleName(_("Small-cell threshold: counts below it show as "
-                                            "a range"))
+        self.small_cell.setAccessibleName(_("Small-cell threshold: counts below it are "
+                                            "hidden"))
         filters.addWidget(self.small_cell)
         filters.addStretch(1)
         layout.addLayout(filters)
