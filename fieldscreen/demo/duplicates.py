@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fieldscreen.reporting.linkage import child_code
+from fieldscreen.reporting.linkage import ChildCode, child_code
 
 # A fixed, plainly fictional key: demo codes must never be comparable with real ones.
 DEMO_LINKAGE_KEY = b"fieldscreen-demo-linkage-key-not-for-real-use"
@@ -34,7 +34,7 @@ class PlantedDuplicates:
     """Rows as `Inbox.summaries()` gives them, each row's child code, the true pairs."""
 
     rows: list[tuple[str, str, bool, dict[str, Any]]]
-    codes: np.ndarray  # object array of str | None
+    codes: np.ndarray  # object array of ChildCode | None
     pairs: set[tuple[int, int]]  # (first, second) positions, first < second
 
 
@@ -43,13 +43,13 @@ def planted_duplicates(screenings: int, *, duplicate_share: float = 0.05, seed: 
                        year_off: float = 0.3, other_area: float = 0.3,
                        with_codes: float = 1.0) -> PlantedDuplicates:
     """`screenings` rows of which `duplicate_share` are second screenings of a child."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - made-up data, repeatable by design
     area_names = tuple(f"area_{n:02d}" for n in range(areas))
     nationality_weights = [1 / (rank + 1) for rank in range(len(NATIONALITIES))]
     duplicates = round(screenings * duplicate_share)
     children = screenings - duplicates
     rows: list[tuple[str, str, bool, dict[str, Any]]] = []
-    codes: list[str | None] = []
+    codes: list[ChildCode | None] = []
     people: list[dict[str, Any]] = []
 
     def add(person: dict[str, Any], day: int) -> None:

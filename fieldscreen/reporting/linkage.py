@@ -29,8 +29,8 @@ from fieldscreen.reporting.facts import UNKNOWN_DAY, ScreeningFacts
 WINDOW_DAYS = 14
 # A pair is listed when the classifier gives it at least this probability of one child.
 LIST_FROM = 0.5
-FIELDS = ("code", "given_letters", "family_letters", "age", "age_near", "sex", "nationality", "area", "same_day", "dates_near",
-          "forms")
+FIELDS = ("code", "given_letters", "family_letters", "age", "age_near", "sex", "nationality",
+          "area", "same_day", "dates_near", "forms")
 
 
 def _letters(text: str, count: int) -> str:

@@ -54,6 +54,8 @@ class AuditAction(StrEnum):
     FOLLOW_UP_NOTE = "follow_up.note_added"
     FOLLOW_UP_DEADLINES = "follow_up.deadlines_changed"
     EXPORTED = "data.exported"
+    SCREENINGS_LINKED = "linkage.linked"
+    SCREENINGS_UNLINKED = "linkage.unlinked"
 
 
 @dataclass(frozen=True, slots=True)
