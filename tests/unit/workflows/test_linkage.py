@@ -90,3 +90,19 @@ def test_the_real_inbox_is_read_when_no_rows_are_given(world):
     world.import_bytes(world.sealed_batch(3).file)
     workflow = LinkageWorkflow(world.coordinator)
     assert isinstance(workflow.pairs(), list)
+
+
+def test_a_link_whose_audit_entry_fails_is_not_kept(world, monkeypatch):
+    demo = planted_duplicates(300, seed=5)
+    rows = rows_with_codes(demo)
+    workflow = LinkageWorkflow(world.coordinator, rows)
+    first, second = rows[0][0], rows[1][0]
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(world.coordinator._audit, "append", broken)
+    with pytest.raises(OSError):
+        workflow.link(first, second)
+    monkeypatch.undo()
+    assert workflow.links() == set()
