@@ -538,3 +538,14 @@ def test_csv_is_readable_from_memory_too(counts, labels, tmp_path):
     text = path.read_bytes().decode("utf-8-sig")
     assert text.count("\r\n") == len(expected_counts(counts, labels)) + 2
     assert next(csv.reader(io.StringIO(text.splitlines()[1]))) == COUNT_TAGS
+
+
+def test_cli_threshold_below_the_deployment_minimum_writes_nothing(world, tmp_path,
+                                                                  passphrase_file, capsys):
+    path = tmp_path / "out.csv"
+    code, _out, err = run_export(world, capsys, "--format", "csv", "-o", str(path),
+                                 "--small-cell", "3", "--passphrase-file", str(passphrase_file))
+    assert code == 1
+    assert "below 5" in err and "Traceback" not in err
+    assert not path.exists()
+    assert exported_entries(world) == []
