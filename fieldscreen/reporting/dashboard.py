@@ -3,8 +3,9 @@
 One `Disaggregation` holds, for the records that pass a filter (screening dates, areas),
 the number of children in each category of each dimension DOMAIN.md asks for: age band,
 sex, nationality, form of exploitation, area and decision, plus one cross-tabulation.
-A count below the small-cell threshold (default 5) is shown and exported as "<5": a
-handful of children in one cell can be recognised by people who know the area.
+Which counts are hidden (below the small-cell threshold, default 5, and those that would
+give them away) is decided in `suppression`: a handful of children in one cell can be
+recognised by people who know the area.
 """
 
 from __future__ import annotations
@@ -90,17 +91,6 @@ class Disaggregation:
 
     def count(self, dimension: Dimension, category: str) -> int:
         return dict(self.counts[dimension]).get(category, 0)
-
-
-def cell_text(count: int, threshold: int = DEFAULT_SMALL_CELL) -> str:
-    """How a count is shown or exported: "<5" for 1 to threshold-1, else the number."""
-    if 0 < count < threshold:
-        return f"<{threshold}"
-    return str(count)
-
-
-def suppressed(count: int, threshold: int = DEFAULT_SMALL_CELL) -> bool:
-    return 0 < count < threshold
 
 
 def _age_band_codes(ages: np.ndarray, scheme: AgeBands) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -36,10 +36,18 @@ from fieldscreen.reporting.dashboard import (
     DashboardFilter,
     Dimension,
     Disaggregation,
-    cell_text,
     disaggregate,
 )
 from fieldscreen.reporting.facts import DECISIONS, ScreeningFacts, build_facts, stored_date
+from fieldscreen.reporting.suppression import (
+    HIDDEN,
+    SMALL_CELL_MINIMUM,
+    TOTAL,
+    check_threshold,
+    count_key,
+    cross_key,
+    publish,
+)
 from fieldscreen.store.database import StorageFull
 from fieldscreen.store.follow_up import FollowUpCase, FollowUpStatus
 from fieldscreen.store.timestamps import utc_stamp
@@ -440,27 +448,26 @@ def _hxl_attribute(code: str) -> str:
 
 def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportFormat | str,
                   hxl: bool, labels: CategoryLabel, small_cell: int = DEFAULT_SMALL_CELL,
-                  generated_at: dt.datetime) -> int:
+                  minimum: int = SMALL_CELL_MINIMUM, generated_at: dt.datetime) -> int:
     """Write the dashboard's counts to `path`; returns the number of table rows.
 
-    A count from 1 to `small_cell` - 1 is written as the text "<small_cell" (as
-    `cell_text` shows it); 0 and larger counts as whole numbers. CSV holds the counts
-    table only; XLSX adds the age-by-sex table and a data dictionary.
+    The cells the dashboard hides for this view and threshold (`suppression.publish`: counts
+    from 1 to `small_cell` - 1 and the cells that would give them away) are written as the
+    text "x"; the others as whole numbers. The hidden set is that of the whole view (total,
+    every table, age by sex) even in a CSV, which holds the counts table only; XLSX adds
+    the age-by-sex table and a data dictionary.
 
     Raises:
-        UserError: the file could not be written; nothing was left behind.
+        UserError: a threshold below the deployment's `minimum`, or the file could not be
+            written; nothing was left behind.
     """
-    if small_cell < 1:
-        raise ValueError("small_cell must be at least 1")
+    check_threshold(small_cell, minimum)
     fmt = ExportFormat(fmt)
-
-    def shown(count: int) -> Cell:
-        text = cell_text(count, small_cell)
-        return int(text) if text.isdigit() else text
+    published = publish(disaggregation, small_cell)
 
     rows: list[Sequence[Cell]] = [
         [dimension.title, dimension.value, labels(dimension, category), category,
-         shown(count)]
+         published.cell(count_key(dimension, category), count)]
         for dimension in Dimension
         for category, count in disaggregation.counts.get(dimension, ())]
     if fmt is ExportFormat.CSV:
@@ -473,10 +480,11 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
     cross_tags: list[Cell] = [AGE_BAND_TAG, *(f"{CROSS_COUNT_TAG}+{_hxl_attribute(sex)}"
                                               for sex in sexes)]
     cross: list[Sequence[Cell]] = [cross_header, *([cross_tags] if hxl else [])]
-    cross.extend([labels(Dimension.AGE_BAND, band), *(shown(count) for count in counts)]
+    cross.extend([labels(Dimension.AGE_BAND, band),
+                  *(published.cell(cross_key(band, sex), count)
+                    for sex, count in zip(sexes, counts, strict=True))]
                  for band, counts in disaggregation.age_by_sex)
 
-    below = small_cell - 1
     counts_sheet, cross_sheet = _("Counts"), _("Age by sex")
     categories = [(dimension, category) for dimension in Dimension
                   for category, _count in disaggregation.counts.get(dimension, ())]
@@ -486,10 +494,9 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
         "#indicator+category+name": _("The words for each code below."),
         "#indicator+category+code": FORMS_SEPARATOR.join(
             f"{dimension.value}: {category}" for dimension, category in categories),
-        "#affected+children+num": (
-            _("A whole number; 1 to {below} children are written \"<{threshold}\".").format(
-                below=below, threshold=small_cell) if small_cell > 1
-            else _("A whole number.")),
+        "#affected+children+num": _(
+            "A whole number, or \"{hidden}\" when the number is hidden (see the small-cell "
+            "rule).").format(hidden=HIDDEN),
     }
     dictionary: list[Sequence[Cell]] = [
         [counts_sheet, _(column.header), column.tag, _(column.meaning), values[column.tag]]
@@ -502,17 +509,20 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
         [cross_sheet, labels(Dimension.SEX, sex), f"{CROSS_COUNT_TAG}+{_hxl_attribute(sex)}",
          _("Children of this sex in each age band; small cells as above."),
          _coded_values(Dimension.SEX, [sex], labels)] for sex in sexes)
-    rule = (_("Counts from 1 to {below} are written \"<{threshold}\": a handful of children "
-              "in one cell can be recognised by people who know the area. There is no "
-              "secondary suppression: a hidden cell can sometimes be worked out from the "
-              "total and the other cells of its dimension.").format(
-        below=below, threshold=small_cell) if small_cell > 1
-        else _("None: every count is exact (threshold 1)."))
+    rule = _("Counts from 1 to {below} are hidden (written \"{hidden}\"): a handful of "
+             "children in one cell can be recognised by people who know the area. Further "
+             "cells are hidden so that no hidden count can be worked out from the total and "
+             "the other tables of this file to within fewer than {threshold} children. "
+             "{hidden_count} numbers are hidden. Two files with different filters can still "
+             "be subtracted from each other.").format(
+        below=small_cell - 1, hidden=HIDDEN, threshold=small_cell,
+        hidden_count=len(published.hidden))
     dictionary.extend(_about(
         disaggregation.filter, labels, generated_at,
         _("Counts of screened children, as the dashboard shows them. A child can have "
           "several forms of exploitation, so that dimension can add up to more than the "
-          "total."), rule, (_("Children counted"), shown(disaggregation.total))))
+          "total."), rule, (_("Children counted"),
+                            published.cell(TOTAL, disaggregation.total))))
     header_rows = 2 if hxl else 1
     data = _xlsx_bytes([
         _Sheet(counts_sheet, list(_table(COUNT_COLUMNS, rows, hxl)), header_rows,
@@ -675,9 +685,12 @@ def export_profile(profile: UnlockedProfile, path: Path, *, fmt: ExportFormat | 
         written = total = export_records(chosen, path, fmt=fmt, hxl=hxl, labels=labels,
                                          query=query, generated_at=moment)
     else:
+        from fieldscreen.reporting.suppression import deployment_minimum
+
         counts = disaggregate(facts, query)
         written = export_counts(counts, path, fmt=fmt, hxl=hxl, labels=labels,
-                                small_cell=small_cell, generated_at=moment)
+                                small_cell=small_cell, minimum=deployment_minimum(profile),
+                                generated_at=moment)
         total = counts.total
     try:
         profile.record_export(fmt=fmt.value, records=records, rows=written)

@@ -61,6 +61,8 @@ class AuditAction(StrEnum):
     REFERRAL_UPDATE_IMPORTED = "referral.update_imported"
     REFERRAL_RECEIVED = "referral.received"
     REFERRAL_ANSWERED = "referral.answered"
+    SCREENINGS_LINKED = "linkage.linked"
+    SCREENINGS_UNLINKED = "linkage.unlinked"
 
 
 @dataclass(frozen=True, slots=True)

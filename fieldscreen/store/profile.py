@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from fieldscreen.engine.session import utc_now
 from fieldscreen.errors import UserError
@@ -63,6 +64,8 @@ COORDINATOR_AGE_IDENTITY = "coordinator_age_identity"
 COORDINATOR_SIGNING_KEY = "coordinator_signing_key"
 DEPLOYMENT_PACK = "deployment_pack"
 PARTNER_SIGNING_KEY = "partner_signing_key"
+# Which imported screenings the coordinator decided are one child (workflows.linkage).
+SCREENING_LINKS = "screening_links"
 # The number of the last deployment pack this coordinator wrote (next_pack_sequence).
 PACK_SEQUENCE = "pack-sequence"
 # Packs replaced while drafts existed, kept so each draft resumes with the form version it
@@ -638,6 +641,16 @@ class UnlockedProfile:
         with self._database.write() as db:
             self._audit.append(db, AuditAction.EXPORTED, at=self._clock(),
                                details={"format": fmt, "records": records, "rows": rows})
+
+    def change_links(self, links: bytes, *, linked: bool, first: str, second: str,
+                     details: dict[str, Any]) -> None:
+        """Store the coordinator's links between screenings (sealed, as a secret) and note
+        the change in the audit log, in one transaction: no link without its entry."""
+        action = AuditAction.SCREENINGS_LINKED if linked else AuditAction.SCREENINGS_UNLINKED
+        with self._database.write() as db:
+            self._put_secret(db, SCREENING_LINKS, links)
+            self._audit.append(db, action, at=self._clock(), record_id=first,
+                               details={"other": second, **details})
 
     # -- locking -----------------------------------------------------------------------------
 

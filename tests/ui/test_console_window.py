@@ -15,8 +15,9 @@ from fieldscreen.exchange.pack import read_pack
 from fieldscreen.exchange.sync import sync
 from fieldscreen.exchange.transports import WebDavTransport
 from fieldscreen.forms.loader import load_form
-from fieldscreen.reporting.dashboard import Dimension, cell_text, disaggregate
+from fieldscreen.reporting.dashboard import Dimension, disaggregate
 from fieldscreen.reporting.facts import build_facts
+from fieldscreen.reporting.suppression import HIDDEN, audit_view, publish
 from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.store.profile import ProfileRole, ProfileStore
 from fieldscreen.ui.console.window import ConsoleWindow
@@ -120,17 +121,21 @@ def test_dashboard_shows_the_counts_with_small_cells_and_filters(qtbot, delivere
     assert panel.current is not None and panel.current.total == expected.total == 12
     shown = {(panel.table.item(row, 0).text(), panel.table.item(row, 1).text()):
              panel.table.item(row, 2).text() for row in range(panel.table.rowCount())}
+    published = publish(expected, 5)
     for dimension in Dimension:
-        for category, count in expected.counts[dimension]:
-            assert panel.cell(dimension, category) == cell_text(count)
-    assert "<5" in shown.values()  # 12 screenings of six kinds make small cells
+        for category, _count in expected.counts[dimension]:
+            assert panel.cell(dimension, category) == published.count_text(dimension, category)
+    assert HIDDEN in shown.values()  # 12 screenings of six kinds make small cells
+    # What the console shows is protected: no hidden number can be narrowed.
+    assert all(i.width >= 5 for i in audit_view(panel.published))
+    assert str(len(published.hidden)) in panel.hidden_note.text()
     axis = next(a for a in panel.charts[Dimension.DECISION].chart().axes()
             if isinstance(a, QBarCategoryAxis))
-    assert any("(&lt;5)" in name for name in axis.categories())  # rich text
+    assert any("(x)" in name for name in axis.categories())
 
+    # The console cannot go below the deployment's minimum.
     panel.small_cell.setValue(1)
-    assert "<" not in "".join(panel.table.item(r, 2).text()
-                              for r in range(panel.table.rowCount()))
+    assert panel.small_cell.value() == 5
     area = panel.area.findData("north_district")
     assert area > 0
     panel.area.setCurrentIndex(area)

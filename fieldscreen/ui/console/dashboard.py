@@ -2,9 +2,11 @@
 exploitation, area and decision, with charts (QtCharts) and the same numbers as tables.
 
 Counts come from `fieldscreen.reporting.dashboard.disaggregate` over the in-memory table
-built at unlock; a refresh is a few vectorised passes, so it runs on the GUI thread. Small
-cells read "<5" (or the chosen threshold) in the tables and on the charts, whose bars for
-such cells are not drawn: a bar's length would give the number away.
+built at unlock; a refresh is a few vectorised passes, so it runs on the GUI thread. Counts
+below the threshold, and the further cells that would let them be worked out from the
+totals (`reporting.suppression`), read "x" in the tables and on the charts, whose bars for
+such cells are not drawn: a bar's length would give the number away. The threshold cannot
+go below the deployment's minimum.
 """
 
 from __future__ import annotations
@@ -47,16 +49,14 @@ from PySide6.QtWidgets import (
 from fieldscreen.i18n import _, active_language, format_number
 from fieldscreen.reporting.charts import chart_rows
 from fieldscreen.reporting.dashboard import (
-    DEFAULT_SMALL_CELL,
     NOT_KNOWN,
     AgeBands,
     DashboardFilter,
     Dimension,
     Disaggregation,
-    cell_text,
     disaggregate,
-    suppressed,
 )
+from fieldscreen.reporting.suppression import SMALL_CELL_MINIMUM, PublishedView, publish
 
 if TYPE_CHECKING:
     from fieldscreen.reporting.facts import ScreeningFacts
@@ -83,6 +83,7 @@ class DashboardPanel(QWidget):
         self.window_ = window
         self.facts: ScreeningFacts | None = None
         self.current: Disaggregation | None = None
+        self.published: PublishedView | None = None
         self._filling = False
         layout = QVBoxLayout(self)
 
@@ -105,10 +106,11 @@ class DashboardPanel(QWidget):
         filters.addWidget(self.bands)
         filters.addWidget(QLabel(_("Hide counts below:"), self))
         self.small_cell = QSpinBox(self)
-        self.small_cell.setRange(1, 50)
-        self.small_cell.setValue(DEFAULT_SMALL_CELL)
-        self.small_cell.setAccessibleName(_("Small-cell threshold: counts below it show as "
-                                            "a range"))
+        # The deployment's minimum is the lowest value (set_facts reads the profile's).
+        self.small_cell.setRange(SMALL_CELL_MINIMUM, 50)
+        self.small_cell.setValue(SMALL_CELL_MINIMUM)
+        self.small_cell.setAccessibleName(_("Small-cell threshold: counts below it are "
+                                            "hidden"))
         filters.addWidget(self.small_cell)
         filters.addStretch(1)
         layout.addLayout(filters)
@@ -122,6 +124,10 @@ class DashboardPanel(QWidget):
         self.total.setStyleSheet("font-size: 14pt; font-weight: bold;")
         self.total.setAccessibleName(_("Children screened"))
         layout.addWidget(self.total)
+        self.hidden_note = QLabel(self)
+        self.hidden_note.setWordWrap(True)
+        self.hidden_note.setAccessibleName(_("Hidden numbers"))
+        layout.addWidget(self.hidden_note)
 
         self.views = QTabWidget(self)
         self.views.setAccessibleName(_("Charts or tables"))
@@ -202,6 +208,7 @@ class DashboardPanel(QWidget):
         self.facts = facts
         self._filling = True
         try:
+            self._apply_minimum()
             first = facts.first_day or dt.date.today()
             last = facts.last_day or dt.date.today()
             for edit in (self.start, self.end):
@@ -218,6 +225,14 @@ class DashboardPanel(QWidget):
         finally:
             self._filling = False
         self.refresh()
+
+    def _apply_minimum(self) -> None:
+        from fieldscreen.reporting.suppression import deployment_minimum
+
+        profile = self.window_.profile
+        minimum = deployment_minimum(profile) if profile is not None else SMALL_CELL_MINIMUM
+        self.small_cell.setMinimum(minimum)
+        self.small_cell.setMaximum(max(50, minimum))
 
     def query(self) -> DashboardFilter:
         area = self.area.currentData()
@@ -236,11 +251,11 @@ class DashboardPanel(QWidget):
         if self._filling or self.facts is None:
             return
         self.current = disaggregate(self.facts, self.query())
-        threshold = self.small_cell.value()
+        published = self.published = publish(self.current, self.small_cell.value())
         self.total.setText(_("Children screened: {count}").format(
-            count=cell_text(self.current.total, threshold)
-            if suppressed(self.current.total, threshold)
+            count=published.total_text() if published.is_hidden(("total",))
             else format_number(self.current.total)))
+        self.hidden_note.setText(published.summary())
         label = self._labels()
         self.table.setRowCount(0)
         for dimension in Dimension:
@@ -250,23 +265,25 @@ class DashboardPanel(QWidget):
                 row = self.table.rowCount()
                 self.table.insertRow(row)
                 for column, text in enumerate((dimension.title, label(dimension, category),
-                                               cell_text(count, threshold))):
+                                               published.count_text(dimension,
+                                                                    category))):
                     item = QTableWidgetItem(text)
                     if column == 2:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                               | Qt.AlignmentFlag.AlignVCenter)
                     self.table.setItem(row, column, item)
-            self._draw(dimension, label, threshold)
-        self._fill_cross(label, threshold)
+            self._draw(dimension, label)
+        self._fill_cross(label)
 
     def cell(self, dimension: Dimension, category: str) -> str:
         """What the tables show for one category (tests compare exports with it)."""
-        assert self.current is not None
-        return cell_text(self.current.count(dimension, category), self.small_cell.value())
+        assert self.published is not None
+        return self.published.count_text(dimension, category)
 
-    def _fill_cross(self, label: CategoryLabel, threshold: int) -> None:
-        current = self.current
-        assert current is not None
+    def _fill_cross(self, label: CategoryLabel) -> None:
+        published = self.published
+        assert published is not None
+        current = published.view
         sexes = current.sexes
         self.cross.clear()
         self.cross.setRowCount(len(current.age_by_sex))
@@ -274,13 +291,14 @@ class DashboardPanel(QWidget):
         self.cross.setHorizontalHeaderLabels([label(Dimension.SEX, sex) for sex in sexes])
         self.cross.setVerticalHeaderLabels([label(Dimension.AGE_BAND, band)
                                             for band, _row in current.age_by_sex])
-        for row, (_band, counts) in enumerate(current.age_by_sex):
+        for row, (band, counts) in enumerate(current.age_by_sex):
             for column, count in enumerate(counts):
-                self.cross.setItem(row, column, QTableWidgetItem(cell_text(count, threshold)))
+                self.cross.setItem(row, column, QTableWidgetItem(
+                    published.cross_text(band, sexes[column], count)))
 
-    def _draw(self, dimension: Dimension, label: CategoryLabel, threshold: int) -> None:
-        assert self.current is not None
-        rows = chart_rows(self.current, dimension, label, threshold)
+    def _draw(self, dimension: Dimension, label: CategoryLabel) -> None:
+        assert self.published is not None
+        rows = chart_rows(self.published, dimension, label)
         bars = QBarSet(dimension.title)
         for bar in rows.bars:
             bars.append(bar.height)
@@ -349,6 +367,8 @@ class DashboardPanel(QWidget):
     def clear(self) -> None:
         self.facts = None
         self.current = None
+        self.published = None
+        self.hidden_note.clear()
         self.table.setRowCount(0)
         self.cross.clear()
         self.cross.setRowCount(0)

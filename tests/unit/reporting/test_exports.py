@@ -24,7 +24,6 @@ from fieldscreen.reporting.dashboard import (
     AgeBands,
     DashboardFilter,
     Dimension,
-    cell_text,
     disaggregate,
 )
 from fieldscreen.reporting.exports import (
@@ -39,6 +38,7 @@ from fieldscreen.reporting.exports import (
 )
 from fieldscreen.reporting.facts import build_facts
 from fieldscreen.reporting.labels import form_labels
+from fieldscreen.reporting.suppression import HIDDEN, TOTAL, count_key, cross_key, publish
 from fieldscreen.store.follow_up import FollowUpStatus
 from tests.exchange_helpers import PASSPHRASE, make_world, shipped_form
 
@@ -102,13 +102,13 @@ def passphrase_file(tmp_path):
 
 
 def expected_counts(counts, labels, threshold=5):
-    """The Counts table as the dashboard shows it: small cells as "<5", others as numbers."""
+    """The Counts table as the dashboard shows it: hidden cells as "x", others as numbers."""
+    published = publish(counts, threshold)
     found = []
     for dimension in Dimension:
         for category, count in counts.counts[dimension]:
-            text = cell_text(count, threshold)
             found.append([dimension.title, dimension.value, labels(dimension, category),
-                          category, int(text) if text.isdigit() else text])
+                          category, published.cell(count_key(dimension, category), count)])
     return found
 
 
@@ -148,7 +148,7 @@ def test_xlsx_counts_match_the_dashboard_cell_by_cell(counts, labels, tmp_path):
     assert written == len(expected)
     children = [row[4] for row in expected]
     # The batch gives both kinds of cell, so both are checked.
-    assert "<5" in children and any(isinstance(c, int) and c >= 5 for c in children)
+    assert HIDDEN in children and any(isinstance(c, int) and c >= 5 for c in children)
     assert 0 in children
 
 
@@ -159,13 +159,13 @@ def test_xlsx_age_by_sex_is_the_dashboard_cross_tab_with_small_cells_hidden(
 
     table = sheet_rows(path, "Age by sex")
     assert table[0] == ["Age band", *(labels(Dimension.SEX, sex) for sex in counts.sexes)]
-    expected = []
-    for band, values in counts.age_by_sex:
-        cells = [cell_text(value) for value in values]
-        expected.append([labels(Dimension.AGE_BAND, band),
-                         *(int(c) if c.isdigit() else c for c in cells)])
+    published = publish(counts, 5)
+    expected = [[labels(Dimension.AGE_BAND, band),
+                 *(published.cell(cross_key(band, sex), value)
+                   for sex, value in zip(counts.sexes, values, strict=True))]
+                for band, values in counts.age_by_sex]
     assert table[1:] == expected
-    assert any("<5" in row for row in expected)
+    assert any(HIDDEN in row for row in expected)
 
 
 def test_xlsx_data_dictionary_names_every_column_the_filter_and_the_rule(
@@ -186,10 +186,10 @@ def test_xlsx_data_dictionary_names_every_column_the_filter_and_the_rule(
     assert about["Areas"] == "North District (north_district)"
     assert about["Age bands"] == "0-4, 5-11, 12-17 (unhcr)"
     assert about["Generated at"] == "2026-03-02T08:30:00Z"
-    assert '"<10"' in about["Small-cell rule"]
-    assert "no secondary suppression" in about["Small-cell rule"]
-    total = disaggregate(facts, query).total
-    assert about["Children counted"] == (cell_text(total, 10) if total < 10 else total)
+    assert "1 to 9 are hidden" in about["Small-cell rule"]
+    assert "can still be subtracted" in about["Small-cell rule"]
+    published = publish(disaggregate(facts, query), 10)
+    assert about["Children counted"] == published.cell(TOTAL, published.view.total)
 
 
 def test_csv_counts_match_the_dashboard_and_carry_a_byte_order_mark(counts, labels,
@@ -203,18 +203,18 @@ def test_csv_counts_match_the_dashboard_and_carry_a_byte_order_mark(counts, labe
     assert table[1:] == [[str(cell) for cell in row] for row in expected_counts(counts, labels)]
 
 
-def test_a_higher_threshold_hides_more_and_threshold_one_hides_nothing(counts, labels,
-                                                                       tmp_path):
+def test_a_higher_threshold_hides_more_and_none_goes_below_the_minimum(counts, labels,
+                                                                        tmp_path):
     path = tmp_path / "counts.csv"
     export_counts(counts, path, fmt="csv", hxl=False, labels=labels, small_cell=1000,
                   generated_at=NOW)
-    assert {row[4] for row in csv_rows(path)[1:]} <= {"0", "<1000"}
+    assert {row[4] for row in csv_rows(path)[1:]} <= {"0", HIDDEN}
 
-    export_counts(counts, path, fmt="csv", hxl=False, labels=labels, small_cell=1,
-                  generated_at=NOW)
-    shown = [row[4] for row in csv_rows(path)[1:]]
-    assert shown == [str(row[4]) for row in expected_counts(counts, labels, threshold=1)]
-    assert not any(value.startswith("<") for value in shown)
+    for low, minimum in ((1, 5), (4, 5), (6, 8)):
+        with pytest.raises(UserError, match=f"below {minimum}"):
+            export_counts(counts, tmp_path / "low.csv", fmt="csv", hxl=False, labels=labels,
+                          small_cell=low, minimum=minimum, generated_at=NOW)
+        assert not (tmp_path / "low.csv").exists()
 
 
 @pytest.mark.filterwarnings(XLRD3_WARNING)
@@ -228,7 +228,8 @@ def test_libhxl_reads_the_hashtags_and_the_counts_offline(counts, labels, tmp_pa
 
     assert tags == COUNT_TAGS
     found = {(row[1], row[3]): str(row[4]) for row in values}
-    expected = {(d.value, category): cell_text(count)
+    published = publish(counts, 5)
+    expected = {(d.value, category): str(published.cell(count_key(d, category), count))
                 for d in Dimension for category, count in counts.counts[d]}
     assert found == expected
 
@@ -463,7 +464,7 @@ def test_cli_filters_and_age_bands_reach_the_file(world, labels, tmp_path, passp
     code, _out, err = run_export(
         world, capsys, "--format", "csv", "-o", str(path), "--from", "2026-03-01", "--to",
         "2026-03-01", "--area", "north_district", "--area", "south_district",
-        "--age-bands", "unhcr", "--small-cell", "3", "--passphrase-file", str(passphrase_file))
+        "--age-bands", "unhcr", "--small-cell", "7", "--passphrase-file", str(passphrase_file))
 
     assert code == 0, err
     query = DashboardFilter(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 1),
@@ -471,7 +472,7 @@ def test_cli_filters_and_age_bands_reach_the_file(world, labels, tmp_path, passp
                             age_bands=AgeBands.UNHCR)
     expected = disaggregate(build_facts(world.coordinator.inbox.summaries()), query)
     assert csv_rows(path)[1:] == [[str(cell) for cell in row]
-                                  for row in expected_counts(expected, labels, threshold=3)]
+                                  for row in expected_counts(expected, labels, threshold=7)]
     assert "0-4" in {row[3] for row in csv_rows(path)}
 
 
@@ -537,3 +538,14 @@ def test_csv_is_readable_from_memory_too(counts, labels, tmp_path):
     text = path.read_bytes().decode("utf-8-sig")
     assert text.count("\r\n") == len(expected_counts(counts, labels)) + 2
     assert next(csv.reader(io.StringIO(text.splitlines()[1]))) == COUNT_TAGS
+
+
+def test_cli_threshold_below_the_deployment_minimum_writes_nothing(world, tmp_path,
+                                                                  passphrase_file, capsys):
+    path = tmp_path / "out.csv"
+    code, _out, err = run_export(world, capsys, "--format", "csv", "-o", str(path),
+                                 "--small-cell", "3", "--passphrase-file", str(passphrase_file))
+    assert code == 1
+    assert "below 5" in err and "Traceback" not in err
+    assert not path.exists()
+    assert exported_entries(world) == []

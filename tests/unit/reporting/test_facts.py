@@ -8,7 +8,6 @@ from fieldscreen.reporting.dashboard import (
     AgeBands,
     DashboardFilter,
     Dimension,
-    cell_text,
     disaggregate,
 )
 from fieldscreen.reporting.facts import build_facts
@@ -59,12 +58,6 @@ def test_unhcr_bands_and_filters_by_date_and_area():
     assert south.total == 2
     unknown_area = disaggregate(facts, DashboardFilter(areas=frozenset({"not_known"})))
     assert unknown_area.total == 1
-
-
-def test_small_cells_read_as_a_range():
-    assert [cell_text(n) for n in (0, 1, 4, 5, 12)] == ["0", "<5", "<5", "5", "12"]
-    assert cell_text(9, threshold=10) == "<10"
-    assert cell_text(1, threshold=1) == "1"
 
 
 def test_hostile_outcome_values_are_counted_as_not_known():

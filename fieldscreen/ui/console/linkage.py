@@ -1,0 +1,140 @@
+"""The console's list of screenings that may be one child: score, reasons, link, unlink.
+
+A view over `workflows.linkage.LinkageWorkflow`: "Find pairs" scores the imported
+screenings on the worker thread; the table lists each pair with its score, the fields on
+which the two screenings agree, and whether it is linked; a person links or unlinks the
+chosen pair (each change is audited by the workflow). Not yet a tab of the console
+window: `window.py` adds it with one line when the lead wires it in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import N_, _, format_decimal, ngettext
+
+if TYPE_CHECKING:
+    from fieldscreen.ui.console.shell import ConsoleShell
+    from fieldscreen.workflows.linkage import CandidatePair, LinkageWorkflow
+
+# The words for each reason (reporting.linkage.FIELDS).
+REASON_WORDS = {
+    "code": N_("child code"),
+    "given_letters": N_("letters of the given name"),
+    "family_letters": N_("letters of the family name"),
+    "age": N_("age"),
+    "age_near": N_("age within a year"),
+    "sex": N_("sex"),
+    "nationality": N_("nationality"),
+    "area": N_("area"),
+    "same_day": N_("same day"),
+    "dates_near": N_("dates within two weeks"),
+    "forms": N_("forms of exploitation"),
+}
+
+
+def reasons_text(reasons: tuple[str, ...]) -> str:
+    """The agreeing fields in words; "age" is left out when "age within a year" says it."""
+    shown = [name for name in reasons if not (name == "age_near" and "age" in reasons)]
+    return ", ".join(_(REASON_WORDS[name]) for name in shown if name in REASON_WORDS)
+
+
+class LinkagePanel(QWidget):
+    """Candidate pairs of one child screened twice, for a person to decide."""
+
+    def __init__(self, window: ConsoleShell, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.window_ = window
+        self.workflow: LinkageWorkflow | None = None
+        self.shown: list[CandidatePair] = []
+        layout = QVBoxLayout(self)
+        buttons = QHBoxLayout()
+        self.find_button = QPushButton(_("Find pairs"), self)
+        self.find_button.setAccessibleName(_("Find screenings that may be the same child"))
+        self.find_button.clicked.connect(self.find_pairs)
+        self.link_button = QPushButton(_("Link"), self)
+        self.link_button.setAccessibleName(_("Link the chosen pair: the same child"))
+        self.link_button.clicked.connect(lambda: self._decide(link=True))
+        self.unlink_button = QPushButton(_("Unlink"), self)
+        self.unlink_button.setAccessibleName(_("Unlink the chosen pair"))
+        self.unlink_button.clicked.connect(lambda: self._decide(link=False))
+        for button in (self.find_button, self.link_button, self.unlink_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.table = QTableWidget(0, 5, self)
+        self.table.setHorizontalHeaderLabels(
+            [_("Score"), _("Screening"), _("Other screening"), _("Agree on"), _("Linked")])
+        self.table.setAccessibleName(_("Screenings that may be the same child"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        layout.addWidget(self.table, 1)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName(_("Message"))
+        layout.addWidget(self.message)
+
+    def find_pairs(self) -> None:
+        """Score the imported screenings on the worker thread, then list the pairs."""
+        from fieldscreen.workflows.linkage import LinkageWorkflow
+
+        profile = self.window_.profile
+        if profile is None:
+            return
+        self.message.setText(_("Looking for screenings of the same child…"))
+        self.window_.run_task(lambda: LinkageWorkflow(profile), self.show_workflow,
+                              self.message.setText)
+
+    def show_workflow(self, workflow: LinkageWorkflow) -> None:
+        self.workflow = workflow
+        self.fill()
+
+    def fill(self) -> None:
+        assert self.workflow is not None
+        self.shown = self.workflow.pairs()
+        self.table.setRowCount(len(self.shown))
+        for row, pair in enumerate(self.shown):
+            cells = (format_decimal(pair.score, 2), pair.first, pair.second,
+                     reasons_text(pair.reasons), _("Yes") if pair.linked else _("No"))
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.message.setText(
+            ngettext("{count} pair to look at.", "{count} pairs to look at.",
+                     len(self.shown)).format(count=len(self.shown))
+            if self.shown else _("No screenings look like the same child."))
+
+    def _decide(self, *, link: bool) -> None:
+        row = self.table.currentRow()
+        if self.workflow is None or not 0 <= row < len(self.shown):
+            self.message.setText(_("Choose a pair in the list first."))
+            return
+        pair = self.shown[row]
+        try:
+            if link:
+                self.workflow.link(pair.first, pair.second)
+            else:
+                self.workflow.unlink(pair.first, pair.second)
+        except UserError as error:
+            self.message.setText(str(error))
+            return
+        self.fill()
+        self.table.selectRow(row)
+        self.message.setText(_("Linked: both screenings are now one child.") if link
+                             else _("Unlinked: the two screenings are separate again."))
