@@ -288,13 +288,21 @@ def move_on(wizard: Any) -> None:
 def type_note(qtbot, window: Any, text: str) -> None:
     """Go to the worker's note and type `text` key by key (each key autosaves the draft)."""
     wizard = window.wizard
+    # A draft resumes after its last answered step, which may lie past the note: walk
+    # back to it then, as a worker would.
+    note_step = next(index for index, step in enumerate(wizard.steps)
+                     if any(item.name == "worker_note" for item in step.items))
     for _step in range(200):
         if any(item.name == "worker_note" for item in wizard.current_step().items):
             break
-        move_on(wizard)
+        if wizard.index > note_step:
+            wizard.go_back()
+        else:
+            move_on(wizard)
     else:
         raise AssertionError("the worker's note never came")
-    label = wizard.current_step().items[0].label.get("en")
+    [note] = [item for item in wizard.current_step().items if item.name == "worker_note"]
+    label = note.label.get("en")
     [line] = [edit for edit in wizard.question_area.widget().findChildren(QPlainTextEdit)
               if edit.accessibleName() == label]
     line.setFocus()
