@@ -66,6 +66,9 @@ DEPLOYMENT_PACK = "deployment_pack"
 PARTNER_SIGNING_KEY = "partner_signing_key"
 # Which imported screenings the coordinator decided are one child (workflows.linkage).
 SCREENING_LINKS = "screening_links"
+# The deployment's linkage key (HMAC key of the child codes, docs/security.md): made by the
+# coordinator, and on a field laptop the copy its installed pack brought sealed to it.
+LINKAGE_KEY = "linkage_key"
 # The number of the last deployment pack this coordinator wrote (next_pack_sequence).
 PACK_SEQUENCE = "pack-sequence"
 # Packs replaced while drafts existed, kept so each draft resumes with the form version it
@@ -495,12 +498,15 @@ class UnlockedProfile:
             self._put_secret(db, name, value)
 
     def _role_secret(self, role: ProfileRole, name: str) -> bytes:
+        self._role_secret_check(role)
+        return self.secret(name)
+
+    def _role_secret_check(self, role: ProfileRole) -> None:
         if self.info.role is not role:
             raise UserError(
                 _("This is a {actual} profile; this needs a {wanted} profile.").format(
                     actual=self.info.role.value, wanted=role.value),
                 hint=_("Choose the right profile with --profile NAME."))
-        return self.secret(name)
 
     def device_key(self) -> SigningKey:
         """The field device's Ed25519 key, which signs its batches."""
@@ -529,8 +535,14 @@ class UnlockedProfile:
         return SigningKey.from_bytes(self._role_secret(ProfileRole.COORDINATOR,
                                                        COORDINATOR_SIGNING_KEY))
 
-    def install_pack(self, raw: bytes, recipient: str) -> None:
+    def install_pack(self, raw: bytes, recipient: str, *,
+                     linkage_key: bytes | None = None) -> None:
         """Keep a verified deployment pack and (re)seal the recovery slot to its coordinator.
+
+        `linkage_key` is the key the pack brought sealed to this laptop (opened by
+        `exchange.pack.install_pack`); it is kept with the pack in the same transaction. A
+        pack without one removes the key kept before: the installed pack says whether this
+        laptop makes child codes (decision 54).
 
         The pack it replaces is kept while drafts exist, because a draft must be resumed
         with the form version it was started with (a newer form may have renamed or
@@ -553,6 +565,10 @@ class UnlockedProfile:
                 # Sealed again under its new name: a ciphertext is bound to its secret's name.
                 self._put_secret(db, f"{EARLIER_PACK_PREFIX}{number:06d}", current)
             self._put_secret(db, DEPLOYMENT_PACK, raw)
+            if linkage_key is not None:
+                self._put_secret(db, LINKAGE_KEY, linkage_key)
+            else:
+                db.execute("DELETE FROM secrets WHERE name = ?", [LINKAGE_KEY])
             db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
                        "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
                                             precise_utc_stamp(self._clock())])
@@ -575,6 +591,32 @@ class UnlockedProfile:
                           ) if row else 0
             self._put_secret(db, PACK_SEQUENCE, str(current + 1).encode("ascii"))
         return current + 1
+
+    def linkage_key(self) -> bytes | None:
+        """The linkage key this field laptop's pack brought, or None (no child codes)."""
+        try:
+            return self._role_secret(ProfileRole.FIELD, LINKAGE_KEY)
+        except KeyError:
+            return None
+
+    def coordinator_linkage_key(self) -> bytes:
+        """The deployment's linkage key, made (32 random bytes) on first use and kept in
+        this coordinator's encrypted profile; packs carry it only sealed to each device."""
+        self._role_secret_check(ProfileRole.COORDINATOR)
+        with self._database.write() as db:
+            row = db.execute("SELECT value FROM secrets WHERE name = ?",
+                             [LINKAGE_KEY]).fetchone()
+            if row is not None:
+                try:
+                    return self._secrets.open(row[0], self._secret_context(LINKAGE_KEY))
+                except CryptoError:
+                    raise StorageDamaged(
+                        _("A key stored in this profile is damaged or was altered."),
+                        hint=_("Ask your coordinator for help.")) from None
+            key = random_key()
+            self._put_secret(db, LINKAGE_KEY, key)
+            self._audit.append(db, AuditAction.LINKAGE_KEY_CREATED, at=self._clock())
+        return key
 
     def installed_pack(self) -> bytes | None:
         try:
