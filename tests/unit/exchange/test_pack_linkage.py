@@ -20,7 +20,6 @@ from fieldscreen.exchange.pack import (
     PREVIOUS_PACK_FORMAT,
     SIGNATURE_DOMAIN,
     LinkageShare,
-    PackRefused,
     SyncSettings,
     build_pack,
     install_pack,
@@ -208,7 +207,7 @@ def test_an_envelope_sealed_to_another_device_is_refused(linked):
 
 
 def test_an_envelope_moved_from_another_pack_is_refused(linked):
-    world, key = linked
+    world, _key = linked
     earlier = _pack(world, linkage=linkage_share(world.coordinator), sequence=3)
     later = _pack(world, linkage=linkage_share(world.coordinator), sequence=4)
     old_linkage = json.loads(base64.b64decode(json.loads(earlier)["content"]))["linkage"]
@@ -247,7 +246,7 @@ def test_a_pack_from_an_unknown_sender_is_refused(linked, tmp_path):
 
 
 def test_a_replayed_older_pack_is_refused(linked):
-    world, key = linked
+    world, _key = linked
     newer = _pack(world, linkage=None, sequence=5)
     older = _pack(world, linkage=linkage_share(world.coordinator), sequence=4)
     install_pack(world.field, newer)
@@ -257,7 +256,7 @@ def test_a_replayed_older_pack_is_refused(linked):
 
 
 def test_a_failed_install_leaves_pack_and_key_as_they_were(linked, monkeypatch):
-    world, key = linked
+    world, _key = linked
     before = _state(world.field)
     raw = _pack(world, linkage=None, sequence=3)
     import fieldscreen.store.profile as profile_module
