@@ -42,13 +42,14 @@ from fieldscreen.store.database import (
     storage_error,
     unwritable,
 )
-from fieldscreen.store.follow_up import ReferralQueue
+from fieldscreen.store.follow_up import ReferralQueue, share_case, unshare_case
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
 from fieldscreen.store.layout import DATABASE_FILE, profile_names, profiles_root
 from fieldscreen.store.outbox import Outbox
 from fieldscreen.store.partners import PartnerInbox, PartnerRegistry, ReferralLedger
 from fieldscreen.store.passphrase_policy import MIN_PASSPHRASE_LENGTH
+from fieldscreen.store.queue_index import append_entries
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
 from fieldscreen.store.timestamps import precise_utc_stamp
@@ -686,13 +687,21 @@ class UnlockedProfile:
 
     def change_links(self, links: bytes, *, linked: bool, first: str, second: str,
                      details: dict[str, Any]) -> None:
-        """Store the coordinator's links between screenings (sealed, as a secret) and note
-        the change in the audit log, in one transaction: no link without its entry."""
+        """Store the coordinator's links between screenings (sealed, as a secret), make the
+        linked screenings share one follow-up case (or give it back), and note the change
+        in the audit log, in one transaction: no link without its entry and its case."""
         action = AuditAction.SCREENINGS_LINKED if linked else AuditAction.SCREENINGS_UNLINKED
+        cipher = FieldCipher(self.imported_records_key())
+        now = self._clock()
         with self._database.write() as db:
             self._put_secret(db, SCREENING_LINKS, links)
-            self._audit.append(db, action, at=self._clock(), record_id=first,
-                               details={"other": second, **details})
+            # Linked screenings share one case in the referral queue (decision 55).
+            changed, sharing = (share_case if linked else unshare_case)(
+                db, cipher, now, first, second)
+            self._audit.append(db, action, at=now, record_id=first,
+                               details={"other": second, **details, **sharing})
+            if changed:
+                append_entries(db, cipher, changed)
 
     # -- locking -----------------------------------------------------------------------------
 
