@@ -64,7 +64,7 @@ def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     forms = facts.get("exploitation_form")
     if isinstance(forms, str):
         forms = [forms]
-    summary = {
+    summary: dict[str, Any] = {
         "decision": decision if isinstance(decision, str) and decision in _DECISIONS
         else None,
         "follow_up": outcome.get("follow_up") is True,
