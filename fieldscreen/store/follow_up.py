@@ -209,6 +209,23 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
                      "changed_at": stamp, "history": [[FollowUpStatus.NEW.value, stamp]]}
             opened.append(record_id)
         states.append((record_id, state))
+    # A screening whose case is shared (decision 55) made more urgent makes the case that
+    # carries it as urgent: a closed shared case must never hide an urgent child.
+    carriers: dict[str, dict[str, Any]] = {}
+    changing = dict(states)
+    more_urgent = set(raised)
+    for record_id, state in states:
+        if state.get("shared_with") and record_id in more_urgent:
+            top = _chain(db, cipher, record_id)[-1]
+            carrier = (changing.get(top) or carriers.get(top)
+                       or _states(db, cipher, [top]).get(top))
+            if carrier is not None and CASE_PRIORITIES.index(state["priority"]) < \
+                    CASE_PRIORITIES.index(carrier["priority"]):
+                carrier["priority"] = state["priority"]
+                if top not in changing:
+                    carriers[top] = carrier
+    states += list(carriers.items())
+    raised += list(carriers)
     # One loop seals every state: an import opens a case for most of its records.
     rows = [(record_id, stamp, sealed) for (record_id, _state), sealed in zip(
         states, cipher.seal_many([(orjson.dumps(state), state_context(record_id))

@@ -14,7 +14,7 @@ from fieldscreen.exchange.pack import read_pack
 from fieldscreen.exchange.sync import seal_pending
 from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.workflows.linkage import LinkageWorkflow
-from tests.exchange_helpers import make_world, screenings, shipped_form
+from tests.exchange_helpers import make_world, record_dict, screenings, shipped_form
 
 
 @pytest.fixture
@@ -114,3 +114,19 @@ def test_a_chain_of_links_is_one_case_and_unlinks_a_step_at_a_time(world):
                if e.action in ("linkage.linked", "linkage.unlinked")]
     assert [e.details.get("case") for e in entries] == [second, first, first]
     assert world.coordinator.verify_audit().first_broken is None
+
+
+def test_a_shared_screening_made_urgent_by_a_new_version_makes_its_carrier_urgent(world):
+    first, second = _import(world, ["referral", "referral"])
+    linkage = LinkageWorkflow(world.coordinator)
+    linkage.link(first, second)
+    # A newer version of the later screening arrives: now urgent.
+    answers, outcome = _outcome("urgent")
+    record = record_dict(record_id=second, answers=answers, outcome=outcome)
+    record["version"] = 2
+    sealed = world.seal_by_hand([record], sequence=2)
+    assert world.import_bytes(sealed.data).status == "imported"
+    cases = _open(world)
+    assert list(cases) == [first]
+    assert cases[first].priority == "urgent"
+    assert world.coordinator.referrals.page().cases[0].priority == "urgent"
