@@ -105,3 +105,18 @@ def test_the_code_is_made_from_two_letters_saved_and_the_letters_are_nowhere(qtb
             for marker in (GIVEN, FAMILY, "Zorbl", "Quentw"):
                 for encoding in ("utf-8", "utf-16-le"):
                     assert marker.encode(encoding) not in data, path
+
+
+def test_locking_with_the_dialog_open_drops_the_letters_and_the_code(qtbot, tmp_path):
+    window = _window(qtbot, _world(tmp_path, linkage=True))
+    window.new_screening()
+    window.ask_child_code()
+    dialog = window.child_code_dialog
+    QTest.keyClicks(dialog.given, GIVEN)
+    window.screenings.set_child_code(given="ab", family="cd", birth_year=2010, sex=None)
+    window.lock()
+    assert not dialog.isVisible() and dialog.given.text() == ""
+    assert window.child_code_dialog is None
+    assert window.screenings.child_code is None
+    assert not window.child_code_button.isVisible()
+    window.close()
