@@ -149,22 +149,20 @@ def _add_update_pack(verbs: Verbs) -> None:
 
 
 def _run_update_pack(args: argparse.Namespace) -> int:
-    from fieldscreen.exchange.pack import read_pack
+    from fieldscreen.exchange.pack import install_pack
 
     raw = read_bytes(args.pack)
     profile = unlock(args)
     try:
-        current = read_pack(installed) if (installed := profile.installed_pack()) else None
-        pack = read_pack(raw, pinned=current.signing_key if current else None)
-        if current is not None and pack.is_older_than(current):
-            raise UserError(_("This deployment pack is older than the one installed; nothing "
-                              "was changed."),
-                            hint=_("Ask your coordinator for the newest pack."))
-        profile.install_pack(raw, pack.recipient)
+        installed = install_pack(profile, raw)
     finally:
         profile.lock()
+    pack = installed.pack
     print(_("Installed the deployment pack ({forms}).").format(
         forms=", ".join(f"{form.id} {form.version}" for form in pack.forms)), file=sys.stderr)
+    if not installed.linkage:
+        print(_("This pack carries no linkage key for this laptop: screenings will have no "
+                "child code."), file=sys.stderr)
     return EXIT_OK
 
 

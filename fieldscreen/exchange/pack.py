@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldscreen.errors import SourceProblems, UserError
 from fieldscreen.exchange.strict_json import loads_strict
@@ -31,10 +31,17 @@ from fieldscreen.store.crypto import (
     check_age_recipient,
     unb64,
 )
+from fieldscreen.store.incoming import device_id_for
+
+if TYPE_CHECKING:
+    from fieldscreen.store.profile import UnlockedProfile
 
 # Version 2 adds `sequence`: packs are ordered by it, never by their clock-made date.
-PACK_FORMAT = "fieldscreen-pack/2"
-PREVIOUS_PACK_FORMAT = "fieldscreen-pack/1"  # still read: sequence 0, older than any /2
+# Version 3 adds `linkage`: the deployment's linkage key, sealed to each enrolled device.
+PACK_FORMAT = "fieldscreen-pack/3"
+PREVIOUS_PACK_FORMAT = "fieldscreen-pack/2"  # still read: a pack without linkage
+FIRST_PACK_FORMAT = "fieldscreen-pack/1"  # still read: sequence 0, older than any later one
+_SEQUENCED = (PACK_FORMAT, PREVIOUS_PACK_FORMAT)
 MAX_PACK_SEQUENCE = 2**31
 SIGNATURE_DOMAIN = "deployment-pack"
 MAX_PACK_BYTES = 8 * 1024 * 1024
@@ -42,6 +49,13 @@ DEFAULT_RETENTION_DAYS = 30
 # A century: longer than any policy, and short enough that "now minus the retention" is
 # still a date (a larger number would make the laptop's purge fail with OverflowError).
 MAX_RETENTION_DAYS = 36_600
+# The linkage key (HMAC-SHA-256 key of the child codes) and its envelopes: one per enrolled
+# device, each an age file of a few hundred bytes sealed to the device's ssh-ed25519 key.
+LINKAGE_KEY_BYTES = 32
+LINKAGE_PURPOSE = "fieldscreen-linkage-key/1"
+MAX_ENVELOPES = 2000
+MAX_ENVELOPE_BYTES = 2048
+_DEVICE_ID = frozenset("0123456789abcdef")
 
 
 class PackRefused(UserError):
@@ -97,6 +111,9 @@ class DeploymentPack:
     demo: bool = False
     # The coordinator's pack counter (format 2); 0 for a format-1 pack.
     sequence: int = 0
+    # The linkage key sealed to each enrolled device, by device id (format 3); empty when
+    # the deployment collects no child codes.
+    envelopes: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def is_older_than(self, other: DeploymentPack) -> bool:
         """Whether this pack came before `other` from the same coordinator.
@@ -119,8 +136,12 @@ class DeploymentPack:
 
 def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str,
                form_paths: list[Path], services_path: Path | None, sync: SyncSettings | None,
-               retention_days: int, demo: bool, now: dt.datetime, sequence: int = 1) -> bytes:
+               retention_days: int, demo: bool, now: dt.datetime, sequence: int = 1,
+               linkage: LinkageShare | None = None) -> bytes:
     """Validate the files and write a signed pack (UTF-8 JSON bytes).
+
+    With `linkage`, the deployment's linkage key goes in sealed to each of its devices
+    (never in clear: the pack itself is signed, not encrypted).
 
     Raises:
         SourceProblems: a form or the services file is not valid.
@@ -136,9 +157,10 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         read_services(parse_yaml(services, str(services_path)), str(services_path))
     if not 1 <= sequence <= MAX_PACK_SEQUENCE:
         raise ValueError("a pack sequence is 1 to 2^31")
+    pack_id = str(uuid.uuid4())
     content = {
         "sequence": sequence,
-        "pack_id": str(uuid.uuid4()),
+        "pack_id": pack_id,
         "created_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "coordinator": {
             "name": coordinator_name,
@@ -150,6 +172,7 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         "sync": sync.to_json() if sync else None,
         "retention": {"received_days": retention_days},
         "demo": demo,
+        "linkage": _envelopes(linkage, pack_id) if linkage is not None else None,
     }
     raw = canonical_json(content)
     return json.dumps({
@@ -190,7 +213,7 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
     try:
         outer = loads_strict(raw.decode("utf-8"))
         if not isinstance(outer, dict) or outer.get("format") not in (
-                PACK_FORMAT, PREVIOUS_PACK_FORMAT):
+                PACK_FORMAT, PREVIOUS_PACK_FORMAT, FIRST_PACK_FORMAT):
             raise ValueError
         content_bytes = unb64(str(outer["content"]))
         signature = unb64(str(outer["signature"]))
@@ -240,20 +263,152 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         if not isinstance(demo, bool):
             raise ValueError("demo")
         sequence = 0
-        if outer["format"] == PACK_FORMAT:
+        if outer["format"] in _SEQUENCED:
             sequence = content["sequence"]
             if type(sequence) is not int or not 1 <= sequence <= MAX_PACK_SEQUENCE:
                 raise ValueError("sequence")
+        envelopes = (_read_envelopes(content.get("linkage"))
+                     if outer["format"] == PACK_FORMAT else {})
         return DeploymentPack(
             pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
             coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
             retention_days=min(max(0, retention), MAX_RETENTION_DAYS), demo=demo,
-            sequence=sequence,
+            sequence=sequence, envelopes=envelopes,
         )
     except SourceProblems as problems:
         raise refused(_("a form or the services directory in it is not valid: {problems}"
                         ).format(problems=problems.message)) from None
     except (ValueError, KeyError, TypeError, AttributeError, CryptoError):
         raise refused(_("its contents are incomplete")) from None
+
+
+# -- the linkage key ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkageShare:
+    """The deployment's linkage key and the devices a pack seals it to: (id, public key)."""
+
+    key: bytes = field(repr=False)
+    devices: tuple[tuple[str, bytes], ...]
+
+
+def linkage_share(profile: UnlockedProfile) -> LinkageShare:
+    """The coordinator's linkage key (made on first use) for every enrolled, unrevoked
+    device: what `build_pack(linkage=...)` seals into the pack."""
+    devices = tuple((device.device_id, device.public_key)
+                    for device in profile.devices.list() if not device.revoked)
+    return LinkageShare(profile.coordinator_linkage_key(), devices)
+
+
+def _envelope_plaintext(key: bytes, pack_id: str, device_id: str) -> bytes:
+    # Bound to this pack and this device: an envelope moved to another pack or another
+    # device's entry does not open as valid there.
+    return canonical_json({"purpose": LINKAGE_PURPOSE, "pack_id": pack_id,
+                           "device": device_id, "key": b64(key)})
+
+
+def _envelopes(linkage: LinkageShare, pack_id: str) -> dict[str, Any]:
+    if len(linkage.key) != LINKAGE_KEY_BYTES:
+        raise ValueError("a linkage key is 32 bytes")
+    if len(linkage.devices) > MAX_ENVELOPES:
+        raise UserError(_("A deployment pack can carry the linkage key for at most {count} "
+                          "devices.").format(count=MAX_ENVELOPES))
+    envelopes = []
+    for device_id, public_key in sorted(linkage.devices):
+        sealed = VerifyKey(public_key).seal(_envelope_plaintext(linkage.key, pack_id,
+                                                                device_id))
+        envelopes.append({"device": device_id, "sealed": b64(sealed)})
+    return {"envelopes": envelopes}
+
+
+def _read_envelopes(linkage: Any) -> dict[str, bytes]:
+    """The envelopes of a format-3 pack, checked for shape and size (not yet opened)."""
+    if linkage is None:
+        return {}
+    if not isinstance(linkage, dict) or set(linkage) != {"envelopes"}:
+        raise ValueError("linkage")
+    entries = linkage["envelopes"]
+    if not isinstance(entries, list) or len(entries) > MAX_ENVELOPES:
+        raise ValueError("linkage")
+    found: dict[str, bytes] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"device", "sealed"}:
+            raise ValueError("linkage")
+        device, sealed = entry["device"], entry["sealed"]
+        if not (isinstance(device, str) and len(device) == 16 and set(device) <= _DEVICE_ID
+                and isinstance(sealed, str) and len(sealed) <= MAX_ENVELOPE_BYTES * 2
+                and device not in found):
+            raise ValueError("linkage")
+        found[device] = unb64(sealed)
+        if len(found[device]) > MAX_ENVELOPE_BYTES:
+            raise ValueError("linkage")
+    return found
+
+
+def open_linkage_key(pack: DeploymentPack, device_key: SigningKey) -> bytes | None:
+    """This laptop's copy of the deployment's linkage key, or None when the pack has no
+    envelope for it (the pack then installs without child codes).
+
+    Raises:
+        PackRefused: the envelope for this device does not open with its key, or does not
+            name this pack and this device.
+    """
+    device_id = device_id_for(device_key.public.raw)
+    sealed = pack.envelopes.get(device_id)
+    if sealed is None:
+        return None
+    refusal = PackRefused(
+        _("This deployment pack cannot be used: the linkage key it carries for this laptop "
+          "does not open with this laptop's key."),
+        hint=_("Ask your coordinator for a fresh pack made after this laptop was "
+               "enrolled. Nothing was changed."))
+    try:
+        opened = loads_strict(device_key.open_sealed(sealed).decode("utf-8"))
+        if not (isinstance(opened, dict)
+                and set(opened) == {"purpose", "pack_id", "device", "key"}
+                and opened["purpose"] == LINKAGE_PURPOSE
+                and opened["pack_id"] == pack.pack_id and opened["device"] == device_id):
+            raise ValueError("envelope")
+        key = unb64(str(opened["key"]))
+    except (CryptoError, ValueError, UnicodeDecodeError, RecursionError):
+        raise refusal from None
+    if len(key) != LINKAGE_KEY_BYTES:
+        raise refusal
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPack:
+    """What `install_pack` installed: the pack, and whether it brought the linkage key."""
+
+    pack: DeploymentPack
+    linkage: bool
+
+
+def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
+    """Verify a pack against the installed one and install it on a field laptop.
+
+    The pack must be signed by the coordinator already trusted, must not be older than the
+    installed one (a replayed pack would bring back old forms or an old sync target), and
+    its envelope for this laptop, if any, must open. Everything is checked before anything
+    is written; the pack and the linkage key are then kept in one transaction.
+
+    Raises:
+        PackRefused, UserError: nothing was changed.
+    """
+    installed = profile.installed_pack()
+    current = read_pack(installed) if installed is not None else None
+    pack = read_pack(raw, pinned=current.signing_key if current else None)
+    if current is not None and pack.is_older_than(current):
+        raise UserError(_("This deployment pack is older than the one installed; nothing "
+                          "was changed."),
+                        hint=_("Ask your coordinator for the newest pack."))
+    from fieldscreen.store.profile import ProfileRole
+
+    key = (open_linkage_key(pack, profile.device_key())
+           if profile.info.role is ProfileRole.FIELD else None)
+    profile.install_pack(raw, pack.recipient, linkage_key=key)
+    return InstalledPack(pack, key is not None)

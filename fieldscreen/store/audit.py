@@ -63,6 +63,7 @@ class AuditAction(StrEnum):
     REFERRAL_ANSWERED = "referral.answered"
     SCREENINGS_LINKED = "linkage.linked"
     SCREENINGS_UNLINKED = "linkage.unlinked"
+    LINKAGE_KEY_CREATED = "linkage.key_created"
 
 
 @dataclass(frozen=True, slots=True)

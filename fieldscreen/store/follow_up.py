@@ -14,6 +14,11 @@ years ahead would put the deadline years away, so a deadline counts from the imp
 the screening claims to be later than that. This computer's own clock set back before a
 case was imported cannot tell how long the case has waited: such a case counts as
 overdue, so a wrong clock can only draw attention to a child, never hide one.
+
+Screenings the coordinator linked as one child share one case (decision 55): the case of
+the earliest screening carries the others (`linked`, their reasons shown with it, its
+priority the most urgent of them), and each other case is closed as "shared" with a note
+of where it went and the status it had, so that unlinking gives it back as it was.
 """
 
 from __future__ import annotations
@@ -124,6 +129,10 @@ class FollowUpCase:
     overdue: bool
     history: tuple[tuple[str, str], ...]  # (status, at), oldest first
     facts: dict[str, Any]  # the record's statistics summary: age, sex, area...
+    # The screenings linked to this one whose reasons this case carries: (id, summary).
+    linked: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # The case that carries this one, when this screening was linked into it.
+    shared_with: str | None = None
 
 
 def _parse_stamp(stamp: Any) -> dt.datetime | None:
@@ -200,6 +209,23 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
                      "changed_at": stamp, "history": [[FollowUpStatus.NEW.value, stamp]]}
             opened.append(record_id)
         states.append((record_id, state))
+    # A screening whose case is shared (decision 55) made more urgent makes the case that
+    # carries it as urgent: a closed shared case must never hide an urgent child.
+    carriers: dict[str, dict[str, Any]] = {}
+    changing = dict(states)
+    more_urgent = set(raised)
+    for record_id, state in states:
+        if state.get("shared_with") and record_id in more_urgent:
+            top = _chain(db, cipher, record_id)[-1]
+            carrier = (changing.get(top) or carriers.get(top)
+                       or _states(db, cipher, [top]).get(top))
+            if carrier is not None and CASE_PRIORITIES.index(state["priority"]) < \
+                    CASE_PRIORITIES.index(carrier["priority"]):
+                carrier["priority"] = state["priority"]
+                if top not in changing:
+                    carriers[top] = carrier
+    states += list(carriers.items())
+    raised += list(carriers)
     # One loop seals every state: an import opens a case for most of its records.
     rows = [(record_id, stamp, sealed) for (record_id, _state), sealed in zip(
         states, cipher.seal_many([(orjson.dumps(state), state_context(record_id))
@@ -267,7 +293,8 @@ class ReferralQueue:
                               "or damaged.")) from None
 
     def _case(self, record_id: str, state: dict[str, Any], facts: dict[str, Any],
-              deadlines: Deadlines, now: dt.datetime) -> FollowUpCase:
+              deadlines: Deadlines, now: dt.datetime,
+              linked: dict[str, dict[str, Any]] | None = None) -> FollowUpCase:
         status = FollowUpStatus(state["status"])
         opened = _parse_stamp(state["opened_at"])
         screened = _parse_stamp(state["screened_at"]) or opened or now
@@ -282,7 +309,10 @@ class ReferralQueue:
             changed_at=state["changed_at"], due_at=utc_stamp(due),
             overdue=status is FollowUpStatus.NEW and (now >= due or clock_went_back),
             history=tuple((entry[0], entry[1]) for entry in state["history"]),
-            facts=facts)
+            facts=facts,
+            linked=tuple((other, (linked or {}).get(other, {}))
+                         for other in state.get("linked", ())),
+            shared_with=state.get("shared_with"))
 
     def _cases(self, record_id: str | None, include_closed: bool,
                record_ids: list[str] | None = None) -> list[FollowUpCase]:
@@ -320,16 +350,42 @@ class ReferralQueue:
                 raise UserError(_("An imported record cannot be opened: the database was "
                                   "altered or damaged.")) from None
             found = []
-            for row, plain_state, plain_summary in zip(rows, states, summaries, strict=True):
-                state = orjson.loads(plain_state)
-                if state["status"] == FollowUpStatus.CLOSED and not include_closed:
-                    continue
+            opened = [(row, orjson.loads(plain_state), plain_summary)
+                      for row, plain_state, plain_summary in zip(rows, states, summaries,
+                                                                 strict=True)]
+            opened = [item for item in opened
+                      if include_closed or item[1]["status"] != FollowUpStatus.CLOSED]
+            linked = self._linked_summaries(
+                {other for _row, state, _summary in opened
+                 for other in state.get("linked", ())})
+            for row, state, plain_summary in opened:
                 found.append(self._case(row[0], state, orjson.loads(plain_summary),
-                                        deadlines, now))
+                                        deadlines, now, linked))
         finally:
             if collecting:
                 gc.enable()
         return found
+
+    def _linked_summaries(self, record_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The summaries of linked screenings a shown case carries (few: only links)."""
+        if not record_ids:
+            return {}
+        ids = sorted(record_ids)
+        rows: list[Any] = []
+        with self._database.read() as connection:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows += connection.execute(
+                    f"SELECT id, summary FROM {IMPORTED_TABLE} "  # noqa: S608
+                    f"WHERE id IN ({marks})", chunk).fetchall()
+        context = FieldCipher.row_context(IMPORTED_TABLE, "summary", IMPORTED_SCHEMA_VERSION)
+        try:
+            plain = self._cipher.open_many([(row[1], context(row[0])) for row in rows])
+        except CryptoError:
+            raise UserError(_("An imported record cannot be opened: the database was "
+                              "altered or damaged.")) from None
+        return {row[0]: orjson.loads(text) for row, text in zip(rows, plain, strict=True)}
 
     def cases(self, *, include_closed: bool = False) -> list[FollowUpCase]:
         """The queue in working order: urgent first, overdue first, then oldest first."""
@@ -535,3 +591,146 @@ def _insert_note(db: Any, cipher: FieldCipher, record_id: str, text: str,
                [note_id, record_id, stamp,
                 cipher.seal(text.encode("utf-8"),
                             _context(NOTES, "note", f"{record_id}/{note_id}"))])
+
+
+# -- linked screenings share one case ---------------------------------------------------------
+
+# How far a chain of shared cases is followed (links are few; a loop must not hang).
+_MAX_SHARE_DEPTH = 64
+
+
+def _states(db: Any, cipher: FieldCipher, record_ids: Iterable[str]
+            ) -> dict[str, dict[str, Any]]:
+    found = {}
+    for record_id in record_ids:
+        row = db.execute(f"SELECT state FROM {CASES} WHERE record_id = ?",  # noqa: S608
+                         [record_id]).fetchone()
+        if row is not None:
+            found[record_id] = orjson.loads(cipher.open(row[0],
+                                                        _context(CASES, "state", record_id)))
+    return found
+
+
+def _carrier(db: Any, cipher: FieldCipher, record_id: str) -> str:
+    """The case that carries `record_id`'s case (itself unless it was shared)."""
+    current = record_id
+    for _step in range(_MAX_SHARE_DEPTH):
+        state = _states(db, cipher, [current]).get(current)
+        if state is None or not state.get("shared_with"):
+            return current
+        current = state["shared_with"]
+    return current
+
+
+def _write_states(db: Any, cipher: FieldCipher, stamp: str,
+                  states: dict[str, dict[str, Any]]) -> None:
+    for record_id, state in states.items():
+        db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ? "  # noqa: S608
+                   "WHERE record_id = ?",
+                   [stamp, cipher.seal(orjson.dumps(state),
+                                       _context(CASES, "state", record_id)), record_id])
+
+
+def _recount_priority(carrier: dict[str, Any], states: dict[str, dict[str, Any]]) -> None:
+    # The carried case is as urgent as the most urgent screening it carries.
+    own = carrier.setdefault("own_priority", carrier["priority"])
+    wanted = [own] + [states[other]["priority"]
+                      for other in carrier.get("linked", ()) if other in states]
+    carrier["priority"] = min(wanted, key=CASE_PRIORITIES.index)
+
+
+def share_case(db: Any, cipher: FieldCipher, now: dt.datetime, first: str, second: str
+               ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """Inside the link's transaction: make two linked screenings share one case.
+
+    The case of the earlier screening carries the other; a screening without a case (not
+    referred) is listed on the other's case so its reasons show there. Returns the changed
+    cases (for the queue index, after the caller's audit entry) and the audit details.
+    """
+    roots = [_carrier(db, cipher, first), _carrier(db, cipher, second)]
+    states = _states(db, cipher, roots)
+    if roots[0] == roots[1] or not states:
+        return [], {}
+    with_case = [root for root in roots if root in states]
+    if len(with_case) == 1:
+        carrier, absorbed = with_case[0], next(root for root in roots if root not in states)
+    else:
+        carrier, absorbed = sorted(roots, key=lambda root: (states[root]["screened_at"],
+                                                            root))
+    carried = states[carrier]
+    linked = carried.setdefault("linked", [])
+    stamp = utc_stamp(now)
+    if absorbed in states:
+        other = states[absorbed]
+        other["shared_with"] = carrier
+        other["status_before"] = other["status"]
+        if other["status"] != FollowUpStatus.CLOSED.value:
+            other["status"] = FollowUpStatus.CLOSED.value
+            other["history"].append([FollowUpStatus.CLOSED.value, stamp])
+        other["changed_at"] = stamp
+        linked += [absorbed] + [name for name in other.get("linked", ()) if name not in linked]
+    elif absorbed not in linked:
+        linked.append(absorbed)
+    carried["changed_at"] = stamp
+    everything = {**states, **_states(db, cipher, [name for name in linked
+                                                   if name not in states])}
+    _recount_priority(carried, everything)
+    _write_states(db, cipher, stamp, states)
+    return list(states.items()), {"case": carrier, "shared": absorbed}
+
+
+def _chain(db: Any, cipher: FieldCipher, record_id: str) -> list[str]:
+    """`record_id`, the case carrying it, the case carrying that one … up to the top."""
+    chain = [record_id]
+    for _step in range(_MAX_SHARE_DEPTH):
+        state = _states(db, cipher, [chain[-1]]).get(chain[-1])
+        if state is None or not state.get("shared_with") or state["shared_with"] in chain:
+            break
+        chain.append(state["shared_with"])
+    return chain
+
+
+def unshare_case(db: Any, cipher: FieldCipher, now: dt.datetime, first: str, second: str
+                 ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """Inside the unlink's transaction: give a shared case back as it was before.
+
+    The screening given back is the one this link brought in: the case shared directly
+    into the other's, else a screening without a case, else the one listed on the case at
+    the top of the other's chain.
+    """
+    stamp = utc_stamp(now)
+    pair = _states(db, cipher, [first, second])
+
+    def rank(gone: str, kept: str) -> int:
+        if gone in pair and pair[gone].get("shared_with") == kept:
+            return 0
+        return 1 if gone not in pair else 2
+
+    for gone, kept in sorted(((first, second), (second, first)), key=lambda p: rank(*p)):
+        chain = _chain(db, cipher, kept)
+        states = _states(db, cipher, [gone, *chain])
+        carrier = chain[-1]
+        if carrier not in states or gone in chain or gone not in states[carrier].get(
+                "linked", ()):
+            continue
+        own = states.get(gone)
+        returned = {gone, *(own.get("linked", ()) if own else ())}
+        for holder in chain:
+            if holder in states and "linked" in states[holder]:
+                states[holder]["linked"] = [name for name in states[holder]["linked"]
+                                            if name not in returned]
+                states[holder]["changed_at"] = stamp
+        if own is not None and own.get("shared_with") in chain:
+            before = own.pop("status_before", own["status"])
+            own.pop("shared_with")
+            if before != own["status"]:
+                own["status"] = before
+                own["history"].append([before, stamp])
+            own["changed_at"] = stamp
+        for holder in chain:
+            if holder in states and "own_priority" in states[holder]:
+                remaining = _states(db, cipher, states[holder]["linked"])
+                _recount_priority(states[holder], {**remaining, **states})
+        _write_states(db, cipher, stamp, states)
+        return list(states.items()), {"case": carrier, "returned": gone}
+    return [], {}

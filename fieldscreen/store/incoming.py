@@ -25,6 +25,9 @@ _DECISIONS = frozenset({"information", "monitor", "referral", "urgent"})
 _CHOICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 MAX_AGE = 130
 MAX_FORMS = 16
+# A child code's parts: HMAC-SHA-256 values in lower-case hex (reporting.linkage).
+_CODE_PART = re.compile(r"[0-9a-f]{64}\Z")
+_CODE_PARTS = ("full", "given", "family")
 
 
 @lru_cache(maxsize=4096)
@@ -36,6 +39,16 @@ def _is_choice_name(value: str) -> bool:
 
 def _choice(value: Any) -> str | None:
     return value if isinstance(value, str) and _is_choice_name(value) else None
+
+
+def _child_code(value: Any) -> dict[str, str] | None:
+    """The outcome's child code (keyed hashes only) when it has exactly their form."""
+    if not (isinstance(value, dict) and set(value) == set(_CODE_PARTS)):
+        return None
+    parts = {name: value[name] for name in _CODE_PARTS}
+    if not all(isinstance(part, str) and _CODE_PART.match(part) for part in parts.values()):
+        return None
+    return parts
 
 
 def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +64,7 @@ def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
     forms = facts.get("exploitation_form")
     if isinstance(forms, str):
         forms = [forms]
-    return {
+    summary: dict[str, Any] = {
         "decision": decision if isinstance(decision, str) and decision in _DECISIONS
         else None,
         "follow_up": outcome.get("follow_up") is True,
@@ -62,6 +75,11 @@ def summary_from_outcome(outcome: dict[str, Any]) -> dict[str, Any]:
         "forms": sorted({name for name in forms if _choice(name)})[:MAX_FORMS]
         if isinstance(forms, list) else [],
     }
+    # Only screenings that carry a code have the key: most summaries stay as they were.
+    code = _child_code(outcome.get("child_code"))
+    if code is not None:
+        summary["child_code"] = code
+    return summary
 
 
 def device_id_for(public_key: bytes) -> str:

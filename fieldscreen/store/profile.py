@@ -42,13 +42,14 @@ from fieldscreen.store.database import (
     storage_error,
     unwritable,
 )
-from fieldscreen.store.follow_up import ReferralQueue
+from fieldscreen.store.follow_up import ReferralQueue, share_case, unshare_case
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
 from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
 from fieldscreen.store.layout import DATABASE_FILE, profile_names, profiles_root
 from fieldscreen.store.outbox import Outbox
 from fieldscreen.store.partners import PartnerInbox, PartnerRegistry, ReferralLedger
 from fieldscreen.store.passphrase_policy import MIN_PASSPHRASE_LENGTH
+from fieldscreen.store.queue_index import append_entries
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
 from fieldscreen.store.timestamps import precise_utc_stamp
@@ -66,6 +67,9 @@ DEPLOYMENT_PACK = "deployment_pack"
 PARTNER_SIGNING_KEY = "partner_signing_key"
 # Which imported screenings the coordinator decided are one child (workflows.linkage).
 SCREENING_LINKS = "screening_links"
+# The deployment's linkage key (HMAC key of the child codes, docs/security.md): made by the
+# coordinator, and on a field laptop the copy its installed pack brought sealed to it.
+LINKAGE_KEY = "linkage_key"
 # The number of the last deployment pack this coordinator wrote (next_pack_sequence).
 PACK_SEQUENCE = "pack-sequence"
 # Packs replaced while drafts existed, kept so each draft resumes with the form version it
@@ -495,12 +499,15 @@ class UnlockedProfile:
             self._put_secret(db, name, value)
 
     def _role_secret(self, role: ProfileRole, name: str) -> bytes:
+        self._role_secret_check(role)
+        return self.secret(name)
+
+    def _role_secret_check(self, role: ProfileRole) -> None:
         if self.info.role is not role:
             raise UserError(
                 _("This is a {actual} profile; this needs a {wanted} profile.").format(
                     actual=self.info.role.value, wanted=role.value),
                 hint=_("Choose the right profile with --profile NAME."))
-        return self.secret(name)
 
     def device_key(self) -> SigningKey:
         """The field device's Ed25519 key, which signs its batches."""
@@ -529,8 +536,14 @@ class UnlockedProfile:
         return SigningKey.from_bytes(self._role_secret(ProfileRole.COORDINATOR,
                                                        COORDINATOR_SIGNING_KEY))
 
-    def install_pack(self, raw: bytes, recipient: str) -> None:
+    def install_pack(self, raw: bytes, recipient: str, *,
+                     linkage_key: bytes | None = None) -> None:
         """Keep a verified deployment pack and (re)seal the recovery slot to its coordinator.
+
+        `linkage_key` is the key the pack brought sealed to this laptop (opened by
+        `exchange.pack.install_pack`); it is kept with the pack in the same transaction. A
+        pack without one removes the key kept before: the installed pack says whether this
+        laptop makes child codes (decision 54).
 
         The pack it replaces is kept while drafts exist, because a draft must be resumed
         with the form version it was started with (a newer form may have renamed or
@@ -553,6 +566,10 @@ class UnlockedProfile:
                 # Sealed again under its new name: a ciphertext is bound to its secret's name.
                 self._put_secret(db, f"{EARLIER_PACK_PREFIX}{number:06d}", current)
             self._put_secret(db, DEPLOYMENT_PACK, raw)
+            if linkage_key is not None:
+                self._put_secret(db, LINKAGE_KEY, linkage_key)
+            else:
+                db.execute("DELETE FROM secrets WHERE name = ?", [LINKAGE_KEY])
             db.execute("INSERT OR REPLACE INTO key_slots (slot, data, updated_at) "
                        "VALUES (?, ?, ?)", [RECOVERY_SLOT, slot.to_json(),
                                             precise_utc_stamp(self._clock())])
@@ -575,6 +592,32 @@ class UnlockedProfile:
                           ) if row else 0
             self._put_secret(db, PACK_SEQUENCE, str(current + 1).encode("ascii"))
         return current + 1
+
+    def linkage_key(self) -> bytes | None:
+        """The linkage key this field laptop's pack brought, or None (no child codes)."""
+        try:
+            return self._role_secret(ProfileRole.FIELD, LINKAGE_KEY)
+        except KeyError:
+            return None
+
+    def coordinator_linkage_key(self) -> bytes:
+        """The deployment's linkage key, made (32 random bytes) on first use and kept in
+        this coordinator's encrypted profile; packs carry it only sealed to each device."""
+        self._role_secret_check(ProfileRole.COORDINATOR)
+        with self._database.write() as db:
+            row = db.execute("SELECT value FROM secrets WHERE name = ?",
+                             [LINKAGE_KEY]).fetchone()
+            if row is not None:
+                try:
+                    return self._secrets.open(row[0], self._secret_context(LINKAGE_KEY))
+                except CryptoError:
+                    raise StorageDamaged(
+                        _("A key stored in this profile is damaged or was altered."),
+                        hint=_("Ask your coordinator for help.")) from None
+            key = random_key()
+            self._put_secret(db, LINKAGE_KEY, key)
+            self._audit.append(db, AuditAction.LINKAGE_KEY_CREATED, at=self._clock())
+        return key
 
     def installed_pack(self) -> bytes | None:
         try:
@@ -644,13 +687,21 @@ class UnlockedProfile:
 
     def change_links(self, links: bytes, *, linked: bool, first: str, second: str,
                      details: dict[str, Any]) -> None:
-        """Store the coordinator's links between screenings (sealed, as a secret) and note
-        the change in the audit log, in one transaction: no link without its entry."""
+        """Store the coordinator's links between screenings (sealed, as a secret), make the
+        linked screenings share one follow-up case (or give it back), and note the change
+        in the audit log, in one transaction: no link without its entry and its case."""
         action = AuditAction.SCREENINGS_LINKED if linked else AuditAction.SCREENINGS_UNLINKED
+        cipher = FieldCipher(self.imported_records_key())
+        now = self._clock()
         with self._database.write() as db:
             self._put_secret(db, SCREENING_LINKS, links)
-            self._audit.append(db, action, at=self._clock(), record_id=first,
-                               details={"other": second, **details})
+            # Linked screenings share one case in the referral queue (decision 55).
+            changed, sharing = (share_case if linked else unshare_case)(
+                db, cipher, now, first, second)
+            self._audit.append(db, action, at=now, record_id=first,
+                               details={"other": second, **details, **sharing})
+            if changed:
+                append_entries(db, cipher, changed)
 
     # -- locking -----------------------------------------------------------------------------
 

@@ -5,6 +5,11 @@ record id every save lands on, and whether a draft save is running, wanted again
 overtaken by the final save. The window asks for a job, runs it on its worker thread and
 reports back; this class decides what happens next. Nothing here touches Qt or runs a job
 itself, so every rule can be tested in a plain test.
+
+The optional child code (decision 54) is computed here from the letters the child says,
+as soon as the worker gives them (`set_child_code`): only the keyed hashes are kept, in
+memory, until the final save puts them in the outcome as `child_code`. The letters are
+never stored, never in a draft, never logged.
 """
 
 from __future__ import annotations
@@ -13,17 +18,24 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from fieldscreen.errors import UserError
+from fieldscreen.i18n import _
 from fieldscreen.store.record_ids import new_record_id
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
     from fieldscreen.forms.schema import Form
     from fieldscreen.forms.services import ServicesDirectory
+    from fieldscreen.reporting.linkage import ChildCode
     from fieldscreen.store.profile import UnlockedProfile
     from fieldscreen.store.records import Record, RecordSummary
 
 Clock = Callable[[], dt.datetime]
 Job = Callable[[], Any]
+# The sexes a child code knows, the same on every laptop (a code made with another value,
+# or none, only agrees with codes made the same way).
+CODE_SEXES = ("female", "male")
+EARLIEST_BIRTH_YEAR = 1900
 
 
 def load_checklist(profile: UnlockedProfile, shipped: tuple[Form, ServicesDirectory | None]
@@ -62,6 +74,7 @@ class ScreeningWorkflow:
         self._saving_draft = False
         self._draft_dirty = False
         self._finalizing = False
+        self.child_code: ChildCode | None = None
 
     # -- the profile ----------------------------------------------------------------------
 
@@ -74,6 +87,7 @@ class ScreeningWorkflow:
         profile, self.profile = self.profile, None
         self.session = None
         self.record_id = None
+        self.child_code = None
         self._saving_draft = self._draft_dirty = self._finalizing = False
         return profile
 
@@ -89,6 +103,7 @@ class ScreeningWorkflow:
         self.session = ScreeningSession(self.form, clock=self.clock)
         # Chosen now, so every autosave and the final save land on the same record.
         self.record_id = new_record_id(self.clock())
+        self.child_code = None
         self._draft_dirty = self._finalizing = False
         return self.session
 
@@ -123,6 +138,8 @@ class ScreeningWorkflow:
         self.session = ScreeningSession(form, clock=self.clock)
         self.session.answer_all(record.answers)
         self.record_id = record.id
+        # A code is never in a draft: a resumed screening asks for the letters again.
+        self.child_code = None
         self._draft_dirty = self._finalizing = False
         return self.session
 
@@ -130,6 +147,49 @@ class ScreeningWorkflow:
         """The worker stopped the screening; its last autosaved draft stays."""
         self.session = None
         self.record_id = None
+        self.child_code = None
+
+    # -- the child code -------------------------------------------------------------------
+
+    def child_code_available(self) -> bool:
+        """Whether this laptop's pack brought the linkage key (so a code can be made)."""
+        return self.profile is not None and self.profile.linkage_key() is not None
+
+    def set_child_code(self, *, given: str, family: str, birth_year: int | None,
+                       sex: str | None) -> bool:
+        """Compute the open screening's child code from what the child says; True when
+        there was enough to make one (at least a letter of each name and the birth year).
+
+        The letters are used here and dropped: only the keyed hashes are kept, and only in
+        memory until the final save. Replaces a code given before for this screening.
+
+        Raises:
+            UserError: no screening is open, this laptop has no linkage key, or the year
+                is not a birth year.
+        """
+        if self.profile is None or self.session is None:
+            raise UserError(_("Start or resume a screening before adding a child code."))
+        key = self.profile.linkage_key()
+        if key is None:
+            raise UserError(_("This laptop has no linkage key, so it cannot make child "
+                              "codes."),
+                            hint=_("Ask your coordinator for a deployment pack made after "
+                                   "this laptop was enrolled."))
+        if birth_year is not None and not (
+                EARLIEST_BIRTH_YEAR <= birth_year <= self.clock().year):
+            raise UserError(_("The birth year must be between {first} and {last}.").format(
+                first=EARLIEST_BIRTH_YEAR, last=self.clock().year),
+                hint=_("Correct the year, or leave the child code out."))
+        from fieldscreen.reporting.linkage import child_code
+
+        self.child_code = child_code(key, given=given, family=family,
+                                     birth_year=birth_year,
+                                     sex=sex if sex in CODE_SEXES else None)
+        return self.child_code is not None
+
+    def clear_child_code(self) -> None:
+        """Leave the open screening without a child code."""
+        self.child_code = None
 
     # -- saving ---------------------------------------------------------------------------
 
@@ -171,12 +231,17 @@ class ScreeningWorkflow:
         if profile is None or session is None:
             return None
         answers = session.answers_json()
+        saved_outcome = outcome.to_json()
+        if self.child_code is not None:
+            code = self.child_code
+            saved_outcome["child_code"] = {"full": code.full, "given": code.given,
+                                           "family": code.family}
         self._finalizing = True
         self._draft_dirty = False
 
         def save() -> RecordSummary:
             return profile.records.save_final(session.form.id, session.form.version, answers,
-                                              outcome.to_json(), record_id=record_id,
+                                              saved_outcome, record_id=record_id,
                                               create_if_missing=True)
 
         return save
@@ -186,6 +251,7 @@ class ScreeningWorkflow:
         self._finalizing = False
         self.session = None
         self.record_id = None
+        self.child_code = None
 
     def final_failed(self) -> None:
         """The final save failed: the screening stays open, nothing is lost."""

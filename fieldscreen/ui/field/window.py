@@ -142,6 +142,13 @@ class FieldWindow(ProfileWindow):
         self.ui_language = QComboBox(central)
         self.ui_language.hide()
         header.addWidget(self.ui_language)
+        # The optional child code (fieldscreen/ui/field/child_code.py): shown during a
+        # screening when this laptop's pack brought the linkage key.
+        self.child_code_button = QPushButton(central)
+        self.child_code_button.clicked.connect(self.ask_child_code)
+        self.child_code_button.hide()
+        self.child_code_dialog: Any = None
+        header.addWidget(self.child_code_button)
         self.lock_button = QPushButton(central)
         self.lock_button.clicked.connect(self.lock)
         header.addWidget(self.lock_button)
@@ -153,6 +160,7 @@ class FieldWindow(ProfileWindow):
         outer.addLayout(header)
 
         self.stack = QStackedWidget(central)
+        self.stack.currentChanged.connect(self._show_child_code_button)
         self._build_screens()
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -225,6 +233,7 @@ class FieldWindow(ProfileWindow):
         self.ui_language.setAccessibleName(_("Interface language"))
         self.lock_button.setText(_("Lock"))
         self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
+        self._label_child_code_button()
         self.quick_exit_button.setText(_("Quick exit (F12)"))
         self.quick_exit_button.setAccessibleName(_("Quick exit: lock and close at once"))
         if self.banner is not None:
@@ -474,6 +483,9 @@ class FieldWindow(ProfileWindow):
     def lock(self) -> None:
         """Drop the keys and clear every screen; the unlock screen remains."""
         self.idle_timer.stop()
+        if self.child_code_dialog is not None:
+            self.child_code_dialog.reject()
+            self.child_code_dialog = None
         if self.watcher is not None:
             # Stopped, not deleted: a probe still running reports back to it.
             self.watcher.stop()
@@ -536,6 +548,31 @@ class FieldWindow(ProfileWindow):
         self.wizard.start(session, self.child_language)
         self.stack.setCurrentWidget(self.wizard)
         self.wizard.focus_first()
+
+    def _label_child_code_button(self) -> None:
+        self.child_code_button.setText(
+            _("Child code: made") if self.screenings.child_code is not None
+            else _("Child code…"))
+        self.child_code_button.setAccessibleName(
+            _("Add a child code (optional) to link screenings of the same child"))
+
+    def _show_child_code_button(self, _index: int = 0) -> None:
+        current = self.stack.currentWidget()
+        screening = self.session is not None and current is not None and current in (
+            getattr(self, "_wizard", None), getattr(self, "_result", None))
+        self.child_code_button.setVisible(
+            screening and self.screenings.child_code_available())
+        self._label_child_code_button()
+
+    def ask_child_code(self) -> None:
+        """Open the child code dialog for the screening in progress."""
+        if self.session is None:
+            return
+        from fieldscreen.ui.field.child_code import ChildCodeDialog
+
+        self.child_code_dialog = ChildCodeDialog(self.screenings, self)
+        self.child_code_dialog.finished.connect(lambda _r: self._label_child_code_button())
+        self.child_code_dialog.open()
 
     def _remember_child_language(self, language: str) -> None:
         self.child_language = language

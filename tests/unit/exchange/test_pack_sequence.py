@@ -12,7 +12,7 @@ import json
 import pytest
 
 from fieldscreen.cli import main
-from fieldscreen.exchange.pack import PREVIOUS_PACK_FORMAT, build_pack, read_pack
+from fieldscreen.exchange.pack import FIRST_PACK_FORMAT, build_pack, read_pack
 from fieldscreen.store.profile import ProfileRole
 from tests.conftest import SHIPPED_FORM
 from tests.exchange_helpers import SHIPPED_SERVICES, make_field, make_profile
@@ -73,7 +73,7 @@ def test_a_format_1_pack_is_still_read_and_counts_as_older(setting):
     from fieldscreen.store.crypto import b64, canonical_json
 
     raw_content = canonical_json(content)
-    old = json.dumps({"format": PREVIOUS_PACK_FORMAT, "content": b64(raw_content),
+    old = json.dumps({"format": FIRST_PACK_FORMAT, "content": b64(raw_content),
                       "signature": b64(coordinator.coordinator_signing_key().sign(
                           SIGNATURE_DOMAIN, raw_content))}).encode()
     legacy = read_pack(old)
