@@ -41,12 +41,28 @@ from fieldscreen.ui.widgets import TrainingBanner
 if TYPE_CHECKING:
     from fieldscreen.exchange.transports import Transport
     from fieldscreen.forms.schema import Form
+    from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.reporting.facts import ScreeningFacts
     from fieldscreen.store.crypto import KdfParameters
     from fieldscreen.store.profile import ProfileStore, UnlockedProfile
 
 Clock = Callable[[], dt.datetime]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
+
+
+def shipped_services() -> ServicesDirectory | None:
+    """The services directory shipped with FieldScreen, the one the field window uses
+    without a pack; None when it is missing or cannot be read (the case detail then says
+    no directory is installed rather than the console refusing to open)."""
+    from fieldscreen.errors import SourceProblems
+    from fieldscreen.forms.services import load_services
+    from fieldscreen.paths import shipped_dir
+
+    path = shipped_dir("forms") / "services.yaml"
+    try:
+        return load_services(path) if path.is_file() else None
+    except (OSError, SourceProblems):
+        return None
 
 
 class ConsoleWindow(ProfileWindow):
@@ -56,6 +72,8 @@ class ConsoleWindow(ProfileWindow):
         data_dir: the data folder profiles live in.
         profile_name: the coordinator profile this window opens (created on first run).
         form_loader: loads the form whose choice labels name the statistics categories.
+        services_loader: loads the local services directory the case detail matches
+            (default: the shipped one).
         demo: training mode (banner; opened without a passphrase).
         demo_passphrase: the fixed passphrase of a training profile.
         idle_minutes: auto-lock after this much inactivity.
@@ -77,7 +95,9 @@ class ConsoleWindow(ProfileWindow):
     imported = Signal(object)
 
     def __init__(self, *, data_dir: Path, profile_name: str,
-                 form_loader: Callable[[], Form | None] | None = None, demo: bool = False,
+                 form_loader: Callable[[], Form | None] | None = None,
+                 services_loader: Callable[[], ServicesDirectory | None] = shipped_services,
+                 demo: bool = False,
                  demo_passphrase: str | None = None, idle_minutes: float = 15.0,
                  kdf: KdfParameters | None = None, clock: Clock | None = None,
                  make_transport: Callable[[str, str | None, str | None], Transport]
@@ -91,6 +111,9 @@ class ConsoleWindow(ProfileWindow):
         self.facts: ScreeningFacts | None = None
         self.form: Form | None = None
         self._form_loader = form_loader
+        self.services: ServicesDirectory | None = None
+        self._services_loader = services_loader
+        self._services_loaded = False
         self._demo_passphrase = demo_passphrase
         self._kdf = kdf
         self._store: ProfileStore | None = None
@@ -230,8 +253,12 @@ class ConsoleWindow(ProfileWindow):
             self.stack.setCurrentWidget(self.first_run)
 
     def _load_form(self) -> None:
+        # On the worker: YAML loading is not free.
         if self.form is None and self._form_loader is not None:
             self.form = self._form_loader()
+        if not self._services_loaded:
+            self.services = self._services_loader()
+            self._services_loaded = True
 
     def _create_profile(self, passphrase: str, _pack: Path | None) -> None:
         def work() -> UnlockedProfile:
