@@ -631,7 +631,8 @@ def export_records(rows: Sequence[ScreeningRow], path: Path, *, fmt: ExportForma
     query = query or DashboardFilter()
     scheme = query.age_bands
     header_rows = 2 if hxl else 1
-    table = _table(RECORD_COLUMNS, (_record_cells(row, labels, scheme, training) for row in rows), hxl)
+    table = _table(RECORD_COLUMNS,
+                   (_record_cells(row, labels, scheme, training) for row in rows), hxl)
     if fmt is ExportFormat.CSV:
         _write(path, _csv_bytes(table))
         return len(rows)
