@@ -1,4 +1,5 @@
-"""The coordinator's console: unlock, then import, referral queue, dashboard and devices.
+"""The coordinator's console: unlock, then import, referral queue, screenings of one child,
+dashboard and devices.
 
 Like the field window, every database, crypto and network call runs on the TaskRunner's
 worker thread and comes back to the GUI thread through its signal. At unlock the imported
@@ -32,6 +33,7 @@ from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.console.dashboard import DashboardPanel
 from fieldscreen.ui.console.devices import DevicesPanel
 from fieldscreen.ui.console.imports import ImportPanel
+from fieldscreen.ui.console.linkage import LinkagePanel
 from fieldscreen.ui.console.referrals import ReferralPanel
 from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
@@ -166,12 +168,14 @@ class ConsoleWindow(ProfileWindow):
         self.tabs.setAccessibleName(_("Coordinator console"))
         self.import_panel = ImportPanel(self, self)
         self.referral_panel = ReferralPanel(self, self)
+        self.linkage_panel = LinkagePanel(self, self)
         self.dashboard_panel = DashboardPanel(self, self)
         self.devices_panel = DevicesPanel(self, self)
         if import_source:
             self.import_panel.source.setText(import_source)
         self.tabs.addTab(self.import_panel, _("Import"))
         self.tabs.addTab(self.referral_panel, _("Referral queue"))
+        self.tabs.addTab(self.linkage_panel, _("Same child?"))
         self.tabs.addTab(self.dashboard_panel, _("Dashboard"))
         self.tabs.addTab(self.devices_panel, _("Devices and packs"))
         for screen in (self.first_run, self.unlock_screen, self.tabs):
@@ -372,8 +376,8 @@ class ConsoleWindow(ProfileWindow):
     def lock(self) -> None:
         """Drop the keys, the statistics table and every panel's contents."""
         self.idle_timer.stop()
-        for panel in (self.import_panel, self.referral_panel, self.dashboard_panel,
-                      self.devices_panel):
+        for panel in (self.import_panel, self.referral_panel, self.linkage_panel,
+                      self.dashboard_panel, self.devices_panel):
             panel.clear()
         self.facts = None
         profile, self.profile = self.profile, None
