@@ -386,8 +386,8 @@ class ReferralPanel(QWidget):
                 moved = entry.details
                 try:
                     text = _("Status changed from {old} to {new}").format(
-                        old=FollowUpStatus(moved.get("from")).label,
-                        new=FollowUpStatus(moved.get("to")).label)
+                        old=FollowUpStatus(str(moved.get("from"))).label,
+                        new=FollowUpStatus(str(moved.get("to"))).label)
                 except ValueError:
                     pass
                 if moved.get("with_note"):
