@@ -45,19 +45,19 @@ def test_the_same_child_tab_links_and_unlinks_a_planted_pair_and_clears_on_lock(
     planted = {(ids[a], ids[b]) for a, b in demo.pairs}
     row = next(n for n, pair in enumerate(panel.shown)
                if tuple(sorted((pair.first, pair.second))) in planted)
-    assert "nationality" in panel.table.item(row, 3).text()
+    assert "nationality" in panel.table.item(row, 4).text()
     panel.table.clearSelection()
     panel.table.setCurrentCell(-1, -1)
     panel.link_button.click()
     assert "Choose a pair" in panel.message.text()
     panel.table.selectRow(row)
     panel.link_button.click()
-    qtbot.waitUntil(lambda: panel.table.item(row, 4).text() == "Yes", timeout=10_000)
+    qtbot.waitUntil(lambda: panel.table.item(row, 1).text() == "Yes", timeout=10_000)
     assert panel.message.text().startswith("Linked")
     assert panel.workflow.links() == {tuple(sorted((panel.shown[row].first,
                                                     panel.shown[row].second)))}
     panel.unlink_button.click()
-    qtbot.waitUntil(lambda: panel.table.item(row, 4).text() == "No", timeout=10_000)
+    qtbot.waitUntil(lambda: panel.table.item(row, 1).text() == "No", timeout=10_000)
     actions = [e.action for e in window.profile.audit_entries()
                if e.action.startswith("linkage.")]
     assert actions == ["linkage.linked", "linkage.unlinked"]

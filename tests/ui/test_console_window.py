@@ -413,7 +413,8 @@ def test_a_case_shows_its_local_services_and_who_changed_what_when(qtbot, delive
     shown = [queue.services.item(i).text() for i in range(queue.services.count())]
     assert expected and len(shown) == len(expected)
     for service, line in zip(expected, shown, strict=True):
-        assert service.phone in line and service.name.get("en", "en") in line
+        assert service.phone.replace(" ", "\u00a0") in line
+        assert service.name.get("en", "en") in line
 
     # Who changed what when: this case's audit entries, oldest first, by this profile.
     changes = [queue.changes.item(i).text() for i in range(queue.changes.count())]
@@ -422,6 +423,10 @@ def test_a_case_shows_its_local_services_and_who_changed_what_when(qtbot, delive
     assert changes[-1].split(" — ")[1] == "Status changed from New to Contacted, with a note"
     assert all(line.endswith(f"by {PROFILE}") for line in changes)
     assert f"\u201c{PROFILE}\u201d" in queue.changes_note.text()
+    # Cases saved in the same moment are told apart by the end of their ids.
+    shown_ids = [queue.table.item(row, 7).text() for row in range(queue.table.rowCount())]
+    assert len(set(shown_ids)) == len(shown_ids) == len(queue.cases)
+    assert record_id.endswith(shown_ids[0]) and shown_ids[0] in queue.case_title.text()
     assert "Called the shelter" not in "".join(changes)  # notes stay in their own list
 
     with qtbot.waitSignal(window.locked):

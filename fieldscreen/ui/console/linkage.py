@@ -75,8 +75,10 @@ class LinkagePanel(QWidget):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.table = QTableWidget(0, 5, self)
+        # The reasons last, stretched: the decision columns stay in view on a small
+        # screen or at 200 % text.
         self.table.setHorizontalHeaderLabels(
-            [_("Score"), _("Screening"), _("Other screening"), _("Agree on"), _("Linked")])
+            [_("Score"), _("Linked"), _("Screening"), _("Other screening"), _("Agree on")])
         self.table.setAccessibleName(_("Screenings that may be the same child"))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -84,6 +86,7 @@ class LinkagePanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
@@ -116,10 +119,12 @@ class LinkagePanel(QWidget):
         self.shown = pairs
         self.table.setRowCount(len(self.shown))
         for row, pair in enumerate(self.shown):
-            cells = (format_decimal(pair.score, 2), pair.first, pair.second,
-                     reasons_text(pair.reasons), _("Yes") if pair.linked else _("No"))
+            cells = (format_decimal(pair.score, 2), _("Yes") if pair.linked else _("No"),
+                     pair.first, pair.second, reasons_text(pair.reasons))
             for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, column, item)
         self.message.setText(
             ngettext("{count} pair to look at.", "{count} pairs to look at.",
                      len(self.shown)).format(count=len(self.shown))

@@ -63,10 +63,24 @@ _URGENT_COLOUR = QColor("#fde2e1")
 _OVERDUE_COLOUR = QColor("#a4161a")
 
 
+def short_id(record_id: str) -> str:
+    """The end of a record id, which tells cases apart: record ids are version 7 UUIDs,
+    whose first characters are the time they were made, so records saved in the same
+    moment share them."""
+    return record_id[-8:]
+
+
 def _isolated(text: str) -> str:
     # First-strong isolate: an Arabic service name beside a phone number keeps each
     # field's own direction instead of scrambling the line (as the field's result screen).
     return f"\u2068{text}\u2069"
+
+
+def _phone(text: str) -> str:
+    # A phone number has no letter to take its direction from: in an Arabic line a
+    # first-strong isolate would order its groups right to left ("001 000 00+"). No-break
+    # spaces keep it on one line.
+    return "\u2066" + text.replace(" ", "\u00a0") + "\u2069"
 
 
 def _when(stamp: str) -> str:
@@ -180,6 +194,7 @@ class ReferralPanel(QWidget):
         self.services = QListWidget(services_page)
         self.services.setAccessibleName(_("Local services that match the case"))
         self.services.setWordWrap(True)
+        self.services.setSpacing(3)
         services_layout.addWidget(self.services, 1)
         self.case_tabs.addTab(services_page, _("Local services"))
         changes_page = QWidget(self.case_tabs)
@@ -191,6 +206,7 @@ class ReferralPanel(QWidget):
         self.changes = QListWidget(changes_page)
         self.changes.setAccessibleName(_("Who changed what when: the audit log of the case"))
         self.changes.setWordWrap(True)
+        self.changes.setSpacing(3)
         changes_layout.addWidget(self.changes, 1)
         self.case_tabs.addTab(changes_page, _("Changes"))
         detail_layout.addWidget(self.case_tabs, 1)
@@ -248,7 +264,7 @@ class ReferralPanel(QWidget):
                       "—" if facts.get("age") is None else str(facts["age"]),
                       label(Dimension.SEX, facts.get("sex") or "not_known"),
                       label(Dimension.AREA, facts.get("area") or "not_known"),
-                      case.record_id[:8])
+                      short_id(case.record_id))
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if case.priority == "urgent":
@@ -303,7 +319,7 @@ class ReferralPanel(QWidget):
         self.chosen = case.record_id
         self._set_case_enabled(True)
         self.case_title.setText(_("{priority} case {record}, screened {when}").format(
-            priority=_(_PRIORITY_WORDS[case.priority]), record=case.record_id[:8],
+            priority=_(_PRIORITY_WORDS[case.priority]), record=short_id(case.record_id),
             when=_when(case.screened_at)))
         self.status.setCurrentIndex(self.status.findData(case.status.value))
         profile = self.window_.profile
@@ -362,10 +378,10 @@ class ReferralPanel(QWidget):
                 decision=_(_PRIORITY_WORDS[case.priority]).lower()))
         fallback, language = directory.default_language, active_language()
         for service in directory.matching(outcome, area):
-            fields = (service.organisation.get(language, fallback),
-                      service.name.get(language, fallback), service.phone,
-                      service.hours.get(language, fallback))
-            organisation, name, phone, hours = (_isolated(text) for text in fields)
+            organisation, name, hours = (
+                _isolated(text.get(language, fallback))
+                for text in (service.organisation, service.name, service.hours))
+            phone = _phone(service.phone)
             urgent = _(" — takes urgent cases") if service.urgent else ""
             self.services.addItem(f"{organisation}: {name} — {phone} — {hours}{urgent}")
         if self.services.count() == 0:
