@@ -133,14 +133,17 @@ def shoot(language: str, out: Path, scale: float = 1.0, *, field_only: bool = Fa
         save(window, "unlock")
         window.close()
         if not field_only:
-            written += shoot_console(app, Path(base) / "console", language, out, kdf)
+            written += shoot_console(app, Path(base) / "console", language, out, kdf,
+                                     prefix=prefix, size=None if scale == 1.0 else size)
     app.setFont(original_font)
     return written
 
 
 def shoot_console(app: QApplication, base: Path, language: str, out: Path,
-                  kdf: KdfParameters) -> list[Path]:
-    """The console's tabs after importing the training deployment's batches."""
+                  kdf: KdfParameters, *, prefix: str | None = None,
+                  size: tuple[int, int] | None = None) -> list[Path]:
+    """The console's tabs after importing the training deployment's batches, and the
+    chosen case's services and changes (files PREFIX-console-NAME.png)."""
     from fieldscreen.demo.loop import RELAY_FOLDER, TRAINING_COORDINATOR, seed_training_deployment
     from fieldscreen.ui.app import shipped_form
     from fieldscreen.ui.console.window import ConsoleWindow
@@ -150,7 +153,7 @@ def shoot_console(app: QApplication, base: Path, language: str, out: Path,
     window = ConsoleWindow(data_dir=base, profile_name=TRAINING_COORDINATOR, demo=True,
                            demo_passphrase=DEMO_PASSPHRASE, form_loader=shipped_form,
                            import_source=str(relay))
-    window.resize(1100, 760)
+    window.resize(*(size or (1100, 760)))
     window.show()
     while window.facts is None:
         settle(app, window)
@@ -160,14 +163,34 @@ def shoot_console(app: QApplication, base: Path, language: str, out: Path,
     while not imported or window.tasks.busy:
         settle(app, window)
     settle(app, window)
-    window.referral_panel.table.selectRow(0)
+    queue = window.referral_panel
+    queue.table.selectRow(0)
+    settle(app, window)
+    # One change on the first case, so its Changes tab shows an audit entry.
+    from fieldscreen.store.follow_up import FollowUpStatus
+
+    queue.status.setCurrentIndex(queue.status.findData(FollowUpStatus.CONTACTED.value))
+    queue.save_button.click()
+    settle(app, window)
+    settle(app, window)
+    window.linkage_panel.find_pairs()
+    settle(app, window)
     written = []
-    for name, panel in (("import", window.import_panel), ("queue", window.referral_panel),
-                        ("dashboard", window.dashboard_panel),
-                        ("devices", window.devices_panel)):
-        window.tabs.setCurrentWidget(panel)
+
+    def case_tab(index: int) -> None:
+        window.tabs.setCurrentWidget(queue)
+        queue.case_tabs.setCurrentIndex(index)
+
+    for name, show in (
+            ("import", lambda: window.tabs.setCurrentWidget(window.import_panel)),
+            ("queue", lambda: case_tab(0)), ("queue-services", lambda: case_tab(1)),
+            ("queue-changes", lambda: case_tab(2)),
+            ("same-child", lambda: window.tabs.setCurrentWidget(window.linkage_panel)),
+            ("dashboard", lambda: window.tabs.setCurrentWidget(window.dashboard_panel)),
+            ("devices", lambda: window.tabs.setCurrentWidget(window.devices_panel))):
+        show()
         settle(app, window)
-        path = out / f"{language}-console-{name}.png"
+        path = out / f"{prefix or language}-console-{name}.png"
         window.grab().save(str(path))
         written.append(path)
     window.close()

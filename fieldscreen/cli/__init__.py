@@ -38,6 +38,7 @@ VERB_GROUPS: tuple[str, ...] = (
     "fieldscreen.cli.exports",      # export
     "fieldscreen.cli.coordinator",  # coordinator identity | pack | enroll | revoke | ...
     "fieldscreen.cli.referrals",    # referral ... | partner ...
+    "fieldscreen.cli.linkage",      # linkage pairs | link | unlink
     "fieldscreen.cli.audit",        # audit verify
 )
 

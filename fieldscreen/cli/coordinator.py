@@ -1,5 +1,6 @@
-"""`coordinator identity | pack | enroll | revoke | check | devices | quarantine`: the
-coordinator's keys, deployment packs, enrolled devices and the health of its store."""
+"""`coordinator identity | pack | enroll | revoke | check | devices | quarantine |
+small-cell-minimum`: the coordinator's keys, deployment packs, enrolled devices, the health
+of its store and the deployment's smallest count shown."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def register(verbs: Verbs) -> None:
     _add_check(coordinator_verbs)
     _add_devices(coordinator_verbs)
     _add_quarantine(coordinator_verbs)
+    _add_small_cell_minimum(coordinator_verbs)
 
 
 def _json_option(parser: argparse.ArgumentParser) -> None:
@@ -275,4 +277,51 @@ def _run_quarantine(args: argparse.Namespace) -> int:
         return EXIT_OK
     for row in rows:
         print(f"{row['at']}  {row['code']:<16} {row['source']}\n    {row['reason']}")
+    return EXIT_OK
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def _add_small_cell_minimum(verbs: Verbs) -> None:
+    minimum = verbs.add_parser(
+        "small-cell-minimum",
+        help=_("raise the deployment's smallest count shown (it can never be lowered)"))
+    minimum.add_argument("minimum", metavar="N", type=int,
+                         help=_("counts below N are hidden in every dashboard and export"))
+    passphrase_options(minimum)
+    minimum.set_defaults(run=_run_small_cell_minimum)
+
+
+def _run_small_cell_minimum(args: argparse.Namespace) -> int:
+    from fieldscreen.reporting.suppression import (
+        SMALL_CELL_MINIMUM,
+        deployment_minimum,
+        raise_deployment_minimum,
+    )
+    from fieldscreen.store.profile import ProfileRole
+
+    if args.minimum < SMALL_CELL_MINIMUM:
+        # Refused before the passphrase is asked: no deployment goes below the default.
+        raise UserError(
+            _("The smallest count shown can only be raised: counts below {minimum} are "
+              "always hidden.").format(minimum=SMALL_CELL_MINIMUM),
+            hint=_("Choose {minimum} or more.").format(minimum=SMALL_CELL_MINIMUM))
+    profile = unlock(args)
+    try:
+        if profile.info.role is not ProfileRole.COORDINATOR:
+            raise UserError(_("The smallest count shown is set on the coordinator's profile; "
+                              "this is a field profile."),
+                            hint=_("Choose the coordinator profile with --profile NAME."))
+        before = deployment_minimum(profile)
+        raise_deployment_minimum(profile, args.minimum)
+    finally:
+        profile.lock()
+    if args.minimum == before:
+        print(_("Counts below {minimum} were already hidden; nothing changed.").format(
+            minimum=before))
+    else:
+        print(_("Counts below {minimum} are now hidden in every dashboard and export of this "
+                "deployment (it was {before}). This cannot be lowered again.").format(
+            minimum=args.minimum, before=before))
     return EXIT_OK

@@ -80,6 +80,14 @@ class Column:
     meaning: str
 
 
+# The training flag: every row of a training export carries it, so a file cut out of its
+# data dictionary, or a CSV, still says it is not real data (README: "every export it
+# makes carries the training flag").
+TRAINING_TAG = "#meta+training"
+TRAINING_COLUMN = Column(N_("Training export"), TRAINING_TAG,
+                         N_("1 when the export was made in training mode (made-up "
+                            "children, not real data), 0 for a real one."))
+
 COUNT_COLUMNS = (
     Column(N_("Dimension"), "#indicator+dimension+name",
            N_("What the children are counted by, in words.")),
@@ -92,6 +100,7 @@ COUNT_COLUMNS = (
               "(no answer), none_recorded (no form of exploitation) or 18+.")),
     Column(N_("Children"), "#affected+children+num",
            N_("How many screened children fall in the category.")),
+    TRAINING_COLUMN,
 )
 
 AGE_BAND_TAG = "#affected+age+band"
@@ -415,12 +424,21 @@ def _coded_values(dimension: Dimension, codes: Iterable[str], labels: CategoryLa
     return FORMS_SEPARATOR.join(f"{labels(dimension, code)} ({code})" for code in codes)
 
 
+def _training_text(training: bool) -> str:
+    if training:
+        return _("Yes: TRAINING — not real data. Made in training mode from made-up "
+                 "screenings; do not use it in a report.")
+    return _("No: real screenings.")
+
+
 def _about(query: DashboardFilter, labels: CategoryLabel, generated_at: dt.datetime,
-           what: str, rule: str, counted: tuple[str, Cell]) -> list[Sequence[Cell]]:
+           what: str, rule: str, counted: tuple[str, Cell],
+           training: bool) -> list[Sequence[Cell]]:
     bands = ", ".join(query.age_bands.names())
     return [
         [],
         [_("About this export")],
+        [_("Training export"), _training_text(training)],
         [_("Export"), what],
         [_("Screening dates"), _dates_text(query)],
         [_("Areas"), _areas_text(query, labels)],
@@ -448,8 +466,12 @@ def _hxl_attribute(code: str) -> str:
 
 def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportFormat | str,
                   hxl: bool, labels: CategoryLabel, small_cell: int = DEFAULT_SMALL_CELL,
-                  minimum: int = SMALL_CELL_MINIMUM, generated_at: dt.datetime) -> int:
+                  minimum: int = SMALL_CELL_MINIMUM, generated_at: dt.datetime,
+                  training: bool = False) -> int:
     """Write the dashboard's counts to `path`; returns the number of table rows.
+
+    `training` (a training profile's export) puts 1 in the "Training export" column of
+    every row of every table, and says so in the data dictionary; otherwise 0.
 
     The cells the dashboard hides for this view and threshold (`suppression.publish`: counts
     from 1 to `small_cell` - 1 and the cells that would give them away) are written as the
@@ -464,10 +486,11 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
     check_threshold(small_cell, minimum)
     fmt = ExportFormat(fmt)
     published = publish(disaggregation, small_cell)
+    flag = int(training)
 
     rows: list[Sequence[Cell]] = [
         [dimension.title, dimension.value, labels(dimension, category), category,
-         published.cell(count_key(dimension, category), count)]
+         published.cell(count_key(dimension, category), count), flag]
         for dimension in Dimension
         for category, count in disaggregation.counts.get(dimension, ())]
     if fmt is ExportFormat.CSV:
@@ -476,13 +499,14 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
 
     sexes = disaggregation.sexes
     cross_header: list[Cell] = [Dimension.AGE_BAND.title,
-                                *(labels(Dimension.SEX, sex) for sex in sexes)]
+                                *(labels(Dimension.SEX, sex) for sex in sexes),
+                                _(TRAINING_COLUMN.header)]
     cross_tags: list[Cell] = [AGE_BAND_TAG, *(f"{CROSS_COUNT_TAG}+{_hxl_attribute(sex)}"
-                                              for sex in sexes)]
+                                              for sex in sexes), TRAINING_TAG]
     cross: list[Sequence[Cell]] = [cross_header, *([cross_tags] if hxl else [])]
     cross.extend([labels(Dimension.AGE_BAND, band),
                   *(published.cell(cross_key(band, sex), count)
-                    for sex, count in zip(sexes, counts, strict=True))]
+                    for sex, count in zip(sexes, counts, strict=True)), flag]
                  for band, counts in disaggregation.age_by_sex)
 
     counts_sheet, cross_sheet = _("Counts"), _("Age by sex")
@@ -497,6 +521,7 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
         "#affected+children+num": _(
             "A whole number, or \"{hidden}\" when the number is hidden (see the small-cell "
             "rule).").format(hidden=HIDDEN),
+        TRAINING_TAG: "0; 1",
     }
     dictionary: list[Sequence[Cell]] = [
         [counts_sheet, _(column.header), column.tag, _(column.meaning), values[column.tag]]
@@ -509,6 +534,8 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
         [cross_sheet, labels(Dimension.SEX, sex), f"{CROSS_COUNT_TAG}+{_hxl_attribute(sex)}",
          _("Children of this sex in each age band; small cells as above."),
          _coded_values(Dimension.SEX, [sex], labels)] for sex in sexes)
+    dictionary.append([cross_sheet, _(TRAINING_COLUMN.header), TRAINING_TAG,
+                       _(TRAINING_COLUMN.meaning), "0; 1"])
     rule = _("Counts from 1 to {below} are hidden (written \"{hidden}\"): a handful of "
              "children in one cell can be recognised by people who know the area. Further "
              "cells are hidden so that no hidden count can be worked out from the total and "
@@ -522,12 +549,12 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
         _("Counts of screened children, as the dashboard shows them. A child can have "
           "several forms of exploitation, so that dimension can add up to more than the "
           "total."), rule, (_("Children counted"),
-                            published.cell(TOTAL, disaggregation.total))))
+                            published.cell(TOTAL, disaggregation.total)), training))
     header_rows = 2 if hxl else 1
     data = _xlsx_bytes([
         _Sheet(counts_sheet, list(_table(COUNT_COLUMNS, rows, hxl)), header_rows,
-               widths=(24, 20, 30, 24, 12)),
-        _Sheet(cross_sheet, cross, header_rows, widths=(16, *(14 for _s in sexes))),
+               widths=(24, 20, 30, 24, 12, 12)),
+        _Sheet(cross_sheet, cross, header_rows, widths=(16, *(14 for _s in sexes), 12)),
         _dictionary_sheet(dictionary),
     ], generated_at)
     _write(path, data)
@@ -537,7 +564,8 @@ def export_counts(disaggregation: Disaggregation, path: Path, *, fmt: ExportForm
 # -- records ---------------------------------------------------------------------------------
 
 
-def _record_cells(row: ScreeningRow, labels: CategoryLabel, scheme: AgeBands) -> list[Cell]:
+def _record_cells(row: ScreeningRow, labels: CategoryLabel, scheme: AgeBands,
+                  training: bool) -> list[Cell]:
     forms = (FORMS_SEPARATOR.join(labels(Dimension.EXPLOITATION_FORM, name)
                                   for name in row.forms)
              or labels(Dimension.EXPLOITATION_FORM, NONE_RECORDED))
@@ -548,7 +576,8 @@ def _record_cells(row: ScreeningRow, labels: CategoryLabel, scheme: AgeBands) ->
         labels(Dimension.NATIONALITY, row.nationality or NOT_KNOWN),
         labels(Dimension.AREA, row.area or NOT_KNOWN), forms,
         labels(Dimension.DECISION, row.decision or NOT_KNOWN),
-        row.follow_up.label if row.follow_up is not None else None, int(row.demo),
+        row.follow_up.label if row.follow_up is not None else None,
+        int(row.demo or training),
     ]
 
 
@@ -585,8 +614,11 @@ def _record_dictionary(rows: Sequence[ScreeningRow], labels: CategoryLabel,
 
 def export_records(rows: Sequence[ScreeningRow], path: Path, *, fmt: ExportFormat | str,
                    hxl: bool, labels: CategoryLabel, query: DashboardFilter | None = None,
-                   generated_at: dt.datetime) -> int:
+                   generated_at: dt.datetime, training: bool = False) -> int:
     """Write one row per screening to `path` (no notes, no answers); returns the row count.
+
+    `training` (a training profile's export) marks every row as a training record and says
+    so in the data dictionary, whatever each record's own flag.
 
     `query` is the filter the rows were chosen with (`screening_rows`): its age bands are
     used for the age band column, and the XLSX data dictionary states it.
@@ -599,7 +631,8 @@ def export_records(rows: Sequence[ScreeningRow], path: Path, *, fmt: ExportForma
     query = query or DashboardFilter()
     scheme = query.age_bands
     header_rows = 2 if hxl else 1
-    table = _table(RECORD_COLUMNS, (_record_cells(row, labels, scheme) for row in rows), hxl)
+    table = _table(RECORD_COLUMNS,
+                   (_record_cells(row, labels, scheme, training) for row in rows), hxl)
     if fmt is ExportFormat.CSV:
         _write(path, _csv_bytes(table))
         return len(rows)
@@ -617,7 +650,7 @@ def export_records(rows: Sequence[ScreeningRow], path: Path, *, fmt: ExportForma
           "answers, but it is personal data: keep it encrypted and share it only with "
           "people who need it."),
         _("Does not apply: each row is one child, so nothing is suppressed."),
-        (_("Screenings"), len(rows))))
+        (_("Screenings"), len(rows)), training))
     data = _xlsx_bytes([
         _Sheet(sheet, table, header_rows,
                widths=(38, 14, 8, 12, 16, 20, 20, 40, 18, 20, 10)),
@@ -683,14 +716,15 @@ def export_profile(profile: UnlockedProfile, path: Path, *, fmt: ExportFormat | 
     if records:
         chosen = [row for row in everything if _passes(row, query)]
         written = total = export_records(chosen, path, fmt=fmt, hxl=hxl, labels=labels,
-                                         query=query, generated_at=moment)
+                                         query=query, generated_at=moment,
+                                         training=profile.info.demo)
     else:
         from fieldscreen.reporting.suppression import deployment_minimum
 
         counts = disaggregate(facts, query)
         written = export_counts(counts, path, fmt=fmt, hxl=hxl, labels=labels,
                                 small_cell=small_cell, minimum=deployment_minimum(profile),
-                                generated_at=moment)
+                                generated_at=moment, training=profile.info.demo)
         total = counts.total
     try:
         profile.record_export(fmt=fmt.value, records=records, rows=written)

@@ -163,13 +163,20 @@ class AuditLog:
             expected_seq += 1
         return AuditVerification(count, None, None, prev)
 
-    def entries(self, connection: sqlite3.Connection) -> list[AuditEntry]:
-        """Every entry with its decrypted details, oldest first."""
+    def entries(self, connection: sqlite3.Connection,
+                record_id: str | None = None) -> list[AuditEntry]:
+        """Every entry with its decrypted details, oldest first; with `record_id`, only
+        that record's entries (the others are not decrypted)."""
         found = []
-        for seq, at, action, record_id, actor, details in connection.execute(
-            "SELECT seq, at, action, record_id, actor, details FROM audit_log ORDER BY seq"
+        query = "SELECT seq, at, action, record_id, actor, details FROM audit_log"
+        parameters: list[str] = []
+        if record_id is not None:
+            query += " WHERE record_id = ?"
+            parameters.append(record_id)
+        for seq, at, action, entry_record, actor, details in connection.execute(
+            query + " ORDER BY seq", parameters
         ):
-            found.append(AuditEntry(seq, at, action, record_id, actor, json.loads(
+            found.append(AuditEntry(seq, at, action, entry_record, actor, json.loads(
                 self._cipher.open(details, self._context(seq)))))
         return found
 

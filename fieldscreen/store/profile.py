@@ -670,9 +670,10 @@ class UnlockedProfile:
         with self._database.read() as connection:
             return self._audit.verify(connection)
 
-    def audit_entries(self) -> list:
+    def audit_entries(self, record_id: str | None = None) -> list:
+        """The audit log, oldest first; with `record_id`, that record's entries only."""
         with self._database.read() as connection:
-            return self._audit.entries(connection)
+            return self._audit.entries(connection, record_id)
 
     def audit_head(self) -> tuple[int, str]:
         with self._database.read() as connection:

@@ -21,15 +21,22 @@ def test_the_console_cannot_go_below_a_raised_minimum(qtbot, delivered):  # noqa
     assert "fewer than 8 children" in panel.hidden_note.text()
 
 
-def test_the_pairs_panel_links_and_unlinks_a_planted_pair(qtbot, delivered):  # noqa: F811
+def test_the_same_child_tab_links_and_unlinks_a_planted_pair_and_clears_on_lock(
+        qtbot, delivered):  # noqa: F811
     from fieldscreen.demo.duplicates import planted_duplicates
-    from fieldscreen.ui.console.linkage import LinkagePanel
     from fieldscreen.workflows.linkage import LinkageWorkflow
     from tests.unit.workflows.test_linkage import rows_with_codes
 
     window = open_console(qtbot, delivered)
-    panel = LinkagePanel(window)
-    qtbot.addWidget(panel)
+    panel = window.linkage_panel
+    assert window.tabs.indexOf(panel) >= 0
+    assert window.tabs.tabText(window.tabs.indexOf(panel)) == "Same child?"
+    # "Find pairs" scores the imported screenings on the worker thread.
+    import_from(qtbot, window, str(delivered.relay))
+    panel.find_button.click()
+    qtbot.waitUntil(lambda: panel.workflow is not None, timeout=30_000)
+    assert "pair" in panel.message.text() or "No screenings" in panel.message.text()
+
     demo = planted_duplicates(500, seed=2)
     rows = rows_with_codes(demo)
     panel.show_workflow(LinkageWorkflow(window.profile, rows))
@@ -38,16 +45,24 @@ def test_the_pairs_panel_links_and_unlinks_a_planted_pair(qtbot, delivered):  # 
     planted = {(ids[a], ids[b]) for a, b in demo.pairs}
     row = next(n for n, pair in enumerate(panel.shown)
                if tuple(sorted((pair.first, pair.second))) in planted)
-    assert "nationality" in panel.table.item(row, 3).text()
+    assert "nationality" in panel.table.item(row, 4).text()
+    panel.table.clearSelection()
+    panel.table.setCurrentCell(-1, -1)
     panel.link_button.click()
     assert "Choose a pair" in panel.message.text()
     panel.table.selectRow(row)
     panel.link_button.click()
-    assert panel.table.item(row, 4).text() == "Yes"
+    qtbot.waitUntil(lambda: panel.table.item(row, 1).text() == "Yes", timeout=10_000)
+    assert panel.message.text().startswith("Linked")
     assert panel.workflow.links() == {tuple(sorted((panel.shown[row].first,
                                                     panel.shown[row].second)))}
     panel.unlink_button.click()
-    assert panel.table.item(row, 4).text() == "No"
+    qtbot.waitUntil(lambda: panel.table.item(row, 1).text() == "No", timeout=10_000)
     actions = [e.action for e in window.profile.audit_entries()
                if e.action.startswith("linkage.")]
     assert actions == ["linkage.linked", "linkage.unlinked"]
+
+    with qtbot.waitSignal(window.locked):
+        window.lock()
+    assert panel.table.rowCount() == 0 and panel.shown == [] and panel.workflow is None
+    assert panel.message.text() == ""

@@ -299,9 +299,10 @@ def test_the_dashboard_exports_what_it_shows(qtbot, delivered, tmp_path):
     rows = list(workbook["Counts"].iter_rows(values_only=True))
     workbook.close()
     assert rows[0][1] == "Dimension code"
-    for _title, dimension, _label, category, children in rows[1:]:
+    for _title, dimension, _label, category, children, training in rows[1:]:
         assert str(children) == panel.cell(Dimension(dimension), category)
-    assert sum(children for _t, d, _l, _c, children in rows[1:]
+        assert training == 0
+    assert sum(children for _t, d, _l, _c, children, _training in rows[1:]
                if d == "area" and isinstance(children, int)) <= panel.current.total
 
     panel.export_format.setCurrentIndex(panel.export_format.findData("csv"))
@@ -382,3 +383,63 @@ def test_a_case_shows_each_note_once_with_consent_and_the_workers_notes(qtbot, d
     assert len(entries) == len(set(entries)) == 3  # new, contacted, the note
     assert sum("Met the child" in entry for entry in entries) == 1
     assert "Consent to a referral:" in queue.case_facts.text()
+
+
+def test_a_case_shows_its_local_services_and_who_changed_what_when(qtbot, delivered):
+    from fieldscreen.forms.schema import Outcome
+    from fieldscreen.ui.console.window import shipped_services
+
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    queue = window.referral_panel
+    qtbot.waitUntil(lambda: queue.table.rowCount() > 0, timeout=10_000)
+    queue.table.selectRow(0)
+    record_id = queue.chosen
+    case = next(c for c in queue.cases if c.record_id == record_id)
+    qtbot.waitUntil(lambda: queue.changes.count() == 1, timeout=10_000)
+    assert queue.changes.item(0).text().startswith("No change yet")
+    queue.status.setCurrentIndex(queue.status.findData(FollowUpStatus.CONTACTED.value))
+    queue.note.setPlainText("Called the shelter.")
+    queue.save_button.click()
+    window.tasks.wait_idle()
+    qtbot.waitUntil(lambda: queue.message.text() == "Saved.", timeout=10_000)
+    qtbot.waitUntil(lambda: not queue.changes.item(0).text().startswith("No change"),
+                    timeout=10_000)
+
+    # The services are the shipped directory's matches for this decision and area.
+    directory = shipped_services()
+    assert window.services is not None and directory is not None
+    expected = directory.matching(Outcome(case.priority), case.facts.get("area"))
+    shown = [queue.services.item(i).text() for i in range(queue.services.count())]
+    assert expected and len(shown) == len(expected)
+    for service, line in zip(expected, shown, strict=True):
+        assert service.phone.replace(" ", "\u00a0") in line
+        assert service.name.get("en", "en") in line
+
+    # Who changed what when: this case's audit entries, oldest first, by this profile.
+    changes = [queue.changes.item(i).text() for i in range(queue.changes.count())]
+    audited = window.profile.audit_entries(record_id)
+    assert len(changes) == len(audited) and all(e.record_id == record_id for e in audited)
+    assert changes[-1].split(" — ")[1] == "Status changed from New to Contacted, with a note"
+    assert all(line.endswith(f"by {PROFILE}") for line in changes)
+    assert f"\u201c{PROFILE}\u201d" in queue.changes_note.text()
+    # Cases saved in the same moment are told apart by the end of their ids.
+    shown_ids = [queue.table.item(row, 7).text() for row in range(queue.table.rowCount())]
+    assert len(set(shown_ids)) == len(shown_ids) == len(queue.cases)
+    assert record_id.endswith(shown_ids[0]) and shown_ids[0] in queue.case_title.text()
+    assert "Called the shelter" not in "".join(changes)  # notes stay in their own list
+
+    with qtbot.waitSignal(window.locked):
+        window.lock()
+    assert queue.services.count() == queue.changes.count() == 0
+    assert queue.changes_note.text() == queue.services_note.text() == ""
+
+
+def test_a_services_directory_that_cannot_be_read_does_not_stop_the_console(qtbot, delivered):
+    window = open_console(qtbot, delivered, services_loader=lambda: None)
+    import_from(qtbot, window, str(delivered.relay))
+    queue = window.referral_panel
+    qtbot.waitUntil(lambda: queue.table.rowCount() > 0, timeout=10_000)
+    queue.table.selectRow(0)
+    assert queue.services_note.text() == "No services directory is installed."
+    assert queue.services.count() == 0

@@ -3,8 +3,8 @@
 A view over `workflows.linkage.LinkageWorkflow`: "Find pairs" scores the imported
 screenings on the worker thread; the table lists each pair with its score, the fields on
 which the two screenings agree, and whether it is linked; a person links or unlinks the
-chosen pair (each change is audited by the workflow). Not yet a tab of the console
-window: `window.py` adds it with one line when the lead wires it in.
+chosen pair (each change is audited by the workflow, on the worker thread too). A tab of
+the console window, cleared when it locks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.errors import UserError
 from fieldscreen.i18n import N_, _, format_decimal, ngettext
 
 if TYPE_CHECKING:
@@ -76,8 +75,10 @@ class LinkagePanel(QWidget):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.table = QTableWidget(0, 5, self)
+        # The reasons last, stretched: the decision columns stay in view on a small
+        # screen or at 200 % text.
         self.table.setHorizontalHeaderLabels(
-            [_("Score"), _("Screening"), _("Other screening"), _("Agree on"), _("Linked")])
+            [_("Score"), _("Linked"), _("Screening"), _("Other screening"), _("Agree on")])
         self.table.setAccessibleName(_("Screenings that may be the same child"))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -85,6 +86,7 @@ class LinkagePanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
@@ -99,22 +101,30 @@ class LinkagePanel(QWidget):
         if profile is None:
             return
         self.message.setText(_("Looking for screenings of the same child…"))
-        self.window_.run_task(lambda: LinkageWorkflow(profile), self.show_workflow,
+
+        def work() -> tuple[LinkageWorkflow, list[CandidatePair]]:
+            workflow = LinkageWorkflow(profile)
+            return workflow, workflow.pairs()
+
+        self.window_.run_task(work, lambda found: self.show_workflow(*found),
                               self.message.setText)
 
-    def show_workflow(self, workflow: LinkageWorkflow) -> None:
+    def show_workflow(self, workflow: LinkageWorkflow,
+                      pairs: list[CandidatePair] | None = None) -> None:
+        """List `workflow`'s pairs (`pairs` when the worker already read them)."""
         self.workflow = workflow
-        self.fill()
+        self.fill(workflow.pairs() if pairs is None else pairs)
 
-    def fill(self) -> None:
-        assert self.workflow is not None
-        self.shown = self.workflow.pairs()
+    def fill(self, pairs: list[CandidatePair]) -> None:
+        self.shown = pairs
         self.table.setRowCount(len(self.shown))
         for row, pair in enumerate(self.shown):
-            cells = (format_decimal(pair.score, 2), pair.first, pair.second,
-                     reasons_text(pair.reasons), _("Yes") if pair.linked else _("No"))
+            cells = (format_decimal(pair.score, 2), _("Yes") if pair.linked else _("No"),
+                     pair.first, pair.second, reasons_text(pair.reasons))
             for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, column, item)
         self.message.setText(
             ngettext("{count} pair to look at.", "{count} pairs to look at.",
                      len(self.shown)).format(count=len(self.shown))
@@ -125,16 +135,29 @@ class LinkagePanel(QWidget):
         if self.workflow is None or not 0 <= row < len(self.shown):
             self.message.setText(_("Choose a pair in the list first."))
             return
-        pair = self.shown[row]
-        try:
+        pair, workflow = self.shown[row], self.workflow
+
+        def work() -> list[CandidatePair]:
             if link:
-                self.workflow.link(pair.first, pair.second)
+                workflow.link(pair.first, pair.second)
             else:
-                self.workflow.unlink(pair.first, pair.second)
-        except UserError as error:
-            self.message.setText(str(error))
-            return
-        self.fill()
-        self.table.selectRow(row)
-        self.message.setText(_("Linked: both screenings are now one child.") if link
-                             else _("Unlinked: the two screenings are separate again."))
+                workflow.unlink(pair.first, pair.second)
+            return workflow.pairs()
+
+        def done(pairs: list[CandidatePair]) -> None:
+            if self.workflow is not workflow:
+                return
+            self.fill(pairs)
+            self.table.selectRow(row)
+            self.message.setText(_("Linked: both screenings are now one child.") if link
+                                 else _("Unlinked: the two screenings are separate again."))
+
+        self.window_.run_task(work, done, self.message.setText)
+
+    def clear(self) -> None:
+        """Forget the pairs (the console locked): nothing of them stays on screen."""
+        self.workflow = None
+        self.shown = []
+        self.table.clearContents()
+        self.table.setRowCount(0)
+        self.message.clear()

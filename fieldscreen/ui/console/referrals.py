@@ -1,5 +1,8 @@
 """The console's referral queue: urgent first, overdue alerts, statuses and notes.
 
+The chosen case shows why the child was referred, consent and the worker's notes, the
+local services that match its decision and area, and the audit log's entries for it.
+
 The queue, the deadlines and every change live in the store (`ReferralQueue`); this panel
 shows them and sends the coordinator's changes there on the worker thread.
 """
@@ -24,16 +27,18 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from fieldscreen.forms.schema import Audience, ItemType
+from fieldscreen.forms.schema import Audience, ItemType, Outcome
 from fieldscreen.i18n import N_, _, active_language, format_datetime, ngettext
 from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.ui.widgets import read_only_table
 
 if TYPE_CHECKING:
+    from fieldscreen.store.audit import AuditEntry
     from fieldscreen.store.follow_up import CaseNote, Deadlines, FollowUpCase, QueuePage
     from fieldscreen.ui.console.shell import ConsoleShell
 
@@ -41,8 +46,41 @@ if TYPE_CHECKING:
 # queue is in working order, so the first rows are the ones to act on.
 SHOWN_CASES = 500
 _PRIORITY_WORDS = {"urgent": N_("Urgent"), "referral": N_("Referral")}
+# The audit log's actions that concern one case, in words; any other is shown by its code.
+_ACTION_WORDS = {
+    "record.received": N_("Screening imported from a field laptop"),
+    "record.updated": N_("Screening replaced by a newer version from the field laptop"),
+    "follow_up.status_changed": N_("Status changed"),
+    "follow_up.note_added": N_("Note added"),
+    "referral.sent": N_("Referred to a partner organisation"),
+    "referral.withdrawn": N_("Referral to a partner withdrawn"),
+    "referral.update_imported": N_("Update from a partner organisation imported"),
+    "linkage.linked": N_("Linked with another screening of the same child"),
+    "linkage.unlinked": N_("Link with another screening undone"),
+    "data.exported": N_("Exported"),
+}
 _URGENT_COLOUR = QColor("#fde2e1")
 _OVERDUE_COLOUR = QColor("#a4161a")
+
+
+def short_id(record_id: str) -> str:
+    """The end of a record id, which tells cases apart: record ids are version 7 UUIDs,
+    whose first characters are the time they were made, so records saved in the same
+    moment share them."""
+    return record_id[-8:]
+
+
+def _isolated(text: str) -> str:
+    # First-strong isolate: an Arabic service name beside a phone number keeps each
+    # field's own direction instead of scrambling the line (as the field's result screen).
+    return f"\u2068{text}\u2069"
+
+
+def _phone(text: str) -> str:
+    # A phone number has no letter to take its direction from: in an Arabic line a
+    # first-strong isolate would order its groups right to left ("001 000 00+"). No-break
+    # spaces keep it on one line.
+    return "\u2066" + text.replace(" ", "\u00a0") + "\u2069"
 
 
 def _when(stamp: str) -> str:
@@ -141,10 +179,37 @@ class ReferralPanel(QWidget):
         self.message.setWordWrap(True)
         self.message.setAccessibleName(_("Message"))
         detail_layout.addWidget(self.message)
-        detail_layout.addWidget(QLabel(_("Notes and history:"), detail))
-        self.history = QListWidget(detail)
+        # Three lists in tabs: side by side they would not fit a small screen at 200 %.
+        self.case_tabs = QTabWidget(detail)
+        self.case_tabs.setAccessibleName(_("About the case"))
+        self.history = QListWidget(self.case_tabs)
         self.history.setAccessibleName(_("Notes and history of the case"))
-        detail_layout.addWidget(self.history, 1)
+        self.case_tabs.addTab(self.history, _("Notes and history"))
+        services_page = QWidget(self.case_tabs)
+        services_layout = QVBoxLayout(services_page)
+        self.services_note = QLabel(services_page)
+        self.services_note.setWordWrap(True)
+        self.services_note.setAccessibleName(_("Which services are listed"))
+        services_layout.addWidget(self.services_note)
+        self.services = QListWidget(services_page)
+        self.services.setAccessibleName(_("Local services that match the case"))
+        self.services.setWordWrap(True)
+        self.services.setSpacing(3)
+        services_layout.addWidget(self.services, 1)
+        self.case_tabs.addTab(services_page, _("Local services"))
+        changes_page = QWidget(self.case_tabs)
+        changes_layout = QVBoxLayout(changes_page)
+        self.changes_note = QLabel(changes_page)
+        self.changes_note.setWordWrap(True)
+        self.changes_note.setAccessibleName(_("Who made the changes"))
+        changes_layout.addWidget(self.changes_note)
+        self.changes = QListWidget(changes_page)
+        self.changes.setAccessibleName(_("Who changed what when: the audit log of the case"))
+        self.changes.setWordWrap(True)
+        self.changes.setSpacing(3)
+        changes_layout.addWidget(self.changes, 1)
+        self.case_tabs.addTab(changes_page, _("Changes"))
+        detail_layout.addWidget(self.case_tabs, 1)
         splitter.addWidget(self.table)
         splitter.addWidget(detail)
         splitter.setStretchFactor(0, 3)
@@ -199,7 +264,7 @@ class ReferralPanel(QWidget):
                       "—" if facts.get("age") is None else str(facts["age"]),
                       label(Dimension.SEX, facts.get("sex") or "not_known"),
                       label(Dimension.AREA, facts.get("area") or "not_known"),
-                      case.record_id[:8])
+                      short_id(case.record_id))
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if case.priority == "urgent":
@@ -240,6 +305,7 @@ class ReferralPanel(QWidget):
 
     def _show_case(self, case: FollowUpCase | None) -> None:
         self.history.clear()
+        self._clear_case_lists()
         self.note.clear()
         if case is None or case.record_id != self.chosen:
             self.message.clear()  # a message about the same case ("Saved.") stays
@@ -253,21 +319,23 @@ class ReferralPanel(QWidget):
         self.chosen = case.record_id
         self._set_case_enabled(True)
         self.case_title.setText(_("{priority} case {record}, screened {when}").format(
-            priority=_(_PRIORITY_WORDS[case.priority]), record=case.record_id[:8],
+            priority=_(_PRIORITY_WORDS[case.priority]), record=short_id(case.record_id),
             when=_when(case.screened_at)))
         self.status.setCurrentIndex(self.status.findData(case.status.value))
         profile = self.window_.profile
         if profile is None:
             return
         record_id = case.record_id
+        self._show_services(case)
 
-        def work() -> tuple[list[CaseNote], dict[str, Any]]:
-            return profile.referrals.notes(record_id), profile.inbox.record_payload(record_id)
+        def work() -> tuple[list[CaseNote], dict[str, Any], list[AuditEntry]]:
+            return (profile.referrals.notes(record_id), profile.inbox.record_payload(record_id),
+                    profile.audit_entries(record_id))
 
-        def shown(found: tuple[list[CaseNote], dict[str, Any]]) -> None:
+        def shown(found: tuple[list[CaseNote], dict[str, Any], list[AuditEntry]]) -> None:
             if self.chosen != record_id:
                 return
-            notes, record = found
+            notes, record, audited = found
             # Two lookups can be in flight for one case (a refresh re-selects it): the
             # last one to arrive replaces the list instead of adding to it.
             self.history.clear()
@@ -278,8 +346,72 @@ class ReferralPanel(QWidget):
                 self.history.addItem(f"{_when(at)} — {text}")
             self.reasons.setText(self._reasons_text(record.get("outcome") or {}))
             self.case_facts.setText(self._facts_text(record))
+            self._show_changes(audited, profile.info.name)
 
         self.window_.run_task(work, shown, self.message.setText)
+
+    def _clear_case_lists(self) -> None:
+        for widget in (self.services, self.changes):
+            widget.clear()
+        self.services_note.clear()
+        self.changes_note.clear()
+
+    def _show_services(self, case: FollowUpCase) -> None:
+        """The directory's services for the case's decision in the child's area, as the
+        field laptop's result screen lists them."""
+        from fieldscreen.reporting.dashboard import Dimension
+        from fieldscreen.reporting.labels import form_labels
+        self.services.clear()
+        directory = self.window_.services
+        if directory is None:
+            self.services_note.setText(_("No services directory is installed."))
+            return
+        area = case.facts.get("area")
+        area = area if isinstance(area, str) else None
+        label = form_labels(self.window_.form, active_language())
+        outcome = Outcome(case.priority)
+        self.services_note.setText(
+            _("Services for {decision} cases in {area}:").format(
+                decision=_(_PRIORITY_WORDS[case.priority]).lower(),
+                area=label(Dimension.AREA, area or "not_known")) if area
+            else _("Services for {decision} cases (the area is not known):").format(
+                decision=_(_PRIORITY_WORDS[case.priority]).lower()))
+        fallback, language = directory.default_language, active_language()
+        for service in directory.matching(outcome, area):
+            organisation, name, hours = (
+                _isolated(text.get(language, fallback))
+                for text in (service.organisation, service.name, service.hours))
+            phone = _phone(service.phone)
+            urgent = _(" — takes urgent cases") if service.urgent else ""
+            self.services.addItem(f"{organisation}: {name} — {phone} — {hours}{urgent}")
+        if self.services.count() == 0:
+            self.services.addItem(_("No matching service in the directory for this area."))
+
+    def _show_changes(self, audited: list[AuditEntry], profile_name: str) -> None:
+        """The audit log's entries for the case: when, and what was done. The console is
+        one coordinator's profile, so every entry was made by that profile."""
+        self.changes.clear()
+        self.changes_note.setText(_(
+            "Every change below was made in this coordinator profile, \u201c{name}\u201d. "
+            "The console has one coordinator profile, so the audit log names no other "
+            "person.").format(name=profile_name))
+        for entry in audited:
+            words = _ACTION_WORDS.get(entry.action)
+            text = _(words) if words else entry.action
+            if entry.action == "follow_up.status_changed":
+                moved = entry.details
+                try:
+                    text = _("Status changed from {old} to {new}").format(
+                        old=FollowUpStatus(str(moved.get("from"))).label,
+                        new=FollowUpStatus(str(moved.get("to"))).label)
+                except ValueError:
+                    pass
+                if moved.get("with_note"):
+                    text = _("{change}, with a note").format(change=text)
+            self.changes.addItem(_("{when} — {what} — by {who}").format(
+                when=_when(entry.at[:19] + "Z"), what=text, who=profile_name))
+        if not audited:
+            self.changes.addItem(_("No change yet: the case is as the import opened it."))
 
     def _reasons_text(self, outcome: dict[str, Any]) -> str:
         form = self.window_.form
@@ -356,6 +488,7 @@ class ReferralPanel(QWidget):
         self.chosen = None
         self.table.setRowCount(0)
         self.history.clear()
+        self._clear_case_lists()
         self.note.clear()
         self.reasons.clear()
         self.case_facts.clear()

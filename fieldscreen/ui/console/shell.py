@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from fieldscreen.exchange.transports import Transport
     from fieldscreen.forms.schema import Form
+    from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.store.profile import UnlockedProfile
 
 
@@ -23,6 +24,7 @@ class ConsoleShell(Protocol):
 
     profile: UnlockedProfile | None
     form: Form | None
+    services: ServicesDirectory | None
     clock: Callable[[], dt.datetime]
 
     @property

@@ -1,4 +1,5 @@
-"""The coordinator's console: unlock, then import, referral queue, dashboard and devices.
+"""The coordinator's console: unlock, then import, referral queue, screenings of one child,
+dashboard and devices.
 
 Like the field window, every database, crypto and network call runs on the TaskRunner's
 worker thread and comes back to the GUI thread through its signal. At unlock the imported
@@ -32,6 +33,7 @@ from fieldscreen.store.layout import profile_names
 from fieldscreen.ui.console.dashboard import DashboardPanel
 from fieldscreen.ui.console.devices import DevicesPanel
 from fieldscreen.ui.console.imports import ImportPanel
+from fieldscreen.ui.console.linkage import LinkagePanel
 from fieldscreen.ui.console.referrals import ReferralPanel
 from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
 from fieldscreen.ui.tasks import TaskRunner
@@ -41,12 +43,28 @@ from fieldscreen.ui.widgets import TrainingBanner
 if TYPE_CHECKING:
     from fieldscreen.exchange.transports import Transport
     from fieldscreen.forms.schema import Form
+    from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.reporting.facts import ScreeningFacts
     from fieldscreen.store.crypto import KdfParameters
     from fieldscreen.store.profile import ProfileStore, UnlockedProfile
 
 Clock = Callable[[], dt.datetime]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
+
+
+def shipped_services() -> ServicesDirectory | None:
+    """The services directory shipped with FieldScreen, the one the field window uses
+    without a pack; None when it is missing or cannot be read (the case detail then says
+    no directory is installed rather than the console refusing to open)."""
+    from fieldscreen.errors import SourceProblems
+    from fieldscreen.forms.services import load_services
+    from fieldscreen.paths import shipped_dir
+
+    path = shipped_dir("forms") / "services.yaml"
+    try:
+        return load_services(path) if path.is_file() else None
+    except (OSError, SourceProblems):
+        return None
 
 
 class ConsoleWindow(ProfileWindow):
@@ -56,6 +74,8 @@ class ConsoleWindow(ProfileWindow):
         data_dir: the data folder profiles live in.
         profile_name: the coordinator profile this window opens (created on first run).
         form_loader: loads the form whose choice labels name the statistics categories.
+        services_loader: loads the local services directory the case detail matches
+            (default: the shipped one).
         demo: training mode (banner; opened without a passphrase).
         demo_passphrase: the fixed passphrase of a training profile.
         idle_minutes: auto-lock after this much inactivity.
@@ -77,7 +97,9 @@ class ConsoleWindow(ProfileWindow):
     imported = Signal(object)
 
     def __init__(self, *, data_dir: Path, profile_name: str,
-                 form_loader: Callable[[], Form | None] | None = None, demo: bool = False,
+                 form_loader: Callable[[], Form | None] | None = None,
+                 services_loader: Callable[[], ServicesDirectory | None] = shipped_services,
+                 demo: bool = False,
                  demo_passphrase: str | None = None, idle_minutes: float = 15.0,
                  kdf: KdfParameters | None = None, clock: Clock | None = None,
                  make_transport: Callable[[str, str | None, str | None], Transport]
@@ -91,6 +113,9 @@ class ConsoleWindow(ProfileWindow):
         self.facts: ScreeningFacts | None = None
         self.form: Form | None = None
         self._form_loader = form_loader
+        self.services: ServicesDirectory | None = None
+        self._services_loader = services_loader
+        self._services_loaded = False
         self._demo_passphrase = demo_passphrase
         self._kdf = kdf
         self._store: ProfileStore | None = None
@@ -143,12 +168,14 @@ class ConsoleWindow(ProfileWindow):
         self.tabs.setAccessibleName(_("Coordinator console"))
         self.import_panel = ImportPanel(self, self)
         self.referral_panel = ReferralPanel(self, self)
+        self.linkage_panel = LinkagePanel(self, self)
         self.dashboard_panel = DashboardPanel(self, self)
         self.devices_panel = DevicesPanel(self, self)
         if import_source:
             self.import_panel.source.setText(import_source)
         self.tabs.addTab(self.import_panel, _("Import"))
         self.tabs.addTab(self.referral_panel, _("Referral queue"))
+        self.tabs.addTab(self.linkage_panel, _("Same child?"))
         self.tabs.addTab(self.dashboard_panel, _("Dashboard"))
         self.tabs.addTab(self.devices_panel, _("Devices and packs"))
         for screen in (self.first_run, self.unlock_screen, self.tabs):
@@ -230,8 +257,12 @@ class ConsoleWindow(ProfileWindow):
             self.stack.setCurrentWidget(self.first_run)
 
     def _load_form(self) -> None:
+        # On the worker: YAML loading is not free.
         if self.form is None and self._form_loader is not None:
             self.form = self._form_loader()
+        if not self._services_loaded:
+            self.services = self._services_loader()
+            self._services_loaded = True
 
     def _create_profile(self, passphrase: str, _pack: Path | None) -> None:
         def work() -> UnlockedProfile:
@@ -345,8 +376,8 @@ class ConsoleWindow(ProfileWindow):
     def lock(self) -> None:
         """Drop the keys, the statistics table and every panel's contents."""
         self.idle_timer.stop()
-        for panel in (self.import_panel, self.referral_panel, self.dashboard_panel,
-                      self.devices_panel):
+        for panel in (self.import_panel, self.referral_panel, self.linkage_panel,
+                      self.dashboard_panel, self.devices_panel):
             panel.clear()
         self.facts = None
         profile, self.profile = self.profile, None

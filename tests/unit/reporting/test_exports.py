@@ -101,14 +101,15 @@ def passphrase_file(tmp_path):
     return path
 
 
-def expected_counts(counts, labels, threshold=5):
+def expected_counts(counts, labels, threshold=5, training=0):
     """The Counts table as the dashboard shows it: hidden cells as "x", others as numbers."""
     published = publish(counts, threshold)
     found = []
     for dimension in Dimension:
         for category, count in counts.counts[dimension]:
             found.append([dimension.title, dimension.value, labels(dimension, category),
-                          category, published.cell(count_key(dimension, category), count)])
+                          category, published.cell(count_key(dimension, category), count),
+                          training])
     return found
 
 
@@ -143,7 +144,8 @@ def test_xlsx_counts_match_the_dashboard_cell_by_cell(counts, labels, tmp_path):
 
     table = sheet_rows(path, "Counts")
     expected = expected_counts(counts, labels)
-    assert table[0] == ["Dimension", "Dimension code", "Category", "Category code", "Children"]
+    assert table[0] == ["Dimension", "Dimension code", "Category", "Category code", "Children",
+                        "Training export"]
     assert table[1:] == expected
     assert written == len(expected)
     children = [row[4] for row in expected]
@@ -158,11 +160,12 @@ def test_xlsx_age_by_sex_is_the_dashboard_cross_tab_with_small_cells_hidden(
     export_counts(counts, path, fmt="xlsx", hxl=False, labels=labels, generated_at=NOW)
 
     table = sheet_rows(path, "Age by sex")
-    assert table[0] == ["Age band", *(labels(Dimension.SEX, sex) for sex in counts.sexes)]
+    assert table[0] == ["Age band", *(labels(Dimension.SEX, sex) for sex in counts.sexes),
+                        "Training export"]
     published = publish(counts, 5)
     expected = [[labels(Dimension.AGE_BAND, band),
                  *(published.cell(cross_key(band, sex), value)
-                   for sex, value in zip(counts.sexes, values, strict=True))]
+                   for sex, value in zip(counts.sexes, values, strict=True)), 0]
                 for band, values in counts.age_by_sex]
     assert table[1:] == expected
     assert any(HIDDEN in row for row in expected)
@@ -199,7 +202,8 @@ def test_csv_counts_match_the_dashboard_and_carry_a_byte_order_mark(counts, labe
 
     assert path.read_bytes().startswith(b"\xef\xbb\xbfDimension,")
     table = csv_rows(path)
-    assert table[0] == ["Dimension", "Dimension code", "Category", "Category code", "Children"]
+    assert table[0] == ["Dimension", "Dimension code", "Category", "Category code", "Children",
+                        "Training export"]
     assert table[1:] == [[str(cell) for cell in row] for row in expected_counts(counts, labels)]
 
 
@@ -549,3 +553,52 @@ def test_cli_threshold_below_the_deployment_minimum_writes_nothing(world, tmp_pa
     assert "below 5" in err and "Traceback" not in err
     assert not path.exists()
     assert exported_entries(world) == []
+
+
+# -- training exports --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def training_world(tmp_path):
+    """A training coordinator (demo mode) that imported a training laptop's batch."""
+    built = make_world(tmp_path / "training", coordinator_demo=True)
+    assert built.coordinator.info.demo and built.field.info.demo
+    built.import_bytes(built.sealed_batch(RECORDS).file)
+    yield built
+    built.close()
+
+
+def _export(world, path, labels, *, records):
+    return export_profile(world.coordinator, path, fmt=path.suffix[1:], hxl=True,
+                          records=records, query=DashboardFilter(), labels=labels,
+                          now=lambda: NOW)
+
+
+@pytest.mark.filterwarnings(XLRD3_WARNING)
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("records", [False, True], ids=["counts", "records"])
+def test_every_row_of_a_training_export_carries_the_training_flag(
+        training_world, world, labels, out, fmt, records, offline):
+    for built, flag in ((training_world, "1"), (world, "0")):
+        path = out / f"{flag}.{fmt}"
+        _export(built, path, labels, records=records)
+        tags, values = read_hxl(path)
+        column = tags.index("#meta+training")
+        assert values and {str(row[column]) for row in values} == {flag}
+
+
+def test_the_training_flag_is_in_every_sheet_and_the_data_dictionary(
+        training_world, world, labels, out):
+    for built, flag, said in ((training_world, 1, "Yes: TRAINING — not real data"),
+                              (world, 0, "No: real screenings")):
+        for records, sheets in ((False, ("Counts", "Age by sex")), (True, ("Screenings",))):
+            path = out / f"{flag}-{records}.xlsx"
+            _export(built, path, labels, records=records)
+            for sheet in sheets:
+                table = sheet_rows(path, sheet)
+                column = table[1].index("#meta+training")
+                assert {row[column] for row in table[2:]} == {flag}, sheet
+            dictionary = sheet_rows(path, "Data dictionary")
+            about = {row[0]: row[1] for row in dictionary if row[0] and row[1] and not row[2]}
+            assert about["Training export"].startswith(said)
+            assert "#meta+training" in {row[2] for row in dictionary}

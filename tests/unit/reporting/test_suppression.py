@@ -156,13 +156,14 @@ def _read_export(path, fmt, view):
         counts = [list(r) for r in book["Counts"].iter_rows(min_row=2, values_only=True)]
         cross = [list(r) for r in book["Age by sex"].iter_rows(min_row=2, values_only=True)]
         for (band, _values), cells in zip(view.age_by_sex, cross, strict=True):
-            for sex, cell in zip(view.sexes, cells[1:], strict=True):
+            # The last column is the training flag.
+            for sex, cell in zip(view.sexes, cells[1:-1], strict=True):
                 if cell == HIDDEN:
                     hidden.add(cross_key(band, sex))
         about = {r[0]: r[1] for r in book["Data dictionary"].iter_rows(values_only=True)}
         if about["Children counted"] == HIDDEN:
             hidden.add(TOTAL)
-    for _title, dimension, _label, category, cell in counts:
+    for _title, dimension, _label, category, cell, _training in counts:
         if cell == HIDDEN:
             hidden.add(("count", dimension, category))
         else:
