@@ -112,7 +112,7 @@ class ScreeningSession:
         self._decision: ReferralDecision | None = None
         self._override: OutcomeOverride | None = None
         self._no_consent_reason: str | None = None
-        for name, raw in (answers or {}).items():
+        for name, raw in self._restorable(answers or {}).items():
             self._answers[name] = self._normalise(name, raw)
         self._evaluate(self._graph.order)
 
@@ -136,7 +136,8 @@ class ScreeningSession:
 
     def answer_all(self, answers: Mapping[str, Any]) -> None:
         """Record several answers; nothing is recorded if any of them is wrong."""
-        normalised = {name: self._normalise(name, raw) for name, raw in answers.items()}
+        normalised = {name: self._normalise(name, raw)
+                      for name, raw in self._restorable(answers).items()}
         self._answers.update(normalised)
         self._evaluate(self._graph.order)
 
@@ -147,7 +148,18 @@ class ScreeningSession:
             self._changed(name)
 
     def _normalise(self, name: str, raw: Any) -> Value:
-        return normalise_answer(self._item(name), raw)
+        item = self._item(name)
+        if item.is_computed:
+            raise AnswerError(name, _("'{name}' is computed by the form and cannot be "
+                                      "answered").format(name=name))
+        return normalise_answer(item, raw)
+
+    def _restorable(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        # A saved record holds the computed answers too (answers_json); they are computed
+        # again from the other answers rather than restored.
+        by_name = self.form.item
+        return {name: raw for name, raw in answers.items()
+                if name not in self.form or not by_name(name).is_computed}
 
     def _item(self, name: str) -> Item:
         try:
@@ -205,7 +217,21 @@ class ScreeningSession:
         return dict(self._answers)
 
     def answers_json(self) -> dict[str, Any]:
-        return {name: answer_to_json(value) for name, value in self._answers.items()}
+        """The answers to record: every given answer, and each shown computed answer."""
+        recorded = {name: answer_to_json(value) for name, value in self._answers.items()}
+        for name in self._graph.computed:
+            value = self._values.get(name)
+            if value is not None:
+                recorded[name] = answer_to_json(value)
+        return recorded
+
+    def is_required(self, name: str) -> bool:
+        """Whether `name` needs an answer now (always, or while its condition holds)."""
+        item = self.form.item(name)
+        if item.required:
+            return True
+        return item.required_when is not None and is_truthy(
+            item.required_when.evaluate(self._lookup, today=self._today))
 
     def shown_items(self) -> list[Item]:
         """Relevant items in document order."""
@@ -218,7 +244,7 @@ class ScreeningSession:
             return None
         value = self._values.get(name)
         if value is None:
-            if item.required:
+            if self.is_required(name):
                 return AnswerProblem(name, _("This question needs an answer."))
             return None
         if item.constraint is not None and not is_truthy(

@@ -171,9 +171,23 @@ class Item:
     constraint: Expression | None = None
     constraint_message: LocalizedText = EMPTY_TEXT
     required: bool = False
+    # `required` given as an expression: the item needs an answer only while it holds.
+    required_when: Expression | None = None
+    # On a calculate, its value; on a question, a computed read-only answer (XLSForm's
+    # `calculation` on a question), which the person sees but cannot change.
     calculation: Expression | None = None
     # For groups: the names of the direct children, in order.
     children: tuple[str, ...] = ()
+
+    @property
+    def is_computed(self) -> bool:
+        """A question whose answer the form computes (read-only), not the person."""
+        return self.calculation is not None and self.type.takes_answer
+
+    @property
+    def may_be_required(self) -> bool:
+        """Whether the item is required always or under a condition."""
+        return self.required or self.required_when is not None
 
 
 @dataclass(frozen=True, slots=True)

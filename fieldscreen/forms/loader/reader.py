@@ -264,8 +264,16 @@ class FormReader(WholeFormChecks):
         if item_type in (ItemType.NOTE, ItemType.ACKNOWLEDGE) and not label:
             self.problem(line, _("item '{name}': a {type} needs a label").format(
                 name=name, type=item_type.value))
-        required = self._bool(entry, "required")
-        if required and not item_type.takes_answer:
+        required_when = None
+        if isinstance(entry.get("required"), str) and (
+                entry["required"].strip().lower() not in ("yes", "no")):
+            # A condition, as XLSForm allows: required only while it holds.
+            required_when = self._expression(entry, "required", name)
+            required = False
+        else:
+            required = self._bool(entry, "required")
+        if (required or "required" in entry and required_when is not None) and (
+                not item_type.takes_answer):
             self.problem(where("required"), _("item '{name}': a {type} cannot be required").format(
                 name=name, type=item_type.value))
 
@@ -318,9 +326,16 @@ class FormReader(WholeFormChecks):
         if item_type is ItemType.CALCULATE and calculation is None and "calculation" not in entry:
             self.problem(line, _("item '{name}': a calculate needs a calculation").format(
                 name=name))
-        if item_type is not ItemType.CALCULATE and "calculation" in entry:
+        if not item_type.takes_answer and item_type is not ItemType.CALCULATE and (
+                "calculation" in entry):
             self.problem(where("calculation"), _(
-                "item '{name}': only a calculate takes a calculation").format(name=name))
+                "item '{name}': a {type} cannot have a calculation").format(
+                name=name, type=item_type.value))
+        if calculation is not None and item_type.takes_answer and (
+                required or required_when is not None):
+            self.problem(where("required"), _(
+                "item '{name}': a computed answer cannot be required; the person cannot "
+                "give it").format(name=name))
         if "constraint" in entry and not item_type.takes_answer:
             self.problem(where("constraint"), _(
                 "item '{name}': a {type} cannot have a constraint").format(
@@ -357,6 +372,7 @@ class FormReader(WholeFormChecks):
                 constraint=constraint,
                 constraint_message=constraint_message,
                 required=required,
+                required_when=required_when,
                 calculation=calculation,
                 children=children,
             ),

@@ -106,7 +106,8 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         item_type = f"{item_type} {item.choice_list.name}"
     row: dict[str, Any] = {
         "type": item_type, "name": item.name,
-        "required": "yes" if item.required else None,
+        "required": "yes" if item.required else (
+            item.required_when.source if item.required_when is not None else None),
         "relevant": item.relevant.source if item.relevant else None,
         "constraint": item.constraint.source if item.constraint else None,
         "calculation": item.calculation.source if item.calculation else None,

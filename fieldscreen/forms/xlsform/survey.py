@@ -244,9 +244,25 @@ class _SurveyReader(_SheetReaders):
             return
         flag = _flag(value)
         if not isinstance(flag, bool):
-            self.error(SURVEY, row.number, _out_of_scope(_(
-                "required '{value}' is not yes or no (conditions are not supported); "
-                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name)))
+            # A condition: required only while it holds (kept as written, like relevant).
+            source = _as_text(value)
+            if not item_type.takes_answer:
+                self.warn(SURVEY, row.number, _(
+                    "a {type} cannot be required; 'required' is ignored").format(
+                    type=item_type.value))
+                return
+            try:
+                expression = parse_expression(source)
+            except ExpressionError as problem:
+                self.error(SURVEY, row.number, _out_of_scope(_(
+                    "the {column} of '{name}' cannot be represented: {message} (at character "
+                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+                    "in docs/form-format.md").format(
+                    column="required", name=node.name, message=problem.message,
+                    position=problem.position + 1, source=_shorten(source, 80))))
+                return
+            node.entry["required"] = source
+            node.references.append(("required", expression.references))
         elif flag and not item_type.takes_answer:
             self.warn(SURVEY, row.number, _(
                 "a {type} cannot be required; 'required' is ignored").format(
@@ -265,11 +281,11 @@ class _SurveyReader(_SheetReaders):
                     "a {type} has no answer to check; its constraint is ignored").format(
                     type=item_type.value))
                 continue
-            if column == "calculation" and item_type is not ItemType.CALCULATE:
-                self.error(SURVEY, row.number, _out_of_scope(_(
-                    "only a calculate takes a calculation (dynamic defaults are not "
-                    "supported); the calculation of '{name}' is ignored").format(
-                    name=node.name)))
+            if column == "calculation" and not item_type.takes_answer and (
+                    item_type is not ItemType.CALCULATE):
+                self.warn(SURVEY, row.number, _(
+                    "a {type} has no value to compute; its calculation is ignored").format(
+                    type=item_type.value))
                 continue
             try:
                 expression = parse_expression(source)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.engine.answers import AnswerError
+from fieldscreen.engine.answers import AnswerError, answer_to_json
 from fieldscreen.engine.steps import WizardStep
 from fieldscreen.forms.schema import Audience, Item, ItemType, LocalizedText
 from fieldscreen.i18n import _, active_language, is_right_to_left, language_name
@@ -418,6 +418,26 @@ class WizardScreen(QWidget):
         self.message.setText(problem.message if problem else "")
         self.answered.emit()
 
+    def _computed_answer(self, item: Item, parent: QWidget | None) -> QWidget:
+        # A computed answer is shown, never edited: the form works it out from other answers.
+        assert self.session is not None
+        value = self.session.value(item.name)
+        if value is None:
+            text = _("Not worked out yet")
+        elif item.choice_list is not None:
+            chosen = value if isinstance(value, tuple | list | frozenset) else (value,)
+            labels = [self._choice_text(item, choice.label)
+                      for choice in item.choice_list.choices if choice.name in chosen]
+            text = ", ".join(labels) or str(value)
+        else:
+            text = str(answer_to_json(value))
+        shown = QLabel(_("Worked out by the form: {value}").format(value=text), parent)
+        shown.setObjectName("computedAnswer")
+        shown.setWordWrap(True)
+        shown.setTextFormat(Qt.TextFormat.PlainText)
+        shown.setAccessibleName(shown.text())
+        return shown
+
     def _editor(self, item: Item, *, large: bool, label: QLabel) -> QWidget | None:
         session = self.session
         assert session is not None
@@ -426,6 +446,8 @@ class WizardScreen(QWidget):
         kind = item.type
         if kind is ItemType.NOTE:
             return None
+        if item.is_computed:
+            return self._computed_answer(item, parent)
         if kind is ItemType.SELECT_ONE and large:
             return self._answer_cards(item, current, parent)
         if kind is ItemType.SELECT_ONE:

@@ -103,6 +103,7 @@ def describe(form: Form) -> dict[str, Any]:
             "name": i.name, "type": i.type, "parent": i.parent, "children": i.children,
             "label": texts(i.label), "hint": texts(i.hint),
             "constraint_message": texts(i.constraint_message), "required": i.required,
+            "required_when": i.required_when and i.required_when.source,
             "relevant": i.relevant and i.relevant.source,
             "constraint": i.constraint and i.constraint.source,
             "calculation": i.calculation and i.calculation.source,
@@ -508,11 +509,20 @@ def test_unsupported_columns_are_warned_at_their_row(tmp_path, column, value, wo
     assert "s" in form
 
 
-def test_conditional_required_refuses_the_form(tmp_path):
+def test_conditional_required_is_carried(tmp_path):
     path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None],
                            ["text", "q", "Q", "${x} = 1"]])
+    form, _warnings = imported(path)
+    assert form.item("q").required_when.source == "${x} = 1"
+    assert not form.item("q").required
+
+
+def test_conditional_required_that_cannot_be_evaluated_refuses_the_form(tmp_path):
+    path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None],
+                           ["text", "q", "Q", "pulldata('a', 'b', 'c', 'd')"]])
     problems = refused(path)
-    assert any(line == 3 and "conditions are not supported" in message
+    assert any(line == 3 and "required of 'q' cannot be represented" in message
+               and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "survey")), problems
 
 
@@ -539,12 +549,11 @@ def test_other_row_problems_are_warned_at_their_row(tmp_path, rows, words):
     assert [(w.line, words in w.message) for w in warnings] == ([(3, True)] if words else [])
 
 
-def test_calculation_on_a_question_refuses_the_form(tmp_path):
+def test_calculation_on_a_question_is_a_computed_answer(tmp_path):
     path = book(tmp_path, [[*BASE, "calculation"], ["integer", "x", "X", None],
                            ["integer", "y", "Y", "${x} * 2"]])
-    problems = refused(path)
-    assert any(line == 3 and "dynamic defaults" in message and OUT_OF_SCOPE in message
-               for line, message in located(problems, path, "survey")), problems
+    form, _warnings = imported(path)
+    assert form.item("y").is_computed and form.item("y").calculation.source == "${x} * 2"
 
 
 def test_label_with_answer_placeholders_is_warned(tmp_path):

@@ -1,0 +1,120 @@
+"""Computed read-only answers and conditional `required`, as XLSForm means them."""
+
+from __future__ import annotations
+
+import pytest
+
+from fieldscreen.engine.answers import AnswerError
+from fieldscreen.engine.session import ScreeningSession
+from fieldscreen.errors import SourceProblems
+from fieldscreen.forms.loader import load_form_text
+from fieldscreen.workflows.navigation import Move
+
+HEAD = """\
+format: fieldscreen-form/1
+id: probe
+version: "1"
+title: Probe
+default_language: en
+languages: [en]
+choice_lists:
+  yes_no:
+    - {name: "yes", label: "Yes"}
+    - {name: "no", label: "No"}
+  colours:
+    - {name: red, label: Red}
+    - {name: blue, label: Blue}
+rules:
+  version: r1
+  thresholds: {refer: 8, monitor: 4}
+  lowered_thresholds: {refer: 5, monitor: 2}
+  elevated_level_score: 2
+  elevated_levels_for_referral: 3
+  resilience_cap: 0.5
+  gaps_for_follow_up: 4
+items:
+"""
+
+FORM = HEAD + """\
+  - {name: age, type: integer, label: Age}
+  - {name: age_next_year, type: integer, label: Age next year, calculation: "${age} + 1"}
+  - {name: alone, type: select_one, choices: yes_no, label: Alone?}
+  - {name: guardian, type: text, label: Guardian, required: "${alone} = 'no'"}
+"""
+
+
+def session() -> ScreeningSession:
+    return ScreeningSession(load_form_text(FORM, "probe.yaml"))
+
+
+def test_a_computed_answer_follows_its_inputs_and_is_recorded():
+    s = session()
+    assert s.value("age_next_year") is None
+    s.answer("age", 11)
+    assert s.value("age_next_year") == 12
+    assert s.answers_json()["age_next_year"] == 12
+    s.answer("age", 13)
+    assert s.answers_json()["age_next_year"] == 14
+
+
+def test_a_computed_answer_cannot_be_typed_in():
+    s = session()
+    with pytest.raises(AnswerError, match="computed"):
+        s.answer("age_next_year", 40)
+
+
+def test_a_saved_computed_answer_is_worked_out_again_on_restore():
+    restored = ScreeningSession(load_form_text(FORM, "probe.yaml"),
+                                answers={"age": 9, "age_next_year": 99})
+    assert restored.value("age_next_year") == 10
+    restored.answer_all({"age": 10, "age_next_year": 1})
+    assert restored.value("age_next_year") == 11
+
+
+def test_required_with_a_condition_is_required_only_while_it_holds():
+    s = session()
+    assert not s.is_required("guardian") and s.problem_with("guardian") is None
+    s.answer("alone", "no")
+    assert s.is_required("guardian")
+    assert s.problem_with("guardian") is not None
+    assert [p.item for p in s.problems()] == ["guardian"]
+    assert not s.is_complete_enough()
+    s.answer("alone", "yes")
+    assert s.is_complete_enough()
+
+
+def test_next_and_skip_use_the_condition():
+    from fieldscreen.workflows.navigation import WizardNavigation
+
+    s = session()
+    navigation = WizardNavigation()
+    navigation.start(s)
+    s.answer("age", 11)
+    assert navigation.go_next() is Move.MOVED
+    # The computed step has nothing to answer: Next does not ask for an answer.
+    assert [i.name for i in navigation.current_step().items] == ["age_next_year"]
+    assert navigation.go_next() is Move.MOVED
+    s.answer("alone", "no")
+    assert navigation.go_next() is Move.MOVED
+    assert navigation.go_next() is Move.BLOCKED and navigation.problem
+    s.answer("guardian", "aunt")
+    navigation.skip()
+    assert s.value("guardian") == "aunt"  # required now: Skip keeps it
+    s.answer("alone", "yes")
+    navigation.index = 3
+    navigation.skip()
+    assert s.value("guardian") is None  # optional now: Skip clears it
+
+
+@pytest.mark.parametrize("entry, words", [
+    ('{name: n, type: note, label: N, calculation: "1"}', "cannot have a calculation"),
+    ('{name: q, type: integer, label: Q, calculation: "1", required: true}',
+     "cannot be required"),
+    ('{name: q, type: text, label: Q, required: "${nowhere} = 1"}', "nowhere"),
+    ('{name: q, type: text, label: Q, required: "1 +"}', "required"),
+    ('{name: q, type: text, label: Q, required: "yes"}', "true or false"),
+])
+def test_bad_calculations_and_conditions_are_refused(entry, words):
+    with pytest.raises(SourceProblems) as raised:
+        load_form_text(HEAD + "  - " + entry + "\n", "probe.yaml")
+    assert any(words in p.message for p in raised.value.problems), raised.value.problems
