@@ -272,7 +272,7 @@ class FormReader(WholeFormChecks):
             required = False
         else:
             required = self._bool(entry, "required")
-        if (required or "required" in entry and required_when is not None) and (
+        if (required or required_when is not None) and (
                 not item_type.takes_answer):
             self.problem(where("required"), _("item '{name}': a {type} cannot be required").format(
                 name=name, type=item_type.value))
