@@ -16,8 +16,8 @@ from fieldscreen.engine.answers import AnswerError, answer_to_json, normalise_an
 from fieldscreen.engine.referral import ReferralDecision, decide
 from fieldscreen.errors import UserError
 from fieldscreen.forms.dependencies import EvaluationGraph, build_graph
-from fieldscreen.forms.expressions import Value, is_truthy
-from fieldscreen.forms.schema import Form, Item, Outcome, Role
+from fieldscreen.forms.expressions import COLUMN_PREFIX, Value, is_truthy
+from fieldscreen.forms.schema import Choice, Form, Item, ItemType, Outcome, Role
 from fieldscreen.i18n import _
 
 Clock = Callable[[], dt.datetime]
@@ -131,6 +131,7 @@ class ScreeningSession:
         value = self._normalise(name, raw)
         if self._answers.get(name) == value and name in self._answers:
             return
+        self._refuse_hidden_choices(name, value)
         self._answers[name] = value
         self._changed(name)
 
@@ -153,6 +154,17 @@ class ScreeningSession:
             raise AnswerError(name, _("'{name}' is computed by the form and cannot be "
                                       "answered").format(name=name))
         return normalise_answer(item, raw)
+
+    def _refuse_hidden_choices(self, name: str, value: Value) -> None:
+        item = self.form.item(name)
+        if item.choice_filter is None:
+            return
+        offered = {choice.name for choice in self.visible_choices(name)}
+        chosen = value if isinstance(value, tuple) else (value,)
+        if any(choice not in offered for choice in chosen):
+            # Never the value itself (it may be a child's data typed in the wrong place).
+            raise AnswerError(name, _("an answer to '{name}' is not among the choices it "
+                                      "offers now").format(name=name))
 
     def _restorable(self, answers: Mapping[str, Any]) -> dict[str, Any]:
         # A saved record holds the computed answers too (answers_json); they are computed
@@ -196,10 +208,56 @@ class ScreeningSession:
                 # XLSForm semantics: a hidden item has no value, so it cannot score.
                 values[name] = None
             elif item.calculation is not None:
-                values[name] = item.calculation.evaluate(lookup, today=today)
+                values[name] = _as_item_value(item, item.calculation.evaluate(
+                    lookup, today=today))
+            elif item.choice_filter is not None and name in self._answers:
+                values[name] = self._keep_offered(item)
             else:
                 values[name] = self._answers.get(name)
         self._decision = None
+
+    def _keep_offered(self, item: Item) -> Value:
+        # As ODK Collect and Enketo do: when a choice is no longer offered (the answer it
+        # was filtered by changed), it is no longer chosen; the answer is cleared rather
+        # than kept out of sight, so it is neither scored nor recorded.
+        offered = {choice.name for choice in self.visible_choices(item.name)}
+        answer = self._answers[item.name]
+        if isinstance(answer, tuple):
+            kept: Value = tuple(name for name in answer if name in offered) or None
+        else:
+            kept = answer if answer in offered else None
+        if kept is None:
+            del self._answers[item.name]
+        else:
+            self._answers[item.name] = kept
+        return kept
+
+    def visible_choices(self, name: str) -> tuple[Choice, ...]:
+        """The choices `name` offers now: those its choice_filter keeps, or all of them."""
+        item = self.form.item(name)
+        if item.choice_list is None:
+            return ()
+        choices = item.choice_list.choices
+        rule = item.choice_filter
+        if rule is None:
+            return choices
+        values = self._values
+        today = self._today
+        offered = []
+        for choice in choices:
+            columns = choice.columns
+
+            def lookup(key: str, columns: Mapping[str, str] = columns,
+                       choice_name: str = choice.name) -> Value:
+                if not key.startswith(COLUMN_PREFIX):
+                    return values.get(key)
+                column = key[len(COLUMN_PREFIX):]
+                # A column a choice leaves empty reads as empty text, as in ODK.
+                return choice_name if column == "name" else columns.get(column, "")
+
+            if is_truthy(rule.evaluate(lookup, today=today)):
+                offered.append(choice)
+        return tuple(offered)
 
     # -- reading the state -------------------------------------------------------------
 
@@ -365,3 +423,11 @@ class ScreeningSession:
     def is_complete_enough(self) -> bool:
         """Whether nothing blocks saving the screening as final (required items, constraints)."""
         return not self.problems()
+
+
+def _as_item_value(item: Item, value: Value) -> Value:
+    # Arithmetic gives floats; a computed whole number (an integer question) is kept and
+    # recorded as one, as a typed answer would be.
+    if item.type is ItemType.INTEGER and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -53,6 +53,9 @@ def inputs_of(item: Item, known: frozenset[str] | set[str]) -> set[str]:
         inputs |= item.relevant.references
     if item.calculation is not None:
         inputs |= item.calculation.references
+    if item.choice_filter is not None:
+        # A filtered select's answer is dropped when its choice is no longer offered.
+        inputs |= item.choice_filter.references
     return inputs & known
 
 

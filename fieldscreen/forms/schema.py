@@ -128,6 +128,8 @@ class Choice:
     label: LocalizedText
     # A picture for large answer cards (a name from the UI's icon set).
     image: str | None = None
+    # Extra values a choice filter can test (XLSForm's extra choices columns), as text.
+    columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,9 @@ class Item:
     # On a calculate, its value; on a question, a computed read-only answer (XLSForm's
     # `calculation` on a question), which the person sees but cannot change.
     calculation: Expression | None = None
+    # On a select: which choices are offered now, tested for each choice with its columns
+    # (XLSForm's choice_filter, for cascading selects).
+    choice_filter: Expression | None = None
     # For groups: the names of the direct children, in order.
     children: tuple[str, ...] = ()
 

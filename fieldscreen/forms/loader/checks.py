@@ -44,7 +44,9 @@ class WholeFormChecks(RulesReader):
             check(item.constraint, owner, "constraint", item.line)
             check(item.calculation, owner, "calculation", item.line)
             check(item.required_when, owner, "required", item.line)
-            if item.relevant is not None and item.relevant.uses_current:
+            check(item.choice_filter, owner, "choice_filter", item.line)
+            if any(expression is not None and expression.uses_current for expression in (
+                    item.relevant, item.required_when, item.choice_filter, item.calculation)):
                 self.problem(item.line, _(
                     "item '{name}': '.' (this item's value) can be used only in a constraint"
                 ).format(name=item.name))

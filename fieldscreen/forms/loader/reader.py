@@ -6,11 +6,13 @@ can fix a form in one pass. See docs/form-format.md for the format.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from fieldscreen.errors import SourceProblems
+from fieldscreen.forms.expressions import Expression, ExpressionError, parse_expression
 from fieldscreen.forms.loader.checks import WholeFormChecks
 from fieldscreen.forms.loader.vocabulary import (
     _CHOICE_KEYS,
@@ -196,7 +198,8 @@ class FormReader(WholeFormChecks):
                 if image is not None and not isinstance(image, str):
                     self.problem(entry.line_of("image"), _("image must be an icon name"))
                     image = None
-                choices.append(Choice(name=name, label=label, image=image))
+                columns = self._choice_columns(entry)
+                choices.append(Choice(name=name, label=label, image=image, columns=columns))
             result[list_name] = ChoiceList(name=list_name, choices=tuple(choices))
         return result
 
@@ -320,6 +323,7 @@ class FormReader(WholeFormChecks):
 
         indicator = self._read_indicator(entry, name, item_type, audience, choice_list)
 
+        choice_filter = self._read_choice_filter(entry, name, choice_list)
         relevant = self._expression(entry, "relevant", name)
         constraint = self._expression(entry, "constraint", name)
         calculation = self._expression(entry, "calculation", name)
@@ -374,10 +378,57 @@ class FormReader(WholeFormChecks):
                 required=required,
                 required_when=required_when,
                 calculation=calculation,
+                choice_filter=choice_filter,
                 children=children,
             ),
         )
         return name
+
+    def _choice_columns(self, entry: LocatedMap) -> Mapping[str, str]:
+        columns = entry.get("columns")
+        if columns is None:
+            return MappingProxyType({})
+        if not isinstance(columns, LocatedMap) or not all(
+                isinstance(key, str) and ITEM_NAME.match(key) and key != "name"
+                and isinstance(value, str | int | float) and not isinstance(value, bool)
+                for key, value in columns.items()):
+            self.problem(entry.line_of("columns"), _(
+                "columns must map column names (letters, digits, '_'; not 'name') to text or "
+                "numbers"))
+            return MappingProxyType({})
+        return MappingProxyType({key: _column_text(value) for key, value in columns.items()})
+
+    def _read_choice_filter(self, entry: LocatedMap, name: str,
+                            choice_list: ChoiceList | None) -> Expression | None:
+        if "choice_filter" not in entry:
+            return None
+        line = entry.line_of("choice_filter")
+        source = entry["choice_filter"]
+        if choice_list is None:
+            if "choices" not in entry:
+                self.problem(line, _("item '{name}': only select items take a choice_filter"
+                                     ).format(name=name))
+            return None
+        if not isinstance(source, str):
+            self.problem(line, _("item '{name}': choice_filter must be an expression in quotes"
+                                 ).format(name=name))
+            return None
+        try:
+            expression = parse_expression(source, choice_columns=True)
+        except ExpressionError as error:
+            self.problem(line, _(
+                "item '{name}': choice_filter: {message} (at character {position} of the "
+                "expression)").format(name=name, message=error.message,
+                                      position=error.position + 1))
+            return None
+        present = {"name"}.union(*(choice.columns for choice in choice_list.choices))
+        for column in sorted(expression.columns - present):
+            # ODK would read an empty value; a misspelt column would hide every choice.
+            self.problem(line, _(
+                "item '{name}': choice_filter names the column '{column}', which no choice "
+                "of the list '{list}' has").format(name=name, column=column,
+                                                   list=choice_list.name))
+        return expression
 
     def _read_indicator(
         self,
@@ -435,3 +486,9 @@ class FormReader(WholeFormChecks):
             return None
         return Indicator(level=level, kind=kind, weight=weight, red_flag=red_flag)
 
+
+def _column_text(value: str | int | float) -> str:
+    # Numbers as a spreadsheet shows them: 1, not 1.0.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -235,8 +235,32 @@ class _SurveyReader(_SheetReaders):
                         "the {column} of '{name}' contains ${{...}}; FieldScreen shows it as "
                         "written, without putting answers in").format(column=key, name=name))
         self._expressions(sheet, row, node, item_type)
+        self._choice_filter(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
         return node
+
+    def _choice_filter(self, sheet: _Sheet, row: _Row, node: _Node,
+                       item_type: ItemType) -> None:
+        source = self._expression_text(sheet, row, "choice_filter")
+        if source is None:
+            return
+        if not item_type.has_choices:
+            self.warn(SURVEY, row.number, _(
+                "a {type} offers no choices; its choice_filter is ignored").format(
+                type=item_type.value))
+            return
+        try:
+            expression = parse_expression(source, choice_columns=True)
+        except ExpressionError as problem:
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the {column} of '{name}' cannot be represented: {message} (at character "
+                "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+                "in docs/form-format.md").format(
+                column="choice_filter", name=node.name, message=problem.message,
+                position=problem.position + 1, source=_shorten(source, 80))))
+            return
+        node.entry["choice_filter"] = source
+        node.references.append(("choice_filter", expression.references))
 
     def _required(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
         value = self._cell(sheet, row, "required")

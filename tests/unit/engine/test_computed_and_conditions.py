@@ -22,8 +22,9 @@ choice_lists:
     - {name: "yes", label: "Yes"}
     - {name: "no", label: "No"}
   colours:
-    - {name: red, label: Red}
-    - {name: blue, label: Blue}
+    - {name: red, label: Red, columns: {warm: "1"}}
+    - {name: blue, label: Blue, columns: {warm: 0}}
+    - {name: green, label: Green}
 rules:
   version: r1
   thresholds: {refer: 8, monitor: 4}
@@ -40,6 +41,11 @@ FORM = HEAD + """\
   - {name: age_next_year, type: integer, label: Age next year, calculation: "${age} + 1"}
   - {name: alone, type: select_one, choices: yes_no, label: Alone?}
   - {name: guardian, type: text, label: Guardian, required: "${alone} = 'no'"}
+  - {name: likes_warm, type: select_one, choices: yes_no, label: Warm colours?}
+  - {name: colour, type: select_one, choices: colours, label: Colour,
+     choice_filter: "(${likes_warm} = 'yes' and warm = 1) or (${likes_warm} = 'no' and warm != 1)"}
+  - {name: colours, type: select_multiple, choices: colours, label: Colours,
+     choice_filter: "name != 'green' or ${likes_warm} = 'no'"}
 """
 
 
@@ -106,6 +112,38 @@ def test_next_and_skip_use_the_condition():
     assert s.value("guardian") is None  # optional now: Skip clears it
 
 
+def test_a_choice_filter_offers_the_choices_whose_columns_match():
+    s = session()
+    assert s.visible_choices("colour") == ()
+    s.answer("likes_warm", "yes")
+    assert [c.name for c in s.visible_choices("colour")] == ["red"]
+    assert [c.name for c in s.visible_choices("colours")] == ["red", "blue"]
+    s.answer("likes_warm", "no")
+    # A choice without the column reads it as empty text, as in ODK.
+    assert [c.name for c in s.visible_choices("colour")] == ["blue", "green"]
+    assert [c.name for c in s.visible_choices("colours")] == ["red", "blue", "green"]
+
+
+def test_a_choice_not_offered_now_cannot_be_chosen():
+    s = session()
+    s.answer("likes_warm", "yes")
+    with pytest.raises(AnswerError, match="offers now") as raised:
+        s.answer("colour", "blue")
+    assert "blue" not in raised.value.message
+
+
+def test_an_answer_whose_choice_is_no_longer_offered_is_cleared():
+    s = session()
+    s.answer("likes_warm", "no")
+    s.answer("colour", "blue")
+    s.answer("colours", ["blue", "green"])
+    s.answer("likes_warm", "yes")
+    assert s.value("colour") is None and "colour" not in s.answers_json()
+    assert s.value("colours") == ("blue",) and s.answers_json()["colours"] == ["blue"]
+    restored = ScreeningSession(s.form, answers={"likes_warm": "yes", "colour": "blue"})
+    assert restored.value("colour") is None and "colour" not in restored.answers
+
+
 @pytest.mark.parametrize("entry, words", [
     ('{name: n, type: note, label: N, calculation: "1"}', "cannot have a calculation"),
     ('{name: q, type: integer, label: Q, calculation: "1", required: true}',
@@ -113,6 +151,13 @@ def test_next_and_skip_use_the_condition():
     ('{name: q, type: text, label: Q, required: "${nowhere} = 1"}', "nowhere"),
     ('{name: q, type: text, label: Q, required: "1 +"}', "required"),
     ('{name: q, type: text, label: Q, required: "yes"}', "true or false"),
+    ('{name: q, type: text, label: Q, choice_filter: "1"}', "only select items"),
+    ('{name: q, type: select_one, choices: colours, label: Q, choice_filter: "hot = 1"}',
+     "column 'hot'"),
+    ('{name: q, type: select_one, choices: colours, label: Q, choice_filter: "${z} = 1"}',
+     "${z}"),
+    ('{name: q, type: select_one, choices: colours, label: Q, choice_filter: ". = 1"}',
+     "'.'"),
 ])
 def test_bad_calculations_and_conditions_are_refused(entry, words):
     with pytest.raises(SourceProblems) as raised:

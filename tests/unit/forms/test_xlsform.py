@@ -104,6 +104,7 @@ def describe(form: Form) -> dict[str, Any]:
             "label": texts(i.label), "hint": texts(i.hint),
             "constraint_message": texts(i.constraint_message), "required": i.required,
             "required_when": i.required_when and i.required_when.source,
+            "choice_filter": i.choice_filter and i.choice_filter.source,
             "relevant": i.relevant and i.relevant.source,
             "constraint": i.constraint and i.constraint.source,
             "calculation": i.calculation and i.calculation.source,
@@ -466,7 +467,6 @@ def test_pyxform_type_aliases_are_read_as_what_they_name(tmp_path, type_text, ex
 
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("choice_filter", "name != 'no'", "choice filters"),
     ("default", "yes", "default answers"),
     ("read_only", "yes", "read-only"),
     ("trigger", "${q}", "triggered"),
@@ -507,6 +507,62 @@ def test_unsupported_columns_are_warned_at_their_row(tmp_path, column, value, wo
     assert [(w.path, w.line) for w in warnings] == [(f"{path}#survey", 3)], warnings
     assert words in warnings[0].message
     assert "s" in form
+
+
+CASCADE = [["list_name", "name", "label", "region"],
+           ["regions", "north", "North", None], ["regions", "south", "South", None],
+           ["towns", "a", "A", "north"], ["towns", "b", "B", "south"],
+           ["towns", "c", "C", 3]]
+
+
+def test_a_choice_filter_and_the_columns_it_tests_are_carried(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one regions", "r", "R", None],
+                           ["select_one towns", "t", "T", "region = ${r} or name = 'c'"]],
+                choices=CASCADE)
+    form, warnings = imported(path)
+    assert form.item("t").choice_filter.source == "region = ${r} or name = 'c'"
+    towns = form.choice_lists["towns"].choices
+    assert [dict(c.columns) for c in towns] == [{"region": "north"}, {"region": "south"},
+                                                 {"region": "3"}]
+    assert not any("region" in w.message for w in warnings), warnings
+    # Export and import again: the same filter and columns, and pyxform reads the export.
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert again.item("t").choice_filter.source == form.item("t").choice_filter.source
+    assert [dict(c.columns) for c in again.choice_lists["towns"].choices] == [
+        dict(c.columns) for c in towns]
+    xls2xform = pytest.importorskip("pyxform.xls2xform")
+    assert "region = " in xls2xform.convert(xlsform=str(target)).xform
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([["select_one towns", "t", "T", "pulldata('a', 'b', 'c', 'd')"]], "cannot be represented"),
+    ([["select_one towns", "t", "T", "label::English != ''"]], "cannot be represented"),
+], ids=["function", "label path"])
+def test_a_choice_filter_that_cannot_be_evaluated_refuses_the_form(tmp_path, rows, words):
+    path = book(tmp_path, [[*BASE, "choice_filter"], *rows], choices=CASCADE)
+    problems = refused(path)
+    assert any(line == 2 and words in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_a_choice_filter_naming_a_missing_column_is_refused(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one towns", "t", "T", "zone = 1"]],
+                choices=CASCADE)
+    problems = refused(path)
+    assert any(line == 2 and "column 'zone'" in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
+    choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "yes", "Yes!"]]
+    settings = [["form_id", "version", "allow_choice_duplicates"], ["f", "1", "yes"]]
+    path = book(tmp_path, [BASE, ["select_one yn", "s", "S"]], choices=choices,
+                settings_rows=settings)
+    problems = refused(path)
+    assert any(line == 3 and "allow_choice_duplicates" in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "choices")), problems
 
 
 def test_conditional_required_is_carried(tmp_path):

@@ -17,7 +17,10 @@ pytest.importorskip("pyxform")
 
 # The floor only rises: faithful imports measured when the corpus came in (issue 24).
 FAITHFUL_AT_LEAST = 18
-OTHER_REFUSALS_AT_MOST = 3
+# 4: or_other.xlsx was refused for its choice filter until filters were carried; its
+# filter `pastel=yes` names a column no choice has (pyxform's example means 'yes'), which
+# would offer no choice at all, so it is refused as the form mistake it is.
+OTHER_REFUSALS_AT_MOST = 4
 DOC = ROOT / "docs" / "xlsform.md"
 
 
@@ -49,7 +52,8 @@ def test_refusals_name_the_documented_scope(outcomes):
     refused = [o for o in outcomes.values() if o.kind == "refused"]
     assert refused and all(o.reason for o in refused)
     for reason in ("repeats are not supported", "locations are not collected",
-                   "choice filters are not supported", "default answers are not supported"):
+                   "photos, recordings and files are not collected",
+                   "default answers are not supported"):
         assert reason in text and any(reason in o.reason for o in refused), reason
 
 
