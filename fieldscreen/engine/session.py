@@ -112,6 +112,9 @@ class ScreeningSession:
         self._decision: ReferralDecision | None = None
         self._override: OutcomeOverride | None = None
         self._no_consent_reason: str | None = None
+        # Items whose default answer has been offered on screen (offered once only: a
+        # worker who clears it has answered "no answer").
+        self._defaults_offered: set[str] = set()
         for name, raw in self._restorable(answers or {}).items():
             self._answers[name] = self._normalise(name, raw)
         self._evaluate(self._graph.order)
@@ -154,6 +157,26 @@ class ScreeningSession:
             raise AnswerError(name, _("'{name}' is computed by the form and cannot be "
                                       "answered").format(name=name))
         return normalise_answer(item, raw)
+
+    def offer_default(self, name: str) -> bool:
+        """Pre-fill `name` with its default answer as it goes on screen; whether it did.
+
+        Only the wizard calls this, for the items it is drawing: a default is never an
+        answer until the worker has seen it (docs/decisions.md). It is offered once, and
+        never over an answer or on an item hidden now or whose default choice is not
+        offered now.
+        """
+        item = self.form.item(name)
+        if item.default is None or name in self._defaults_offered:
+            return False
+        self._defaults_offered.add(name)
+        if name in self._answers or not self._shown[name]:
+            return False
+        try:
+            self.answer(name, item.default)
+        except AnswerError:
+            return False  # a filtered choice not offered now: the question starts empty
+        return True
 
     def _refuse_hidden_choices(self, name: str, value: Value) -> None:
         item = self.form.item(name)

@@ -181,6 +181,9 @@ class Item:
     # On a select: which choices are offered now, tested for each choice with its columns
     # (XLSForm's choice_filter, for cascading selects).
     choice_filter: Expression | None = None
+    # An answer shown pre-filled when the question is first on screen (never saved unseen);
+    # only on questions that are neither the child's nor scored (docs/decisions.md).
+    default: str | int | float | None = None
     # For groups: the names of the direct children, in order.
     children: tuple[str, ...] = ()
 

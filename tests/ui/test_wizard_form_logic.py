@@ -58,3 +58,20 @@ def test_only_the_offered_choices_are_drawn_and_follow_the_answer_on_the_page(qt
     assert _page(wizard)[1] == ["1. Yes", "2. No", "1. Red"]
     assert wizard.session.value("likes_warm") == "yes"
     QApplication.processEvents()
+
+
+def test_a_default_is_drawn_pre_selected_and_becomes_an_answer_when_shown(qtbot):
+    from tests.unit.engine.test_computed_and_conditions import DEFAULTS
+
+    wizard = WizardScreen()
+    qtbot.addWidget(wizard)
+    session = ScreeningSession(load_form_text(DEFAULTS, "probe.yaml"))
+    saved: list[dict] = []
+    wizard.answered.connect(lambda: saved.append(session.answers_json()))
+    assert session.value("place") is None
+    wizard.start(session)
+    checked = [b.text() for b in wizard.question_area.widget().findChildren(QRadioButton)
+               if b.isChecked()]
+    assert checked == ["1. Yes"]
+    assert session.value("place") == "yes" and session.value("count") == 2
+    assert saved and saved[-1]["place"] == "yes"

@@ -7,6 +7,7 @@ can fix a form in one pass. See docs/form-format.md for the format.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -324,6 +325,7 @@ class FormReader(WholeFormChecks):
         indicator = self._read_indicator(entry, name, item_type, audience, choice_list)
 
         choice_filter = self._read_choice_filter(entry, name, choice_list)
+        default = self._read_default(entry, name, item_type, audience, choice_list)
         relevant = self._expression(entry, "relevant", name)
         constraint = self._expression(entry, "constraint", name)
         calculation = self._expression(entry, "calculation", name)
@@ -379,6 +381,7 @@ class FormReader(WholeFormChecks):
                 required_when=required_when,
                 calculation=calculation,
                 choice_filter=choice_filter,
+                default=default,
                 children=children,
             ),
         )
@@ -429,6 +432,52 @@ class FormReader(WholeFormChecks):
                 "of the list '{list}' has").format(name=name, column=column,
                                                    list=choice_list.name))
         return expression
+
+    def _read_default(self, entry: LocatedMap, name: str, item_type: ItemType,
+                      audience: Audience | None, choice_list: ChoiceList | None
+                      ) -> str | int | float | None:
+        if "default" not in entry:
+            return None
+        line = entry.line_of("default")
+        value = entry["default"]
+        if not item_type.takes_answer or item_type is ItemType.ACKNOWLEDGE or (
+                "calculation" in entry):
+            self.problem(line, _("item '{name}': a {type} takes no default answer").format(
+                name=name, type=item_type.value if "calculation" not in entry
+                else _("computed answer")))
+            return None
+        # Child safety: an answer the child did not give must not be put in the child's
+        # mouth (a page without an audience is put to the child), nor counted in the score.
+        if audience is not Audience.WORKER or {"level", "kind"} & set(entry):
+            self.problem(line, _(
+                "item '{name}': only the worker's own questions (audience: worker) that are "
+                "not indicators can have a default answer").format(name=name))
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.problem(line, _("item '{name}': default must be a single value").format(
+                name=name))
+            return None
+        fits: bool
+        if item_type is ItemType.INTEGER:
+            fits = isinstance(value, int) or isinstance(value, float) and value.is_integer()
+            value = int(value) if fits else value
+        elif item_type is ItemType.DECIMAL:
+            fits = isinstance(value, int | float)
+        elif item_type is ItemType.DATE:
+            fits = isinstance(value, str) and _is_iso_date(value)
+        elif choice_list is not None:
+            chosen = str(value).split()
+            fits = bool(chosen) and all(choice in choice_list for choice in chosen) and (
+                item_type is ItemType.SELECT_MULTIPLE or len(chosen) == 1)
+            value = " ".join(chosen)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            self.problem(line, _(
+                "item '{name}': the default is not an answer this {type} accepts").format(
+                name=name, type=item_type.value))
+            return None
+        return value
 
     def _read_indicator(
         self,
@@ -492,3 +541,11 @@ def _column_text(value: str | int | float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

@@ -55,6 +55,7 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
               "required", "relevant", "constraint",
               *(columns("constraint_message") if has_message else []), "calculation",
               *(["choice_filter"] if any(item.choice_filter for item in form.items) else []),
+              *(["default"] if any(item.default is not None for item in form.items) else []),
               "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag"]
     rows: list[dict[str, Any]] = []
     open_groups: list[str] = []
@@ -116,6 +117,7 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         "constraint": item.constraint.source if item.constraint else None,
         "calculation": item.calculation.source if item.calculation else None,
         "choice_filter": item.choice_filter.source if item.choice_filter else None,
+        "default": item.default,
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
@@ -236,8 +237,40 @@ class _SurveyReader(_SheetReaders):
                         "written, without putting answers in").format(column=key, name=name))
         self._expressions(sheet, row, node, item_type)
         self._choice_filter(sheet, row, node, item_type)
+        self._default(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
         return node
+
+    def _default(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        value = self._cell(sheet, row, "default")
+        if value is None or value == "":
+            return
+        if isinstance(value, dt.datetime) and value.time() == dt.time():
+            value = value.date()
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        if item_type in (ItemType.NOTE, ItemType.GROUP, ItemType.CALCULATE):
+            self.warn(SURVEY, row.number, _(
+                "a {type} takes no answer; its default is ignored").format(
+                type=item_type.value))
+            return
+        text = _as_text(value)
+        if "${" in text or "(" in text:
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
+                "not supported").format(name=node.name, source=_shorten(text, 80))))
+            return
+        if node.entry.get("audience") != "worker" or "level" in node.entry:
+            # docs/decisions.md: a pre-filled answer is never put to the child or scored.
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the default of '{name}': default answers are carried only on the worker's "
+                "own questions (fs_audience worker, not indicators), never on a question put "
+                "to the child").format(name=node.name)))
+            return
+        if item_type in (ItemType.INTEGER, ItemType.DECIMAL) and not isinstance(value, str):
+            node.entry["default"] = value
+        else:
+            node.entry["default"] = text
 
     def _choice_filter(self, sheet: _Sheet, row: _Row, node: _Node,
                        item_type: ItemType) -> None:

@@ -19,7 +19,7 @@ _ROW_LIMITS = {SURVEY: MAX_SURVEY_ROWS, CHOICES: MAX_CHOICE_ROWS}
 # Columns read on each sheet; the translatable ones take `::Language (code)`.
 _FIELDS = {
     SURVEY: frozenset({"type", "name", "relevant", "constraint", "required", "calculation",
-                       "choice_filter",
+                       "choice_filter", "default",
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
                        "fs_role"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
@@ -51,14 +51,13 @@ _COLUMN_ALIASES = {
 }
 # Columns whose value changes what is asked, offered or recorded: a value there refuses
 # the form (docs/xlsform.md, "Out of scope") instead of being ignored.
-_REFUSED_COLUMNS = frozenset({"default", "read_only", "trigger",
+_REFUSED_COLUMNS = frozenset({"read_only", "trigger",
                               "repeat_count"})
 _MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
 # XLSForm columns FieldScreen knows but does not use: why each value is ignored.
 _IGNORED_COLUMNS = {
     "appearance": N_("appearance is not used; FieldScreen lays out every question its own way"),
     "choice_filter": N_("a choice filter is used only on a select"),
-    "default": N_("default answers are not supported; the question starts unanswered"),
     "read_only": N_("read-only questions are not supported"),
     "parameters": N_("question parameters are not supported"),
     "trigger": N_("triggered calculations are not supported"),

@@ -316,6 +316,9 @@ class WizardScreen(QWidget):
         if session is None:
             return
         step = self.navigation.refresh()
+        if step is not None and any([session.offer_default(item.name) for item in step.items]):
+            # Pre-filled now that the worker sees them (and saved with the draft from now).
+            self.answered.emit()
         self.message.clear()
         self._cards = []
         self._choices = []

@@ -163,3 +163,57 @@ def test_bad_calculations_and_conditions_are_refused(entry, words):
     with pytest.raises(SourceProblems) as raised:
         load_form_text(HEAD + "  - " + entry + "\n", "probe.yaml")
     assert any(words in p.message for p in raised.value.problems), raised.value.problems
+
+
+DEFAULTS = HEAD + """\
+  - {name: place, type: select_one, choices: yes_no, label: Seen at the station?,
+     audience: worker, default: "yes"}
+  - {name: count, type: integer, label: Adults present, audience: worker, default: 2}
+  - {name: likes_warm, type: select_one, choices: yes_no, label: Warm?, audience: worker}
+  - {name: colour, type: select_one, choices: colours, label: Colour, audience: worker,
+     default: blue, choice_filter: "warm = 1 or ${likes_warm} = 'no'"}
+"""
+
+
+def test_a_default_is_an_answer_only_once_offered_on_screen():
+    s = ScreeningSession(load_form_text(DEFAULTS, "probe.yaml"))
+    assert s.value("place") is None and "place" not in s.answers_json()
+    assert s.offer_default("place") and s.value("place") == "yes"
+    assert s.answers_json()["place"] == "yes"
+    s.clear("place")
+    assert not s.offer_default("place") and s.value("place") is None  # offered once only
+    s.answer("count", 5)
+    assert not s.offer_default("count") and s.value("count") == 5  # never over an answer
+
+
+def test_a_default_choice_not_offered_now_is_not_filled_in():
+    s = ScreeningSession(load_form_text(DEFAULTS, "probe.yaml"))
+    assert not s.offer_default("colour") and s.value("colour") is None
+
+
+@pytest.mark.parametrize("entry, words", [
+    ('{name: q, type: text, label: Q, default: "x"}', "audience: worker"),
+    ('{name: q, type: text, label: Q, audience: child, default: "x"}', "audience: worker"),
+    ('{name: q, type: select_one, choices: yes_no, label: Q, audience: worker, default: maybe}',
+     "not an answer"),
+    ('{name: q, type: integer, label: Q, audience: worker, default: "two"}', "not an answer"),
+    ('{name: q, type: date, label: Q, audience: worker, default: "2024-13-01"}',
+     "not an answer"),
+    ('{name: q, type: note, label: Q, audience: worker, default: "x"}', "no default"),
+])
+def test_defaults_that_could_put_words_in_a_childs_mouth_or_do_not_fit_are_refused(entry, words):
+    with pytest.raises(SourceProblems) as raised:
+        load_form_text(HEAD + "  - " + entry + "\n", "probe.yaml")
+    assert any(words in p.message for p in raised.value.problems), raised.value.problems
+
+
+def test_an_indicator_cannot_have_a_default():
+    entry = ('{name: q, type: select_one, choices: obs, label: Q, audience: worker, '
+             'level: B, kind: risk, default: clear}')
+    text = HEAD.replace("choice_lists:\n", "choice_lists:\n  obs:\n"
+                        "    - {name: clear, label: C}\n    - {name: some, label: S}\n"
+                        "    - {name: not_observed, label: N}\n"
+                        "    - {name: cannot_assess, label: A}\n")
+    with pytest.raises(SourceProblems) as raised:
+        load_form_text(text + "  - " + entry + "\n", "probe.yaml")
+    assert any("not indicators" in p.message for p in raised.value.problems)

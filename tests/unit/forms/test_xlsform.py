@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import datetime
 import re
 import time
@@ -105,6 +107,7 @@ def describe(form: Form) -> dict[str, Any]:
             "constraint_message": texts(i.constraint_message), "required": i.required,
             "required_when": i.required_when and i.required_when.source,
             "choice_filter": i.choice_filter and i.choice_filter.source,
+            "default": i.default,
             "relevant": i.relevant and i.relevant.source,
             "constraint": i.constraint and i.constraint.source,
             "calculation": i.calculation and i.calculation.source,
@@ -467,7 +470,7 @@ def test_pyxform_type_aliases_are_read_as_what_they_name(tmp_path, type_text, ex
 
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("default", "yes", "default answers"),
+    ("default", "yes", "default answers are carried only"),
     ("read_only", "yes", "read-only"),
     ("trigger", "${q}", "triggered"),
 ]
@@ -563,6 +566,34 @@ def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
     problems = refused(path)
     assert any(line == 3 and "allow_choice_duplicates" in message and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "choices")), problems
+
+
+def test_a_default_on_a_worker_question_is_carried_and_round_trips(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_audience", "default"],
+                           ["select_one yn", "s", "S", "worker", "yes"],
+                           ["integer", "n", "N", "worker", 3],
+                           ["date", "d", "D", "worker", dt.datetime(2024, 5, 1)]])
+    form, _warnings = imported(path)
+    assert (form.item("s").default, form.item("n").default, form.item("d").default) == (
+        "yes", 3, "2024-05-01")
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert [again.item(n).default for n in "snd"] == ["yes", 3, "2024-05-01"]
+
+
+@pytest.mark.parametrize("row, words", [
+    (["select_one yn", "s", "S", None, "yes"], "never on a question put to the child"),
+    (["select_one yn", "s", "S", "child", "yes"], "never on a question put to the child"),
+    (["text", "s", "S", "worker", "${x}"], "dynamic defaults are not supported"),
+    (["date", "s", "S", "worker", "today()"], "dynamic defaults are not supported"),
+], ids=["no audience", "child", "reference", "function"])
+def test_defaults_that_cannot_be_carried_refuse_the_form(tmp_path, row, words):
+    path = book(tmp_path, [[*BASE, "fs_audience", "default"], ["integer", "x", "X", None, None],
+                           row])
+    problems = refused(path)
+    assert any(line == 3 and words in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
 
 
 def test_conditional_required_is_carried(tmp_path):

@@ -53,7 +53,7 @@ def test_refusals_name_the_documented_scope(outcomes):
     assert refused and all(o.reason for o in refused)
     for reason in ("repeats are not supported", "locations are not collected",
                    "photos, recordings and files are not collected",
-                   "default answers are not supported"):
+                   "default answers are carried only on the worker's own questions"):
         assert reason in text and any(reason in o.reason for o in refused), reason
 
 
