@@ -459,7 +459,7 @@ class FormReader(WholeFormChecks):
             return None
         fits: bool
         if item_type is ItemType.INTEGER:
-            fits = isinstance(value, int) or isinstance(value, float) and value.is_integer()
+            fits = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
             value = int(value) if fits else value
         elif item_type is ItemType.DECIMAL:
             fits = isinstance(value, int | float)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import datetime
+import datetime as dt
 import re
 import time
 import warnings
@@ -878,7 +877,7 @@ def test_too_many_columns_are_refused(tmp_path):
     header = [*BASE, *[f"extra{i}" for i in range(xlsform.MAX_COLUMNS)]]
     path = book(tmp_path, [header, ["text", "q", "Q"]])
     problems = refused(path)
-    assert [(p.line, "at most 200 columns" in p.message) for p in problems] == [(1, True)]
+    assert [(p.line, "at most 256 columns" in p.message) for p in problems] == [(1, True)]
 
 
 def test_a_huge_cell_is_refused(tmp_path):
@@ -1123,3 +1122,12 @@ def test_a_workbook_s_only_sheet_is_its_survey(tmp_path):
     workbook.save(path)
     form, _warnings = imported(path)
     assert form.item("state").label.get("en") == "The State"
+
+
+@pytest.mark.parametrize("gap, read", [(60, True), (61, False)])
+def test_a_sheet_ends_where_pyxform_ends_it(tmp_path, gap, read):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"], *([[]] * gap), ["text", "far", "Far"]])
+    form, warnings = imported(path)
+    assert ("far" in form) is read
+    assert [w.line for w in warnings if "more than 60 empty rows" in w.message] == (
+        [] if read else [3 + gap])
