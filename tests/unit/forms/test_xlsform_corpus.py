@@ -62,3 +62,38 @@ def test_other_refusals_do_not_grow(outcomes):
     # each is a rule FieldScreen keeps, but the list should only shrink.
     other = sorted(name for name, o in outcomes.items() if o.kind == "refused_other")
     assert len(other) <= OTHER_REFUSALS_AT_MOST, other
+
+
+def test_the_carried_form_logic_matches_pyxform(tmp_path, monkeypatch):
+    # A cascade, a conditional required, a computed answer and a worker's default in one
+    # workbook: pyxform's reading of the export must equal its reading of the original.
+    import openpyxl
+
+    import tests.xlsform_corpus as oracle
+
+    book = openpyxl.Workbook()
+    survey = book.active
+    survey.title = "survey"
+    for row in [["type", "name", "label", "choice_filter", "required", "calculation",
+                 "default", "fs_audience"],
+                ["select_one states", "state", "State", None, "yes", None, "washington",
+                 "worker"],
+                ["select_one counties", "county", "County", "${state}=cf", None, None, None,
+                 None],
+                ["integer", "n", "N", None, "${state}='texas'", None, None, None],
+                ["integer", "n2", "N2", None, None, "${n} * 2", None, None]]:
+        survey.append(row)
+    choices = book.create_sheet("choices")
+    for row in [["list_name", "name", "label", "cf"], ["states", "texas", "Texas", None],
+                ["states", "washington", "Washington", None],
+                ["counties", "king", "King", "washington"],
+                ["counties", "cameron", "Cameron", "texas"]]:
+        choices.append(row)
+    settings = book.create_sheet("settings")
+    settings.append(["form_id", "version"])
+    settings.append(["cascade", "1"])
+    path = tmp_path / "cascade.xlsx"
+    book.save(path)
+    monkeypatch.setattr(oracle, "CORPUS", tmp_path)
+    outcome = classify(path)
+    assert outcome.kind == "faithful", outcome.reason
