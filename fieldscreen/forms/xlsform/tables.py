@@ -73,7 +73,8 @@ _IGNORED_COLUMNS = {
 
 # (what the type is, why it is left out)
 _UNSUPPORTED_TYPES = {
-    **dict.fromkeys(("geopoint", "geotrace", "geoshape", "start-geopoint"),
+    # `osm` (OpenStreetMap, with or without a tags list) collects map features: places.
+    **dict.fromkeys(("geopoint", "geotrace", "geoshape", "start-geopoint", "osm"),
                     N_("locations are not collected")),
     **dict.fromkeys(("image", "audio", "video", "file", "background-audio"),
                     N_("photos, recordings and files are not collected")),
@@ -118,6 +119,10 @@ _TYPE_ALIASES = {
     "add file prompt": "file",
     **dict.fromkeys(("q barcode", "add barcode prompt"), "barcode"),
     **dict.fromkeys(("q date time", "add date time prompt"), "datetime"),
+    # pyxform's device-metadata types under their jr:preload names.
+    **{f"uri:{name}": name for name in ("deviceid", "phonenumber", "simserial",
+                                        "subscriberid", "username", "email")},
+    "background-geopoint": "geopoint",
 }
 # Metadata FieldScreen's own records stand for (each record has its times): left out with
 # a warning. Every other type it does not have refuses the form.
