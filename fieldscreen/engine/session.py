@@ -16,8 +16,8 @@ from fieldscreen.engine.answers import AnswerError, answer_to_json, normalise_an
 from fieldscreen.engine.referral import ReferralDecision, decide
 from fieldscreen.errors import UserError
 from fieldscreen.forms.dependencies import EvaluationGraph, build_graph
-from fieldscreen.forms.expressions import Value, is_truthy
-from fieldscreen.forms.schema import Form, Item, Outcome, Role
+from fieldscreen.forms.expressions import COLUMN_PREFIX, Value, is_truthy
+from fieldscreen.forms.schema import Choice, Form, Item, ItemType, Outcome, Role
 from fieldscreen.i18n import _
 
 Clock = Callable[[], dt.datetime]
@@ -112,7 +112,10 @@ class ScreeningSession:
         self._decision: ReferralDecision | None = None
         self._override: OutcomeOverride | None = None
         self._no_consent_reason: str | None = None
-        for name, raw in (answers or {}).items():
+        # Items whose default answer has been offered on screen (offered once only: a
+        # worker who clears it has answered "no answer").
+        self._defaults_offered: set[str] = set()
+        for name, raw in self._restorable(answers or {}).items():
             self._answers[name] = self._normalise(name, raw)
         self._evaluate(self._graph.order)
 
@@ -131,12 +134,14 @@ class ScreeningSession:
         value = self._normalise(name, raw)
         if self._answers.get(name) == value and name in self._answers:
             return
+        self._refuse_hidden_choices(name, value)
         self._answers[name] = value
         self._changed(name)
 
     def answer_all(self, answers: Mapping[str, Any]) -> None:
         """Record several answers; nothing is recorded if any of them is wrong."""
-        normalised = {name: self._normalise(name, raw) for name, raw in answers.items()}
+        normalised = {name: self._normalise(name, raw)
+                      for name, raw in self._restorable(answers).items()}
         self._answers.update(normalised)
         self._evaluate(self._graph.order)
 
@@ -147,7 +152,49 @@ class ScreeningSession:
             self._changed(name)
 
     def _normalise(self, name: str, raw: Any) -> Value:
-        return normalise_answer(self._item(name), raw)
+        item = self._item(name)
+        if item.is_computed:
+            raise AnswerError(name, _("'{name}' is computed by the form and cannot be "
+                                      "answered").format(name=name))
+        return normalise_answer(item, raw)
+
+    def offer_default(self, name: str) -> bool:
+        """Pre-fill `name` with its default answer as it goes on screen; whether it did.
+
+        Only the wizard calls this, for the items it is drawing: a default is never an
+        answer until the worker has seen it (docs/decisions.md). It is offered once, and
+        never over an answer or on an item hidden now or whose default choice is not
+        offered now.
+        """
+        item = self.form.item(name)
+        if item.default is None or name in self._defaults_offered:
+            return False
+        self._defaults_offered.add(name)
+        if name in self._answers or not self._shown[name]:
+            return False
+        try:
+            self.answer(name, item.default)
+        except AnswerError:
+            return False  # a filtered choice not offered now: the question starts empty
+        return True
+
+    def _refuse_hidden_choices(self, name: str, value: Value) -> None:
+        item = self.form.item(name)
+        if item.choice_filter is None:
+            return
+        offered = {choice.name for choice in self.visible_choices(name)}
+        chosen = value if isinstance(value, tuple) else (value,)
+        if any(choice not in offered for choice in chosen):
+            # Never the value itself (it may be a child's data typed in the wrong place).
+            raise AnswerError(name, _("an answer to '{name}' is not among the choices it "
+                                      "offers now").format(name=name))
+
+    def _restorable(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        # A saved record holds the computed answers too (answers_json); they are computed
+        # again from the other answers rather than restored.
+        by_name = self.form.item
+        return {name: raw for name, raw in answers.items()
+                if name not in self.form or not by_name(name).is_computed}
 
     def _item(self, name: str) -> Item:
         try:
@@ -184,10 +231,56 @@ class ScreeningSession:
                 # XLSForm semantics: a hidden item has no value, so it cannot score.
                 values[name] = None
             elif item.calculation is not None:
-                values[name] = item.calculation.evaluate(lookup, today=today)
+                values[name] = _as_item_value(item, item.calculation.evaluate(
+                    lookup, today=today))
+            elif item.choice_filter is not None and name in self._answers:
+                values[name] = self._keep_offered(item)
             else:
                 values[name] = self._answers.get(name)
         self._decision = None
+
+    def _keep_offered(self, item: Item) -> Value:
+        # As ODK Collect and Enketo do: when a choice is no longer offered (the answer it
+        # was filtered by changed), it is no longer chosen; the answer is cleared rather
+        # than kept out of sight, so it is neither scored nor recorded.
+        offered = {choice.name for choice in self.visible_choices(item.name)}
+        answer = self._answers[item.name]
+        if isinstance(answer, tuple):
+            kept: Value = tuple(name for name in answer if name in offered) or None
+        else:
+            kept = answer if answer in offered else None
+        if kept is None:
+            del self._answers[item.name]
+        else:
+            self._answers[item.name] = kept
+        return kept
+
+    def visible_choices(self, name: str) -> tuple[Choice, ...]:
+        """The choices `name` offers now: those its choice_filter keeps, or all of them."""
+        item = self.form.item(name)
+        if item.choice_list is None:
+            return ()
+        choices = item.choice_list.choices
+        rule = item.choice_filter
+        if rule is None:
+            return choices
+        values = self._values
+        today = self._today
+        offered = []
+        for choice in choices:
+            columns = choice.columns
+
+            def lookup(key: str, columns: Mapping[str, str] = columns,
+                       choice_name: str = choice.name) -> Value:
+                if not key.startswith(COLUMN_PREFIX):
+                    return values.get(key)
+                column = key[len(COLUMN_PREFIX):]
+                # A column a choice leaves empty reads as empty text, as in ODK.
+                return choice_name if column == "name" else columns.get(column, "")
+
+            if is_truthy(rule.evaluate(lookup, today=today)):
+                offered.append(choice)
+        return tuple(offered)
 
     # -- reading the state -------------------------------------------------------------
 
@@ -205,7 +298,21 @@ class ScreeningSession:
         return dict(self._answers)
 
     def answers_json(self) -> dict[str, Any]:
-        return {name: answer_to_json(value) for name, value in self._answers.items()}
+        """The answers to record: every given answer, and each shown computed answer."""
+        recorded = {name: answer_to_json(value) for name, value in self._answers.items()}
+        for name in self._graph.computed:
+            value = self._values.get(name)
+            if value is not None:
+                recorded[name] = answer_to_json(value)
+        return recorded
+
+    def is_required(self, name: str) -> bool:
+        """Whether `name` needs an answer now (always, or while its condition holds)."""
+        item = self.form.item(name)
+        if item.required:
+            return True
+        return item.required_when is not None and is_truthy(
+            item.required_when.evaluate(self._lookup, today=self._today))
 
     def shown_items(self) -> list[Item]:
         """Relevant items in document order."""
@@ -218,7 +325,7 @@ class ScreeningSession:
             return None
         value = self._values.get(name)
         if value is None:
-            if item.required:
+            if self.is_required(name):
                 return AnswerProblem(name, _("This question needs an answer."))
             return None
         if item.constraint is not None and not is_truthy(
@@ -339,3 +446,11 @@ class ScreeningSession:
     def is_complete_enough(self) -> bool:
         """Whether nothing blocks saving the screening as final (required items, constraints)."""
         return not self.problems()
+
+
+def _as_item_value(item: Item, value: Value) -> Value:
+    # Arithmetic gives floats; a computed whole number (an integer question) is kept and
+    # recorded as one, as a typed answer would be.
+    if item.type is ItemType.INTEGER and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

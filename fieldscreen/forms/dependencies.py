@@ -21,6 +21,8 @@ class EvaluationGraph:
     order: tuple[str, ...]
     position: Mapping[str, int]
     dependents: Mapping[str, frozenset[str]]
+    # Questions whose answer the form computes, in evaluation order.
+    computed: tuple[str, ...] = ()
 
     def affected_by(self, name: str) -> list[str]:
         """`name` and everything that depends on it, directly or not, in evaluation order."""
@@ -51,6 +53,9 @@ def inputs_of(item: Item, known: frozenset[str] | set[str]) -> set[str]:
         inputs |= item.relevant.references
     if item.calculation is not None:
         inputs |= item.calculation.references
+    if item.choice_filter is not None:
+        # A filtered select's answer is dropped when its choice is no longer offered.
+        inputs |= item.choice_filter.references
     return inputs & known
 
 
@@ -91,8 +96,10 @@ def build_graph(items: tuple[Item, ...] | list[Item]) -> EvaluationGraph:
                 pending.pop()
                 state[done] = 2
                 order.append(done)
+    computed_names = {item.name for item in items if item.is_computed}
     return EvaluationGraph(
         order=tuple(order),
+        computed=tuple(name for name in order if name in computed_names),
         position=MappingProxyType({name: index for index, name in enumerate(order)}),
         dependents=MappingProxyType({k: frozenset(v) for k, v in dependents.items()}),
     )

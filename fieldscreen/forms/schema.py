@@ -128,6 +128,8 @@ class Choice:
     label: LocalizedText
     # A picture for large answer cards (a name from the UI's icon set).
     image: str | None = None
+    # Extra values a choice filter can test (XLSForm's extra choices columns), as text.
+    columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +173,29 @@ class Item:
     constraint: Expression | None = None
     constraint_message: LocalizedText = EMPTY_TEXT
     required: bool = False
+    # `required` given as an expression: the item needs an answer only while it holds.
+    required_when: Expression | None = None
+    # On a calculate, its value; on a question, a computed read-only answer (XLSForm's
+    # `calculation` on a question), which the person sees but cannot change.
     calculation: Expression | None = None
+    # On a select: which choices are offered now, tested for each choice with its columns
+    # (XLSForm's choice_filter, for cascading selects).
+    choice_filter: Expression | None = None
+    # An answer shown pre-filled when the question is first on screen (never saved unseen);
+    # only on questions that are neither the child's nor scored (docs/decisions.md).
+    default: str | int | float | None = None
     # For groups: the names of the direct children, in order.
     children: tuple[str, ...] = ()
+
+    @property
+    def is_computed(self) -> bool:
+        """A question whose answer the form computes (read-only), not the person."""
+        return self.calculation is not None and self.type.takes_answer
+
+    @property
+    def may_be_required(self) -> bool:
+        """Whether the item is required always or under a condition."""
+        return self.required or self.required_when is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,8 @@ class WizardNavigation:
                 if problem is not None:
                     self.problem = problem.message
                     return Move.BLOCKED
-            answerable = [item for item in step.items if item.type.takes_answer]
+            answerable = [item for item in step.items
+                          if item.type.takes_answer and not item.is_computed]
             if answerable and all(self.session.value(item.name) is None
                                   for item in answerable):
                 self.problem = _("Nothing is answered here yet. Choose an answer, or press "
@@ -105,7 +106,7 @@ class WizardNavigation:
         step = self.current_step()
         if step is not None:
             for item in step.items:
-                if item.type.takes_answer and not item.required:
+                if item.type.takes_answer and not self.session.is_required(item.name):
                     self.session.clear(item.name)
             changed = True
         return changed, self._forward()

@@ -77,9 +77,11 @@ from fieldscreen.forms.expressions.limits import (
     MAX_SOURCE_LENGTH,
     MAX_VALUE_LENGTH,
 )
+from fieldscreen.forms.expressions.parser import COLUMN_PREFIX
 from fieldscreen.forms.expressions.values import Value, is_truthy
 
 __all__ = [
+    "COLUMN_PREFIX",
     "FUNCTIONS",
     "MAX_DEPTH",
     "MAX_NUMBER_LENGTH",

@@ -23,6 +23,7 @@ class Expression:
         source: The text it was parsed from.
         references: Every name used as ``${name}``.
         uses_current: Whether ``.`` (the item's own value) appears.
+        columns: In a choice filter, the choice columns its bare words name.
     """
 
     source: str
@@ -30,6 +31,9 @@ class Expression:
     uses_current: bool
     _evaluator: _Evaluator = field(repr=False, compare=False)
     _tree: Any = field(default=None, repr=False, compare=False)
+    # In a choice filter: the choice columns named by bare words (looked up as
+    # COLUMN_PREFIX + name); empty elsewhere.
+    columns: frozenset[str] = frozenset()
 
     def length_bound(self, bound_of: Callable[[str], int], current: int = 0) -> int:
         """The longest text this expression can produce, in characters (an upper bound).
@@ -62,11 +66,13 @@ class Expression:
         return self._evaluator(lookup, current, today)
 
 
-def parse_expression(source: str) -> Expression:
+def parse_expression(source: str, *, choice_columns: bool = False) -> Expression:
     """Parse and compile expression `source`.
 
     Args:
         source: The expression text from a form file.
+        choice_columns: A choice filter: a bare word names a column of the choice being
+            tested (``state = ${state}``), as in XLSForm.
 
     Returns:
         The compiled expression.
@@ -81,12 +87,13 @@ def parse_expression(source: str) -> Expression:
             ),
             MAX_SOURCE_LENGTH,
         )
-    parser = _Parser(source)
+    parser = _Parser(source, choice_columns=choice_columns)
     tree = parser.parse()
     return Expression(
         source=source,
         references=frozenset(parser.references),
         uses_current=parser.uses_current,
+        columns=frozenset(parser.columns),
         _evaluator=_compile(tree),
         _tree=tree,
     )

@@ -34,6 +34,9 @@ from fieldscreen.forms.expressions.tree import (
 )
 from fieldscreen.i18n import _, ngettext
 
+# What a choice column's name is looked up as: no item name can start with it.
+COLUMN_PREFIX = "@"
+
 
 class _Parser:
     """Recursive descent for operands, operator precedence (with a stack) for binary operators.
@@ -42,13 +45,16 @@ class _Parser:
     minus) goes through `_enter`, so Python's recursion limit is out of reach.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, choice_columns: bool = False) -> None:
         self._source = source
         self._lexer = _Lexer(source)
         self._token = self._lexer.next_token()
         self._depth = 0
         self.references: set[str] = set()
         self.uses_current = False
+        # In a choice filter a bare word is a column of the choice being tested (XLSForm).
+        self._choice_columns = choice_columns
+        self.columns: set[str] = set()
 
     def parse(self) -> _Node:
         if self._token.kind == _EOF:
@@ -158,6 +164,9 @@ class _Parser:
     def _call(self, name_token: _Token) -> _Node:
         name = name_token.text
         self._advance()
+        if self._token.kind != _LPAREN and self._choice_columns:
+            self.columns.add(name)
+            return _Ref(COLUMN_PREFIX + name, name_token.pos)
         if self._token.kind != _LPAREN:
             raise ExpressionError(
                 _("Unexpected word '{name}'. A question's value is written as ${{{name}}}.").format(

@@ -43,7 +43,10 @@ class WholeFormChecks(RulesReader):
             check(item.relevant, owner, "relevant", item.line)
             check(item.constraint, owner, "constraint", item.line)
             check(item.calculation, owner, "calculation", item.line)
-            if item.relevant is not None and item.relevant.uses_current:
+            check(item.required_when, owner, "required", item.line)
+            check(item.choice_filter, owner, "choice_filter", item.line)
+            if any(expression is not None and expression.uses_current for expression in (
+                    item.relevant, item.required_when, item.choice_filter, item.calculation)):
                 self.problem(item.line, _(
                     "item '{name}': '.' (this item's value) can be used only in a constraint"
                 ).format(name=item.name))
@@ -67,7 +70,7 @@ class WholeFormChecks(RulesReader):
             item = by_name.get(name)
             if item is None or item.type is ItemType.GROUP:
                 result = 0
-            elif item.type is ItemType.CALCULATE and item.calculation is not None:
+            elif item.calculation is not None:
                 bounds[name] = 0  # no cycles here: checked first
                 result = item.calculation.length_bound(bound_of)
             elif item.type is ItemType.TEXT:
@@ -82,7 +85,7 @@ class WholeFormChecks(RulesReader):
             return result
 
         for item in items:
-            if item.type is ItemType.CALCULATE and item.calculation is not None:
+            if item.calculation is not None:
                 length = bound_of(item.name)
                 if length > MAX_VALUE_LENGTH:
                     self.problem(item.line, _(

@@ -6,11 +6,14 @@ can fix a form in one pass. See docs/form-format.md for the format.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from fieldscreen.errors import SourceProblems
+from fieldscreen.forms.expressions import Expression, ExpressionError, parse_expression
 from fieldscreen.forms.loader.checks import WholeFormChecks
 from fieldscreen.forms.loader.vocabulary import (
     _CHOICE_KEYS,
@@ -196,7 +199,8 @@ class FormReader(WholeFormChecks):
                 if image is not None and not isinstance(image, str):
                     self.problem(entry.line_of("image"), _("image must be an icon name"))
                     image = None
-                choices.append(Choice(name=name, label=label, image=image))
+                columns = self._choice_columns(entry)
+                choices.append(Choice(name=name, label=label, image=image, columns=columns))
             result[list_name] = ChoiceList(name=list_name, choices=tuple(choices))
         return result
 
@@ -264,8 +268,16 @@ class FormReader(WholeFormChecks):
         if item_type in (ItemType.NOTE, ItemType.ACKNOWLEDGE) and not label:
             self.problem(line, _("item '{name}': a {type} needs a label").format(
                 name=name, type=item_type.value))
-        required = self._bool(entry, "required")
-        if required and not item_type.takes_answer:
+        required_when = None
+        if isinstance(entry.get("required"), str) and (
+                entry["required"].strip().lower() not in ("yes", "no")):
+            # A condition, as XLSForm allows: required only while it holds.
+            required_when = self._expression(entry, "required", name)
+            required = False
+        else:
+            required = self._bool(entry, "required")
+        if (required or required_when is not None) and (
+                not item_type.takes_answer):
             self.problem(where("required"), _("item '{name}': a {type} cannot be required").format(
                 name=name, type=item_type.value))
 
@@ -312,15 +324,24 @@ class FormReader(WholeFormChecks):
 
         indicator = self._read_indicator(entry, name, item_type, audience, choice_list)
 
+        choice_filter = self._read_choice_filter(entry, name, choice_list)
+        default = self._read_default(entry, name, item_type, audience, choice_list)
         relevant = self._expression(entry, "relevant", name)
         constraint = self._expression(entry, "constraint", name)
         calculation = self._expression(entry, "calculation", name)
         if item_type is ItemType.CALCULATE and calculation is None and "calculation" not in entry:
             self.problem(line, _("item '{name}': a calculate needs a calculation").format(
                 name=name))
-        if item_type is not ItemType.CALCULATE and "calculation" in entry:
+        if not item_type.takes_answer and item_type is not ItemType.CALCULATE and (
+                "calculation" in entry):
             self.problem(where("calculation"), _(
-                "item '{name}': only a calculate takes a calculation").format(name=name))
+                "item '{name}': a {type} cannot have a calculation").format(
+                name=name, type=item_type.value))
+        if calculation is not None and item_type.takes_answer and (
+                required or required_when is not None):
+            self.problem(where("required"), _(
+                "item '{name}': a computed answer cannot be required; the person cannot "
+                "give it").format(name=name))
         if "constraint" in entry and not item_type.takes_answer:
             self.problem(where("constraint"), _(
                 "item '{name}': a {type} cannot have a constraint").format(
@@ -357,11 +378,106 @@ class FormReader(WholeFormChecks):
                 constraint=constraint,
                 constraint_message=constraint_message,
                 required=required,
+                required_when=required_when,
                 calculation=calculation,
+                choice_filter=choice_filter,
+                default=default,
                 children=children,
             ),
         )
         return name
+
+    def _choice_columns(self, entry: LocatedMap) -> Mapping[str, str]:
+        columns = entry.get("columns")
+        if columns is None:
+            return MappingProxyType({})
+        if not isinstance(columns, LocatedMap) or not all(
+                isinstance(key, str) and ITEM_NAME.match(key) and key != "name"
+                and isinstance(value, str | int | float) and not isinstance(value, bool)
+                for key, value in columns.items()):
+            self.problem(entry.line_of("columns"), _(
+                "columns must map column names (letters, digits, '_'; not 'name') to text or "
+                "numbers"))
+            return MappingProxyType({})
+        return MappingProxyType({key: _column_text(value) for key, value in columns.items()})
+
+    def _read_choice_filter(self, entry: LocatedMap, name: str,
+                            choice_list: ChoiceList | None) -> Expression | None:
+        if "choice_filter" not in entry:
+            return None
+        line = entry.line_of("choice_filter")
+        source = entry["choice_filter"]
+        if choice_list is None:
+            if "choices" not in entry:
+                self.problem(line, _("item '{name}': only select items take a choice_filter"
+                                     ).format(name=name))
+            return None
+        if not isinstance(source, str):
+            self.problem(line, _("item '{name}': choice_filter must be an expression in quotes"
+                                 ).format(name=name))
+            return None
+        try:
+            expression = parse_expression(source, choice_columns=True)
+        except ExpressionError as error:
+            self.problem(line, _(
+                "item '{name}': choice_filter: {message} (at character {position} of the "
+                "expression)").format(name=name, message=error.message,
+                                      position=error.position + 1))
+            return None
+        present = {"name"}.union(*(choice.columns for choice in choice_list.choices))
+        for column in sorted(expression.columns - present):
+            # ODK would read an empty value; a misspelt column would hide every choice.
+            self.problem(line, _(
+                "item '{name}': choice_filter names the column '{column}', which no choice "
+                "of the list '{list}' has").format(name=name, column=column,
+                                                   list=choice_list.name))
+        return expression
+
+    def _read_default(self, entry: LocatedMap, name: str, item_type: ItemType,
+                      audience: Audience | None, choice_list: ChoiceList | None
+                      ) -> str | int | float | None:
+        if "default" not in entry:
+            return None
+        line = entry.line_of("default")
+        value = entry["default"]
+        if not item_type.takes_answer or item_type is ItemType.ACKNOWLEDGE or (
+                "calculation" in entry):
+            self.problem(line, _("item '{name}': a {type} takes no default answer").format(
+                name=name, type=item_type.value if "calculation" not in entry
+                else _("computed answer")))
+            return None
+        # Child safety: an answer the child did not give must not be put in the child's
+        # mouth (a page without an audience is put to the child), nor counted in the score.
+        if audience is not Audience.WORKER or {"level", "kind"} & set(entry):
+            self.problem(line, _(
+                "item '{name}': only the worker's own questions (audience: worker) that are "
+                "not indicators can have a default answer").format(name=name))
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.problem(line, _("item '{name}': default must be a single value").format(
+                name=name))
+            return None
+        fits: bool
+        if item_type is ItemType.INTEGER:
+            fits = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            value = int(value) if fits else value
+        elif item_type is ItemType.DECIMAL:
+            fits = isinstance(value, int | float)
+        elif item_type is ItemType.DATE:
+            fits = isinstance(value, str) and _is_iso_date(value)
+        elif choice_list is not None:
+            chosen = str(value).split()
+            fits = bool(chosen) and all(choice in choice_list for choice in chosen) and (
+                item_type is ItemType.SELECT_MULTIPLE or len(chosen) == 1)
+            value = " ".join(chosen)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            self.problem(line, _(
+                "item '{name}': the default is not an answer this {type} accepts").format(
+                name=name, type=item_type.value))
+            return None
+        return value
 
     def _read_indicator(
         self,
@@ -419,3 +535,17 @@ class FormReader(WholeFormChecks):
             return None
         return Indicator(level=level, kind=kind, weight=weight, red_flag=red_flag)
 
+
+def _column_text(value: str | int | float) -> str:
+    # Numbers as a spreadsheet shows them: 1, not 1.0.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

@@ -54,6 +54,8 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     header = ["type", "name", *columns("label"), *(columns("hint") if has_hint else []),
               "required", "relevant", "constraint",
               *(columns("constraint_message") if has_message else []), "calculation",
+              *(["choice_filter"] if any(item.choice_filter for item in form.items) else []),
+              *(["default"] if any(item.default is not None for item in form.items) else []),
               "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag"]
     rows: list[dict[str, Any]] = []
     open_groups: list[str] = []
@@ -68,12 +70,15 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     _fill(survey, header, rows)
 
     choices = workbook.create_sheet(CHOICES)
-    header = ["list_name", "name", *columns("label"), "fs_image"]
+    # The extra columns choice filters test, in the order they first appear.
+    extra = list(dict.fromkeys(column for choice_list in form.choice_lists.values()
+                               for choice in choice_list.choices for column in choice.columns))
+    header = ["list_name", "name", *columns("label"), "fs_image", *extra]
     rows = []
     for choice_list in form.choice_lists.values():
         for choice in choice_list.choices:
             row: dict[str, Any] = {"list_name": choice_list.name, "name": choice.name,
-                                   "fs_image": choice.image}
+                                   "fs_image": choice.image, **choice.columns}
             row.update(_localized_cells("label", choice.label, names))
             rows.append(row)
     _fill(choices, header, rows)
@@ -106,10 +111,13 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         item_type = f"{item_type} {item.choice_list.name}"
     row: dict[str, Any] = {
         "type": item_type, "name": item.name,
-        "required": "yes" if item.required else None,
+        "required": "yes" if item.required else (
+            item.required_when.source if item.required_when is not None else None),
         "relevant": item.relevant.source if item.relevant else None,
         "constraint": item.constraint.source if item.constraint else None,
         "calculation": item.calculation.source if item.calculation else None,
+        "choice_filter": item.choice_filter.source if item.choice_filter else None,
+        "default": item.default,
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
     }

@@ -8,7 +8,14 @@ from typing import Any
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
 from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES
 from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME
-from fieldscreen.forms.xlsform.cells import _as_text, _number_or_text, _shorten
+from fieldscreen.forms.xlsform.cells import (
+    _as_text,
+    _flag,
+    _number_or_text,
+    _out_of_scope,
+    _shorten,
+)
+from fieldscreen.forms.xlsform.model import _Sheet
 from fieldscreen.forms.xlsform.sheet_access import _SheetAccess
 from fieldscreen.forms.xlsform.tables import (
     _GAP,
@@ -18,6 +25,7 @@ from fieldscreen.forms.xlsform.tables import (
     NOTES,
     RULES,
     SETTINGS,
+    SURVEY,
 )
 from fieldscreen.i18n import _
 
@@ -74,6 +82,8 @@ class _SheetReaders(_SheetAccess):
         if sheet is None:
             return lists
         seen: dict[tuple[str, str], int] = {}
+        carried = self._filter_columns(sheet)
+        duplicates_allowed = _flag_text(self._setting_text("allow_choice_duplicates"))
         for row in sheet.rows:
             list_name = self._identifier(sheet, row, "list_name")
             name = self._identifier(sheet, row, "name")
@@ -103,9 +113,16 @@ class _SheetReaders(_SheetAccess):
                     name=_shorten(name)))
                 continue
             if (list_name, name) in seen:
-                self.error(CHOICES, row.number, _(
+                message = _(
                     "choice '{name}' appears twice in list '{list}' (first on row {row})"
-                ).format(name=name, list=list_name, row=seen[(list_name, name)]))
+                ).format(name=name, list=list_name, row=seen[(list_name, name)])
+                if duplicates_allowed:
+                    # pyxform's allow_choice_duplicates: the record could not tell them apart.
+                    message = _out_of_scope(_(
+                        "{problem}; choices sharing a name (allow_choice_duplicates) are not "
+                        "supported, since answers are recorded by name").format(
+                        problem=message))
+                self.error(CHOICES, row.number, message)
                 continue
             seen[(list_name, name)] = row.number
             entry: dict[str, Any] = {"name": name}
@@ -115,11 +132,37 @@ class _SheetReaders(_SheetAccess):
             image = self._text(sheet, row, "fs_image")
             if image:
                 entry["image"] = image
+            columns = {word: _as_text(row.cells[index]) for word, index in carried.items()
+                       if row.cells.get(index) is not None and _as_text(row.cells[index])}
+            if columns:
+                entry["columns"] = columns
             lists.setdefault(list_name, []).append((row.number, entry))
             self._warn_ignored(sheet, row)
         self.choice_rows = {name: [row for row, _entry in entries]
                             for name, entries in lists.items()}
         return lists
+
+    def _filter_columns(self, sheet: _Sheet) -> dict[str, int]:
+        """The choices columns that choice filters name, by the word used (read, not ignored)."""
+        survey = self.sheets.get(SURVEY)
+        words: set[str] = set()
+        if survey is not None and "choice_filter" in survey.fields:
+            for row in survey.rows:
+                source = self._text(survey, row, "choice_filter")
+                if source is None:
+                    continue
+                try:
+                    words |= parse_expression(source, choice_columns=True).columns
+                except ExpressionError:
+                    continue  # reported at the survey row
+        carried: dict[str, int] = {}
+        for word in sorted(words - {"name"}):
+            for index, column in list(sheet.ignored.items()):
+                if column.language is None and column.base == word.lower():
+                    carried[word] = index
+                    del sheet.ignored[index]
+                    break
+        return carried
 
     # -- rules and notes ---------------------------------------------------------------
 
@@ -216,3 +259,6 @@ class _SheetReaders(_SheetAccess):
         return ["".join(c if c.isprintable() or c == "\t" else " " for c in line)
                 for line in lines]
 
+
+def _flag_text(value: str | None) -> bool:
+    return value is not None and _flag(value) is True

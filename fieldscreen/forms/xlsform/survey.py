@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
@@ -235,8 +236,64 @@ class _SurveyReader(_SheetReaders):
                         "the {column} of '{name}' contains ${{...}}; FieldScreen shows it as "
                         "written, without putting answers in").format(column=key, name=name))
         self._expressions(sheet, row, node, item_type)
+        self._choice_filter(sheet, row, node, item_type)
+        self._default(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
         return node
+
+    def _default(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        value = self._cell(sheet, row, "default")
+        if value is None or value == "":
+            return
+        if isinstance(value, dt.datetime) and value.time() == dt.time():
+            value = value.date()
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        if item_type in (ItemType.NOTE, ItemType.GROUP, ItemType.CALCULATE):
+            self.warn(SURVEY, row.number, _(
+                "a {type} takes no answer; its default is ignored").format(
+                type=item_type.value))
+            return
+        text = _as_text(value)
+        if "${" in text or "(" in text:
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
+                "not supported").format(name=node.name, source=_shorten(text, 80))))
+            return
+        if node.entry.get("audience") != "worker" or "level" in node.entry:
+            # docs/decisions.md: a pre-filled answer is never put to the child or scored.
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the default of '{name}': default answers are carried only on the worker's "
+                "own questions (fs_audience worker, not indicators), never on a question put "
+                "to the child").format(name=node.name)))
+            return
+        if item_type in (ItemType.INTEGER, ItemType.DECIMAL) and not isinstance(value, str):
+            node.entry["default"] = value
+        else:
+            node.entry["default"] = text
+
+    def _choice_filter(self, sheet: _Sheet, row: _Row, node: _Node,
+                       item_type: ItemType) -> None:
+        source = self._expression_text(sheet, row, "choice_filter")
+        if source is None:
+            return
+        if not item_type.has_choices:
+            self.warn(SURVEY, row.number, _(
+                "a {type} offers no choices; its choice_filter is ignored").format(
+                type=item_type.value))
+            return
+        try:
+            expression = parse_expression(source, choice_columns=True)
+        except ExpressionError as problem:
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the {column} of '{name}' cannot be represented: {message} (at character "
+                "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+                "in docs/form-format.md").format(
+                column="choice_filter", name=node.name, message=problem.message,
+                position=problem.position + 1, source=_shorten(source, 80))))
+            return
+        node.entry["choice_filter"] = source
+        node.references.append(("choice_filter", expression.references))
 
     def _required(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
         value = self._cell(sheet, row, "required")
@@ -244,9 +301,25 @@ class _SurveyReader(_SheetReaders):
             return
         flag = _flag(value)
         if not isinstance(flag, bool):
-            self.error(SURVEY, row.number, _out_of_scope(_(
-                "required '{value}' is not yes or no (conditions are not supported); "
-                "'{name}' is not required").format(value=_shorten(str(flag)), name=node.name)))
+            # A condition: required only while it holds (kept as written, like relevant).
+            source = _as_text(value)
+            if not item_type.takes_answer:
+                self.warn(SURVEY, row.number, _(
+                    "a {type} cannot be required; 'required' is ignored").format(
+                    type=item_type.value))
+                return
+            try:
+                expression = parse_expression(source)
+            except ExpressionError as problem:
+                self.error(SURVEY, row.number, _out_of_scope(_(
+                    "the {column} of '{name}' cannot be represented: {message} (at character "
+                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+                    "in docs/form-format.md").format(
+                    column="required", name=node.name, message=problem.message,
+                    position=problem.position + 1, source=_shorten(source, 80))))
+                return
+            node.entry["required"] = source
+            node.references.append(("required", expression.references))
         elif flag and not item_type.takes_answer:
             self.warn(SURVEY, row.number, _(
                 "a {type} cannot be required; 'required' is ignored").format(
@@ -265,11 +338,11 @@ class _SurveyReader(_SheetReaders):
                     "a {type} has no answer to check; its constraint is ignored").format(
                     type=item_type.value))
                 continue
-            if column == "calculation" and item_type is not ItemType.CALCULATE:
-                self.error(SURVEY, row.number, _out_of_scope(_(
-                    "only a calculate takes a calculation (dynamic defaults are not "
-                    "supported); the calculation of '{name}' is ignored").format(
-                    name=node.name)))
+            if column == "calculation" and not item_type.takes_answer and (
+                    item_type is not ItemType.CALCULATE):
+                self.warn(SURVEY, row.number, _(
+                    "a {type} has no value to compute; its calculation is ignored").format(
+                    type=item_type.value))
                 continue
             try:
                 expression = parse_expression(source)

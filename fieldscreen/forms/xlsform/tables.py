@@ -19,6 +19,7 @@ _ROW_LIMITS = {SURVEY: MAX_SURVEY_ROWS, CHOICES: MAX_CHOICE_ROWS}
 # Columns read on each sheet; the translatable ones take `::Language (code)`.
 _FIELDS = {
     SURVEY: frozenset({"type", "name", "relevant", "constraint", "required", "calculation",
+                       "choice_filter", "default",
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
                        "fs_role"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
@@ -50,14 +51,13 @@ _COLUMN_ALIASES = {
 }
 # Columns whose value changes what is asked, offered or recorded: a value there refuses
 # the form (docs/xlsform.md, "Out of scope") instead of being ignored.
-_REFUSED_COLUMNS = frozenset({"choice_filter", "default", "read_only", "trigger",
+_REFUSED_COLUMNS = frozenset({"read_only", "trigger",
                               "repeat_count"})
 _MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
 # XLSForm columns FieldScreen knows but does not use: why each value is ignored.
 _IGNORED_COLUMNS = {
     "appearance": N_("appearance is not used; FieldScreen lays out every question its own way"),
-    "choice_filter": N_("choice filters are not supported; every choice of the list is offered"),
-    "default": N_("default answers are not supported; the question starts unanswered"),
+    "choice_filter": N_("a choice filter is used only on a select"),
     "read_only": N_("read-only questions are not supported"),
     "parameters": N_("question parameters are not supported"),
     "trigger": N_("triggered calculations are not supported"),
@@ -73,7 +73,8 @@ _IGNORED_COLUMNS = {
 
 # (what the type is, why it is left out)
 _UNSUPPORTED_TYPES = {
-    **dict.fromkeys(("geopoint", "geotrace", "geoshape", "start-geopoint"),
+    # `osm` (OpenStreetMap, with or without a tags list) collects map features: places.
+    **dict.fromkeys(("geopoint", "geotrace", "geoshape", "start-geopoint", "osm"),
                     N_("locations are not collected")),
     **dict.fromkeys(("image", "audio", "video", "file", "background-audio"),
                     N_("photos, recordings and files are not collected")),
@@ -118,6 +119,10 @@ _TYPE_ALIASES = {
     "add file prompt": "file",
     **dict.fromkeys(("q barcode", "add barcode prompt"), "barcode"),
     **dict.fromkeys(("q date time", "add date time prompt"), "datetime"),
+    # pyxform's device-metadata types under their jr:preload names.
+    **{f"uri:{name}": name for name in ("deviceid", "phonenumber", "simserial",
+                                        "subscriberid", "username", "email")},
+    "background-geopoint": "geopoint",
 }
 # Metadata FieldScreen's own records stand for (each record has its times): left out with
 # a warning. Every other type it does not have refuses the form.

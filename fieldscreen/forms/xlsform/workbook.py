@@ -18,6 +18,7 @@ from fieldscreen.forms.xlsform.cells import _as_text, _shorten
 from fieldscreen.forms.xlsform.limits import (
     MAX_CELL_CHARACTERS,
     MAX_COLUMNS,
+    MAX_EMPTY_RUN,
     MAX_OTHER_ROWS,
     MAX_SCANNED_ROWS,
     MAX_UNPACKED_BYTES,
@@ -214,6 +215,14 @@ class _WorkbookReader:
                 # Formatting often runs to the sheet's last row (1,048,576): empty rows cost
                 # nothing kept, so only data past the limit is refused.
                 continue
+            if rows and number - rows[-1][0] - 1 > MAX_EMPTY_RUN:
+                # pyxform (so ODK) ends a sheet at a run of empty rows; what follows is not
+                # part of the form it runs, so it is not part of the one imported either.
+                self.importer.warn(kind, number, _(
+                        "this row and those below it are not read: they follow more than "
+                        "{count} empty rows, where pyxform and ODK end the sheet").format(
+                        count=MAX_EMPTY_RUN))
+                break
             if number > MAX_SCANNED_ROWS:
                 raise self.importer.refuse(kind, number, _(
                     "the sheet goes on past row {limit}; FieldScreen reads at most {rows} rows "

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldscreen.engine.answers import AnswerError
+from fieldscreen.engine.answers import AnswerError, answer_to_json
 from fieldscreen.engine.steps import WizardStep
 from fieldscreen.forms.schema import Audience, Item, ItemType, LocalizedText
 from fieldscreen.i18n import _, active_language, is_right_to_left, language_name
@@ -316,6 +316,9 @@ class WizardScreen(QWidget):
         if session is None:
             return
         step = self.navigation.refresh()
+        if step is not None and any([session.offer_default(item.name) for item in step.items]):
+            # Pre-filled now that the worker sees them (and saved with the draft from now).
+            self.answered.emit()
         self.message.clear()
         self._cards = []
         self._choices = []
@@ -417,6 +420,37 @@ class WizardScreen(QWidget):
         problem = self.session.problem_with(item.name)
         self.message.setText(problem.message if problem else "")
         self.answered.emit()
+        step = self.navigation.current_step()
+        if step is not None and any(_follows(other, item.name) for other in step.items):
+            # Choices offered or answers worked out on this page changed: draw it again,
+            # after this signal (the sending widget is replaced), keeping the message.
+            message = self.message.text()
+
+            def redraw() -> None:
+                self._render()
+                self.message.setText(message)
+
+            QTimer.singleShot(0, redraw)
+
+    def _computed_answer(self, item: Item, parent: QWidget | None) -> QWidget:
+        # A computed answer is shown, never edited: the form works it out from other answers.
+        assert self.session is not None
+        value = self.session.value(item.name)
+        if value is None:
+            text = _("Not worked out yet")
+        elif item.choice_list is not None:
+            chosen = value if isinstance(value, tuple | list | frozenset) else (value,)
+            labels = [self._choice_text(item, choice.label)
+                      for choice in item.choice_list.choices if choice.name in chosen]
+            text = ", ".join(labels) or str(value)
+        else:
+            text = str(answer_to_json(value))
+        shown = QLabel(_("Worked out by the form: {value}").format(value=text), parent)
+        shown.setObjectName("computedAnswer")
+        shown.setWordWrap(True)
+        shown.setTextFormat(Qt.TextFormat.PlainText)
+        shown.setAccessibleName(shown.text())
+        return shown
 
     def _editor(self, item: Item, *, large: bool, label: QLabel) -> QWidget | None:
         session = self.session
@@ -426,6 +460,12 @@ class WizardScreen(QWidget):
         kind = item.type
         if kind is ItemType.NOTE:
             return None
+        if item.is_computed:
+            return self._computed_answer(item, parent)
+        if kind.has_choices and not session.visible_choices(item.name):
+            none = QLabel(_("No choice applies here with the answers given so far."), parent)
+            none.setWordWrap(True)
+            return none
         if kind is ItemType.SELECT_ONE and large:
             return self._answer_cards(item, current, parent)
         if kind is ItemType.SELECT_ONE:
@@ -440,7 +480,7 @@ class WizardScreen(QWidget):
             def changed() -> None:
                 self._set(item, [c.property("choice") for c in checks if c.isChecked()] or None)
 
-            for index, choice in enumerate(item.choice_list.choices):
+            for index, choice in enumerate(session.visible_choices(item.name)):
                 check = QCheckBox(self._choice_text(item, choice.label), box)
                 check.setProperty("choice", choice.name)
                 check.setAccessibleName(check.text())
@@ -517,7 +557,7 @@ class WizardScreen(QWidget):
         grid = QGridLayout(box)
         group = QButtonGroup(box)
         group.setExclusive(True)
-        choices = item.choice_list.choices
+        choices = self.session.visible_choices(item.name)
         # The same answer has the same number and place on every question.
         numbers = card_numbers([choice.name for choice in choices])
         cards: dict[int, AnswerCard] = {}
@@ -541,7 +581,7 @@ class WizardScreen(QWidget):
         """A column of choices, or a searchable list past a handful (never a row)."""
         assert item.choice_list is not None and self.session is not None
         choices = [(choice.name, self._choice_text(item, choice.label))
-                   for choice in item.choice_list.choices]
+                   for choice in self.session.visible_choices(item.name)]
         widget: ChoiceColumn | SearchableChoices
         if len(choices) >= SEARCH_FROM:
             widget = SearchableChoices(choices, current, self._text(item), parent)
@@ -564,3 +604,10 @@ class WizardScreen(QWidget):
 
     def set_autosave(self, callback: Callable[[], None]) -> None:
         self.answered.connect(callback)
+
+
+def _follows(item: Item, name: str) -> bool:
+    """Whether what `item` offers or shows is worked out from the answer to `name`."""
+    return item.name != name and any(
+        expression is not None and name in expression.references
+        for expression in (item.choice_filter, item.calculation))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import datetime as dt
 import re
 import time
 import warnings
@@ -103,6 +104,9 @@ def describe(form: Form) -> dict[str, Any]:
             "name": i.name, "type": i.type, "parent": i.parent, "children": i.children,
             "label": texts(i.label), "hint": texts(i.hint),
             "constraint_message": texts(i.constraint_message), "required": i.required,
+            "required_when": i.required_when and i.required_when.source,
+            "choice_filter": i.choice_filter and i.choice_filter.source,
+            "default": i.default,
             "relevant": i.relevant and i.relevant.source,
             "constraint": i.constraint and i.constraint.source,
             "calculation": i.calculation and i.calculation.source,
@@ -415,6 +419,10 @@ UNSUPPORTED = [
     ("gps alias", [["text", "q", "Q"], ["gps", "where", "Where?"]], 3, "locations"),
     ("phone number alias", [["text", "q", "Q"], ["phone number", "p", None]], 3, "metadata"),
     ("imei alias", [["text", "q", "Q"], ["imei", "d", None]], 3, "metadata"),
+    ("uri:deviceid", [["text", "q", "Q"], ["uri:deviceid", "d", None]], 3, "metadata"),
+    ("osm with tags", [["text", "q", "Q"], ["osm yn", "m", "Map"]], 3, "locations"),
+    ("background-geopoint", [["text", "q", "Q"], ["background-geopoint", "b", None]], 3,
+     "locations"),
     ("geotrace", [["text", "q", "Q"], ["geotrace", "path", "Path"]], 3, "geotrace"),
     ("geoshape", [["text", "q", "Q"], ["geoshape", "area", "Area"]], 3, "geoshape"),
     ("barcode", [["text", "q", "Q"], ["barcode", "code", "Code"]], 3, "barcode"),
@@ -465,8 +473,7 @@ def test_pyxform_type_aliases_are_read_as_what_they_name(tmp_path, type_text, ex
 
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("choice_filter", "name != 'no'", "choice filters"),
-    ("default", "yes", "default answers"),
+    ("default", "yes", "default answers are carried only"),
     ("read_only", "yes", "read-only"),
     ("trigger", "${q}", "triggered"),
 ]
@@ -508,11 +515,104 @@ def test_unsupported_columns_are_warned_at_their_row(tmp_path, column, value, wo
     assert "s" in form
 
 
-def test_conditional_required_refuses_the_form(tmp_path):
+CASCADE = [["list_name", "name", "label", "region"],
+           ["regions", "north", "North", None], ["regions", "south", "South", None],
+           ["towns", "a", "A", "north"], ["towns", "b", "B", "south"],
+           ["towns", "c", "C", 3]]
+
+
+def test_a_choice_filter_and_the_columns_it_tests_are_carried(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one regions", "r", "R", None],
+                           ["select_one towns", "t", "T", "region = ${r} or name = 'c'"]],
+                choices=CASCADE)
+    form, warnings = imported(path)
+    assert form.item("t").choice_filter.source == "region = ${r} or name = 'c'"
+    towns = form.choice_lists["towns"].choices
+    assert [dict(c.columns) for c in towns] == [{"region": "north"}, {"region": "south"},
+                                                 {"region": "3"}]
+    assert not any("region" in w.message for w in warnings), warnings
+    # Export and import again: the same filter and columns, and pyxform reads the export.
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert again.item("t").choice_filter.source == form.item("t").choice_filter.source
+    assert [dict(c.columns) for c in again.choice_lists["towns"].choices] == [
+        dict(c.columns) for c in towns]
+    xls2xform = pytest.importorskip("pyxform.xls2xform")
+    assert "region = " in xls2xform.convert(xlsform=str(target)).xform
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([["select_one towns", "t", "T", "pulldata('a', 'b', 'c', 'd')"]], "cannot be represented"),
+    ([["select_one towns", "t", "T", "label::English != ''"]], "cannot be represented"),
+], ids=["function", "label path"])
+def test_a_choice_filter_that_cannot_be_evaluated_refuses_the_form(tmp_path, rows, words):
+    path = book(tmp_path, [[*BASE, "choice_filter"], *rows], choices=CASCADE)
+    problems = refused(path)
+    assert any(line == 2 and words in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_a_choice_filter_naming_a_missing_column_is_refused(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one towns", "t", "T", "zone = 1"]],
+                choices=CASCADE)
+    problems = refused(path)
+    assert any(line == 2 and "column 'zone'" in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
+    choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "yes", "Yes!"]]
+    settings = [["form_id", "version", "allow_choice_duplicates"], ["f", "1", "yes"]]
+    path = book(tmp_path, [BASE, ["select_one yn", "s", "S"]], choices=choices,
+                settings_rows=settings)
+    problems = refused(path)
+    assert any(line == 3 and "allow_choice_duplicates" in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "choices")), problems
+
+
+def test_a_default_on_a_worker_question_is_carried_and_round_trips(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_audience", "default"],
+                           ["select_one yn", "s", "S", "worker", "yes"],
+                           ["integer", "n", "N", "worker", 3],
+                           ["date", "d", "D", "worker", dt.datetime(2024, 5, 1)]])
+    form, _warnings = imported(path)
+    assert (form.item("s").default, form.item("n").default, form.item("d").default) == (
+        "yes", 3, "2024-05-01")
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert [again.item(n).default for n in "snd"] == ["yes", 3, "2024-05-01"]
+
+
+@pytest.mark.parametrize("row, words", [
+    (["select_one yn", "s", "S", None, "yes"], "never on a question put to the child"),
+    (["select_one yn", "s", "S", "child", "yes"], "never on a question put to the child"),
+    (["text", "s", "S", "worker", "${x}"], "dynamic defaults are not supported"),
+    (["date", "s", "S", "worker", "today()"], "dynamic defaults are not supported"),
+], ids=["no audience", "child", "reference", "function"])
+def test_defaults_that_cannot_be_carried_refuse_the_form(tmp_path, row, words):
+    path = book(tmp_path, [[*BASE, "fs_audience", "default"], ["integer", "x", "X", None, None],
+                           row])
+    problems = refused(path)
+    assert any(line == 3 and words in message and OUT_OF_SCOPE in message
+               for line, message in located(problems, path, "survey")), problems
+
+
+def test_conditional_required_is_carried(tmp_path):
     path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None],
                            ["text", "q", "Q", "${x} = 1"]])
+    form, _warnings = imported(path)
+    assert form.item("q").required_when.source == "${x} = 1"
+    assert not form.item("q").required
+
+
+def test_conditional_required_that_cannot_be_evaluated_refuses_the_form(tmp_path):
+    path = book(tmp_path, [[*BASE, "required"], ["integer", "x", "X", None],
+                           ["text", "q", "Q", "pulldata('a', 'b', 'c', 'd')"]])
     problems = refused(path)
-    assert any(line == 3 and "conditions are not supported" in message
+    assert any(line == 3 and "required of 'q' cannot be represented" in message
+               and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "survey")), problems
 
 
@@ -539,12 +639,11 @@ def test_other_row_problems_are_warned_at_their_row(tmp_path, rows, words):
     assert [(w.line, words in w.message) for w in warnings] == ([(3, True)] if words else [])
 
 
-def test_calculation_on_a_question_refuses_the_form(tmp_path):
+def test_calculation_on_a_question_is_a_computed_answer(tmp_path):
     path = book(tmp_path, [[*BASE, "calculation"], ["integer", "x", "X", None],
                            ["integer", "y", "Y", "${x} * 2"]])
-    problems = refused(path)
-    assert any(line == 3 and "dynamic defaults" in message and OUT_OF_SCOPE in message
-               for line, message in located(problems, path, "survey")), problems
+    form, _warnings = imported(path)
+    assert form.item("y").is_computed and form.item("y").calculation.source == "${x} * 2"
 
 
 def test_label_with_answer_placeholders_is_warned(tmp_path):
@@ -763,7 +862,8 @@ def test_the_largest_allowed_survey_is_read(tmp_path):
     assert len(form.items) == xlsform.MAX_SURVEY_ROWS
 
 
-def test_a_cell_far_down_the_sheet_is_refused_quickly(tmp_path):
+def test_a_cell_far_down_the_sheet_is_left_out_quickly(tmp_path):
+    # pyxform ends the sheet at the run of empty rows before it, so ODK never sees it.
     path = tmp_path / "far.xlsx"
     wb = openpyxl.Workbook()
     sheet = wb.active
@@ -773,16 +873,17 @@ def test_a_cell_far_down_the_sheet_is_refused_quickly(tmp_path):
     sheet.cell(row=1_048_576, column=1, value="text")
     wb.save(path)
     started = time.perf_counter()
-    problems = refused(path)
+    form, warnings = imported(path)
     assert time.perf_counter() - started < 10
-    assert "goes on past row 50000" in problems[0].message
+    assert [item.name for item in form.items] == ["q"]
+    assert any(w.line == 1_048_576 and "not read" in w.message for w in warnings)
 
 
 def test_too_many_columns_are_refused(tmp_path):
     header = [*BASE, *[f"extra{i}" for i in range(xlsform.MAX_COLUMNS)]]
     path = book(tmp_path, [header, ["text", "q", "Q"]])
     problems = refused(path)
-    assert [(p.line, "at most 200 columns" in p.message) for p in problems] == [(1, True)]
+    assert [(p.line, "at most 256 columns" in p.message) for p in problems] == [(1, True)]
 
 
 def test_a_huge_cell_is_refused(tmp_path):
@@ -938,12 +1039,17 @@ def test_formatting_down_to_the_last_row_is_not_data(tmp_path):
 
 
 def test_data_past_the_scanned_rows_is_refused(tmp_path):
+    # Without a run of empty rows (a choices sheet may be this long), the scan limit holds.
     path = tmp_path / "far.xlsx"
     workbook = openpyxl.Workbook()
     survey = workbook.active
     survey.title = "survey"
     survey.append(["type", "name", "label"])
-    survey.cell(row=xlsform.MAX_SCANNED_ROWS + 10, column=1, value="text")
+    survey.append(["select_one yn", "q", "Q"])
+    choices = workbook.create_sheet("choices")
+    choices.append(["list_name", "name", "label"])
+    for number in range(2, xlsform.MAX_SCANNED_ROWS + 10, 50):
+        choices.cell(row=number, column=1, value="yn")
     workbook.save(path)
     with pytest.raises(SourceProblems, match=f"past row {xlsform.MAX_SCANNED_ROWS}"):
         import_xlsform(path)
@@ -1027,3 +1133,12 @@ def test_a_workbook_s_only_sheet_is_its_survey(tmp_path):
     workbook.save(path)
     form, _warnings = imported(path)
     assert form.item("state").label.get("en") == "The State"
+
+
+@pytest.mark.parametrize("gap, read", [(60, True), (61, False)])
+def test_a_sheet_ends_where_pyxform_ends_it(tmp_path, gap, read):
+    path = book(tmp_path, [BASE, ["text", "q", "Q"], *([[]] * gap), ["text", "far", "Far"]])
+    form, warnings = imported(path)
+    assert ("far" in form) is read
+    assert [w.line for w in warnings if "more than 60 empty rows" in w.message] == (
+        [] if read else [3 + gap])
