@@ -91,12 +91,21 @@ def _add_pack(verbs: Verbs) -> None:
                       help=_("a private certificate authority for a self-hosted HTTPS server"))
     pack.add_argument("--retention-days", metavar="N", type=int, default=30,
                       help=_("days a received record stays on a laptop (default: %(default)s)"))
+    pack.add_argument("--child-codes", action="store_true",
+                      help=_("let laptops make the pseudonymous child code that links two "
+                             "screenings of one child: the deployment's linkage key goes in, "
+                             "sealed to each enrolled laptop (docs/security.md)"))
     passphrase_options(pack)
     pack.set_defaults(run=_run_pack)
 
 
 def _run_pack(args: argparse.Namespace) -> int:
-    from fieldscreen.exchange.pack import SyncSettings, absolute_sync_target, build_pack
+    from fieldscreen.exchange.pack import (
+        SyncSettings,
+        absolute_sync_target,
+        build_pack,
+        linkage_share,
+    )
     from fieldscreen.files import write_atomically
     from fieldscreen.paths import shipped_dir
 
@@ -114,7 +123,9 @@ def _run_pack(args: argparse.Namespace) -> int:
             recipient=profile.coordinator_identity().recipient,
             coordinator_name=profile.info.name, form_paths=forms, services_path=services,
             sync=sync_settings, retention_days=args.retention_days, demo=profile.info.demo,
-            now=now(), sequence=profile.next_pack_sequence())
+            now=now(), sequence=profile.next_pack_sequence(),
+            linkage=linkage_share(profile) if args.child_codes else None)
+        laptops = len(linkage_share(profile).devices) if args.child_codes else 0
         fingerprint = profile.coordinator_signing_key().public.fingerprint()
     finally:
         profile.lock()
@@ -125,6 +136,12 @@ def _run_pack(args: argparse.Namespace) -> int:
             path=args.output, reason=error.strerror or error)) from None
     print(_("Wrote the deployment pack {path}; its key fingerprint is {fingerprint}.").format(
         path=args.output, fingerprint=fingerprint), file=sys.stderr)
+    if args.child_codes:
+        print(ngettext("Child codes: the linkage key is sealed to {count} enrolled laptop; a "
+                       "laptop enrolled later gets it in the next pack.",
+                       "Child codes: the linkage key is sealed to {count} enrolled laptops; a "
+                       "laptop enrolled later gets it in the next pack.",
+                       laptops).format(count=laptops), file=sys.stderr)
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from fieldscreen.exchange.batch import batch_file_name
 from fieldscreen.exchange.enrolment import enrolment_code
-from fieldscreen.exchange.pack import read_pack
+from fieldscreen.exchange.pack import open_linkage_key, read_pack
 from fieldscreen.exchange.sync import sync
 from fieldscreen.exchange.transports import WebDavTransport
 from fieldscreen.forms.loader import load_form
@@ -221,8 +221,18 @@ def test_the_console_writes_a_signed_pack(qtbot, delivered, tmp_path):
     pack = read_pack(output.read_bytes())
     assert pack.sync is not None and pack.sync.target == str(tmp_path / "shared")
     assert pack.recipient == window.profile.coordinator_identity().recipient
+    assert open_linkage_key(pack, delivered.field.device_key()) is None  # not asked for
     devices.write_pack(tmp_path / "missing-folder" / "x.fspack")
     qtbot.waitUntil(lambda: "Cannot write" in devices.message.text(), timeout=20_000)
+    # With child codes, the enrolled laptop (and only it) can open the linkage key.
+    devices.child_codes.setChecked(True)
+    with_codes = tmp_path / "out" / "codes.fspack"
+    devices.write_pack(with_codes)
+    qtbot.waitUntil(lambda: str(with_codes) in devices.message.text(), timeout=20_000)
+    coded = read_pack(with_codes.read_bytes())
+    key = open_linkage_key(coded, delivered.field.device_key())
+    assert key == window.profile.coordinator_linkage_key()
+    assert key not in with_codes.read_bytes()
 
 
 def test_lock_clears_every_panel_and_quick_exit_clears_the_clipboard(qtbot, delivered):

@@ -135,6 +135,11 @@ class DevicesPanel(QWidget):
         self.retention.setSuffix(_(" days"))
         self.retention.setAccessibleName(_("Days a field laptop keeps received records"))
         pack_layout.addRow(_("Keep received records on laptops for:"), self.retention)
+        self.child_codes = QCheckBox(
+            _("Let laptops make child codes (links two screenings of one child; the "
+              "linkage key is sealed to each enrolled laptop)"), pack)
+        self.child_codes.setAccessibleName(_("Let laptops make child codes"))
+        pack_layout.addRow(self.child_codes)
         self.pack_button = QPushButton(_("Write the pack…"), pack)
         self.pack_button.setAccessibleName(_("Write and sign the deployment pack"))
         self.pack_button.clicked.connect(self._pack_clicked)
@@ -284,10 +289,16 @@ class DevicesPanel(QWidget):
         profile = self.window_.profile
         if profile is None:
             return
-        from fieldscreen.exchange.pack import SyncSettings, absolute_sync_target, build_pack
+        from fieldscreen.exchange.pack import (
+            SyncSettings,
+            absolute_sync_target,
+            build_pack,
+            linkage_share,
+        )
         from fieldscreen.files import write_atomically
         from fieldscreen.paths import shipped_dir
 
+        child_codes = self.child_codes.isChecked()
         forms = Path(self.pack_form.text().strip() or
                      shipped_dir("forms") / "child-screening.yaml")
         services = Path(self.pack_services.text().strip() or
@@ -307,7 +318,8 @@ class DevicesPanel(QWidget):
                 recipient=profile.coordinator_identity().recipient,
                 coordinator_name=profile.info.name, form_paths=[forms],
                 services_path=services, sync=sync, retention_days=retention,
-                demo=profile.info.demo, now=clock(), sequence=profile.next_pack_sequence())
+                demo=profile.info.demo, now=clock(), sequence=profile.next_pack_sequence(),
+                linkage=linkage_share(profile) if child_codes else None)
             try:
                 write_atomically(output, raw, mode=0o644)
             except OSError as error:

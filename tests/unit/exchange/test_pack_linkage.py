@@ -268,3 +268,26 @@ def test_a_failed_install_leaves_pack_and_key_as_they_were(linked, monkeypatch):
     with pytest.raises(OSError):
         install_pack(world.field, raw)
     assert _state(world.field) == before
+
+
+def test_coordinator_pack_seals_the_key_only_when_child_codes_are_asked_for(tmp_path, capsys):
+    from fieldscreen.cli import main
+    from fieldscreen.exchange.pack import open_linkage_key, read_pack
+    from tests.exchange_helpers import PASSPHRASE, make_world
+
+    world = make_world(tmp_path / "world")
+    try:
+        world.coordinator.lock()
+        secret = tmp_path / "secret"
+        secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
+        base = ["--basedir", str(world.coordinator_base), "coordinator", "pack",
+                "--passphrase-file", str(secret), "-o"]
+        assert main([*base, str(tmp_path / "plain.fspack")]) == 0
+        plain = read_pack((tmp_path / "plain.fspack").read_bytes())
+        assert open_linkage_key(plain, world.device_key) is None
+        assert main([*base, str(tmp_path / "codes.fspack"), "--child-codes"]) == 0
+        assert "sealed to 1 enrolled laptop" in capsys.readouterr().err
+        coded = read_pack((tmp_path / "codes.fspack").read_bytes())
+        assert open_linkage_key(coded, world.device_key) is not None
+    finally:
+        world.close()
