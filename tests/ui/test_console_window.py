@@ -453,3 +453,22 @@ def test_a_services_directory_that_cannot_be_read_does_not_stop_the_console(qtbo
     queue.table.selectRow(0)
     assert queue.services_note.text() == "No services directory is installed."
     assert queue.services.count() == 0
+
+
+def test_a_case_carrying_a_linked_screening_shows_both_screenings_reasons(qtbot, delivered):
+    from fieldscreen.workflows.linkage import LinkageWorkflow
+
+    window = open_console(qtbot, delivered)
+    import_from(qtbot, window, str(delivered.relay))
+    queue = window.referral_panel
+    qtbot.waitUntil(lambda: queue.table.rowCount() > 1, timeout=10_000)
+    first, second = queue.cases[0].record_id, queue.cases[1].record_id
+    LinkageWorkflow(window.profile).link(first, second)
+    queue.refresh()
+    window.tasks.wait_idle()
+    qtbot.waitUntil(lambda: any(case.linked for case in queue.cases), timeout=10_000)
+    carrier = next(case for case in queue.cases if case.linked)
+    queue.select_case(carrier.record_id)
+    qtbot.waitUntil(lambda: "Also screened as the same child" in queue.reasons.text(),
+                    timeout=10_000)
+    assert queue.reasons.text().count("Why:") == 2

@@ -328,14 +328,20 @@ class ReferralPanel(QWidget):
         record_id = case.record_id
         self._show_services(case)
 
-        def work() -> tuple[list[CaseNote], dict[str, Any], list[AuditEntry]]:
-            return (profile.referrals.notes(record_id), profile.inbox.record_payload(record_id),
-                    profile.audit_entries(record_id))
+        linked_ids = [other for other, _summary in case.linked]
 
-        def shown(found: tuple[list[CaseNote], dict[str, Any], list[AuditEntry]]) -> None:
+        def work() -> tuple[list[CaseNote], dict[str, Any], list[AuditEntry],
+                            list[tuple[str, dict[str, Any]]]]:
+            # The screenings linked into this case as the same child: their reasons too.
+            linked = [(other, profile.inbox.record_payload(other)) for other in linked_ids]
+            return (profile.referrals.notes(record_id), profile.inbox.record_payload(record_id),
+                    profile.audit_entries(record_id), linked)
+
+        def shown(found: tuple[list[CaseNote], dict[str, Any], list[AuditEntry],
+                               list[tuple[str, dict[str, Any]]]]) -> None:
             if self.chosen != record_id:
                 return
-            notes, record, audited = found
+            notes, record, audited, linked = found
             # Two lookups can be in flight for one case (a refresh re-selects it): the
             # last one to arrive replaces the list instead of adding to it.
             self.history.clear()
@@ -344,7 +350,12 @@ class ReferralPanel(QWidget):
             entries += [(note.at, note.text) for note in notes]
             for at, text in sorted(entries, key=lambda entry: entry[0]):
                 self.history.addItem(f"{_when(at)} — {text}")
-            self.reasons.setText(self._reasons_text(record.get("outcome") or {}))
+            reasons = [self._reasons_text(record.get("outcome") or {})]
+            for other, other_record in linked:
+                reasons.append(_("Also screened as the same child (record {record}):").format(
+                    record=short_id(other)))
+                reasons.append(self._reasons_text(other_record.get("outcome") or {}))
+            self.reasons.setText("\n".join(reasons))
             self.case_facts.setText(self._facts_text(record))
             self._show_changes(audited, profile.info.name)
 
