@@ -163,7 +163,12 @@ def test_services_isolate_their_directions(window):
     window._show_result()
     texts = [window.result.service_list.item(i).text()
              for i in range(window.result.service_list.count())]
-    assert texts and all(text.count(FSI) == 4 and text.count(PDI) == 4 for text in texts)
+    assert texts and all(text.count(FSI) == 3 and text.count(PDI) == 4 for text in texts)
+    # The phone number is left to right whatever the line's direction, and on one line:
+    # a first-strong isolate showed "+00 000 000 001" as "001 000 000 00+" in Arabic.
+    for text in texts:
+        phone = text.split(" — ")[1]
+        assert phone.startswith("\u2066+") and phone.endswith("\u2069") and " " not in phone
 
 
 def test_the_shortcuts_are_on_screen(window):

@@ -38,8 +38,20 @@ FSI, PDI = "\u2068", "\u2069"
 INCOMPLETE_COLOUR = "#475569"
 
 
+LRI = "\u2066"
+
+
 def isolated(text: str) -> str:
     return f"{FSI}{text}{PDI}"
+
+
+def phone_number(text: str) -> str:
+    """A phone number kept left to right and on one line in any line's direction.
+
+    It has no letter to take a direction from, so a first-strong isolate in an Arabic line
+    ordered its groups right to left ("001 000 000 00+"); no-break spaces keep it whole.
+    """
+    return LRI + text.replace(" ", "\u00a0") + PDI
 
 
 if TYPE_CHECKING:
@@ -263,7 +275,9 @@ class ResultScreen(QWidget):
             fields = (service.organisation.get(language, fallback),
                       service.name.get(language, fallback), service.phone,
                       service.hours.get(language, fallback))
-            organisation, name, phone, hours = (isolated(text) for text in fields)
+            organisation, name, hours = (isolated(text) for text in
+                                         (fields[0], fields[1], fields[3]))
+            phone = phone_number(service.phone)
             self.service_list.addItem(
                 f"{organisation}: {name} — {phone} — {hours}{urgent}")
         if self.service_list.count() == 0:
