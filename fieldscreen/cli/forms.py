@@ -81,6 +81,8 @@ def _describe_item(item: Item, language: str) -> dict[str, Any]:
         "role": item.role.value if item.role else None,
         "choices": list(item.choice_list.names) if item.choice_list else [],
         "required": item.required,
+        # A condition under which the item is required (XLSForm's expression `required`).
+        "required_when": _source(item.required_when),
         "relevant": _source(item.relevant),
         "constraint": _source(item.constraint),
         "calculation": _source(item.calculation),

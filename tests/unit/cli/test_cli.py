@@ -192,3 +192,18 @@ def test_language_option_translates_messages_and_labels(capsys):
     code, out, _err = run(capsys, "screen", str(SHIPPED_FORM), "--answers",
                           str(ANSWERS / "urgent.json"))
     assert "Decision:" in out
+
+
+def test_forms_describe_shows_a_conditional_required(capsys, tmp_path):
+    from tests.conftest import DATA
+
+    text = (DATA / "forms" / "mini.yaml").read_text(encoding="utf-8")
+    marker = "      - name: sex\n"
+    assert marker in text
+    form = tmp_path / "conditional.yaml"
+    form.write_text(text.replace(marker, marker + "        required: \"${assent} = 'yes'\"\n",
+                                 1), encoding="utf-8")
+    code, out, _err = run(capsys, "forms", "describe", str(form), "--json")
+    assert code == 0
+    [sex] = [item for item in json.loads(out) if item["name"] == "sex"]
+    assert sex["required"] is False and sex["required_when"] == "${assent} = 'yes'"
