@@ -309,3 +309,20 @@ def test_interface_language_switches_in_the_window_and_arabic_mirrors(window, qt
     finally:
         i18n.set_language("en")
         QApplication.instance().setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+
+
+def test_one_damaged_record_does_not_blank_the_home_list(window, qtbot):
+    profile = window.profile
+    saved = [profile.records.save_final("child-screening", "2026.12.0", {"worker_note": "x"},
+                                        {"decision": "information"}).id for _ in range(3)]
+    with profile._database.write() as db:
+        sealed = bytearray(db.execute("SELECT summary FROM records WHERE id = ?",
+                                      [saved[0]]).fetchone()[0])
+        sealed[-5] ^= 0xFF  # one flipped byte in the ciphertext
+        db.execute("UPDATE records SET summary = ? WHERE id = ?", [bytes(sealed), saved[0]])
+    window.refresh_home()
+    window.tasks.wait_idle()
+    qtbot.waitUntil(lambda: "cannot be opened" in window.home.sync_status.text(),
+                    timeout=10_000)
+    shown = window.home.today.count() + window.home.drafts.count()
+    assert shown >= 2 and "1 record cannot be opened" in window.home.sync_status.text()

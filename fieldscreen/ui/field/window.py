@@ -31,6 +31,7 @@ from fieldscreen.i18n import (
     available_languages,
     is_right_to_left,
     language_name,
+    ngettext,
     set_language,
 )
 from fieldscreen.store.layout import profile_names
@@ -527,14 +528,24 @@ class FieldWindow(ProfileWindow):
             return
         today = self.clock().astimezone(dt.UTC).strftime("%Y-%m-%d")
 
-        def work() -> tuple[list[Any], int]:
-            return profile.records.list(), profile.outbox.counts()["undelivered"]
+        def work() -> tuple[list[Any], list[str], int]:
+            # One damaged record must not blank the worker's list: it is left out and
+            # counted, as sync does (docs/decisions.md, 35).
+            summaries, damaged = profile.records.list_readable()
+            return summaries, damaged, profile.outbox.counts()["undelivered"]
 
-        def done(result: tuple[list[Any], int]) -> None:
+        def done(result: tuple[list[Any], list[str], int]) -> None:
             if self.profile is profile:
-                summaries, pending = result
+                summaries, damaged, pending = result
                 self.home.show_records(summaries, today)
-                self.home.show_sync(pending, self.last_sync, self.online)
+                detail = ngettext(
+                    "{count} record cannot be opened (its encrypted data is damaged) and is "
+                    "not listed. Keep this laptop's profile as it is and tell your "
+                    "coordinator.",
+                    "{count} records cannot be opened (their encrypted data is damaged) and "
+                    "are not listed. Keep this laptop's profile as it is and tell your "
+                    "coordinator.", len(damaged)).format(count=len(damaged)) if damaged else ""
+                self.home.show_sync(pending, self.last_sync, self.online, detail)
 
         self.tasks.run(work, done, lambda error: self.home.show_sync(0, None, None,
                                                                        person_message(error)))
