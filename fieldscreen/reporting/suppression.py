@@ -30,6 +30,7 @@ import numpy as np
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _, ngettext
 from fieldscreen.reporting.dashboard import DEFAULT_SMALL_CELL, Dimension, Disaggregation
+from fieldscreen.store.audit import AuditAction
 
 if TYPE_CHECKING:
     from fieldscreen.store.profile import UnlockedProfile
@@ -341,7 +342,10 @@ def raise_deployment_minimum(profile: UnlockedProfile, minimum: int) -> None:
             _("The smallest count shown can only be raised: this deployment hides counts "
               "below {minimum}.").format(minimum=current),
             hint=_("Choose {minimum} or more.").format(minimum=current))
-    profile.put_secret(_MINIMUM_SETTING, str(minimum).encode("ascii"))
+    # Audited with the change: who raised the deployment's floor, from what, when.
+    profile.put_secret(_MINIMUM_SETTING, str(minimum).encode("ascii"),
+                       audit=AuditAction.SMALL_CELL_MINIMUM_RAISED,
+                       details={"from": current, "to": minimum})
 
 
 def check_threshold(threshold: int, minimum: int = SMALL_CELL_MINIMUM) -> None:

@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     SCREENINGS_LINKED = "linkage.linked"
     SCREENINGS_UNLINKED = "linkage.unlinked"
     LINKAGE_KEY_CREATED = "linkage.key_created"
+    SMALL_CELL_MINIMUM_RAISED = "statistics.minimum_raised"
 
 
 @dataclass(frozen=True, slots=True)

@@ -494,9 +494,13 @@ class UnlockedProfile:
             raise StorageDamaged(_("A key stored in this profile is damaged or was altered."),
                                  hint=_("Ask your coordinator for help.")) from None
 
-    def put_secret(self, name: str, value: bytes) -> None:
+    def put_secret(self, name: str, value: bytes, *, audit: AuditAction | None = None,
+                   details: dict[str, Any] | None = None) -> None:
+        """Store an encrypted setting; with `audit`, its audit entry commits with it."""
         with self._database.write() as db:
             self._put_secret(db, name, value)
+            if audit is not None:
+                self._audit.append(db, audit, at=self._clock(), details=details)
 
     def _role_secret(self, role: ProfileRole, name: str) -> bytes:
         self._role_secret_check(role)

@@ -216,6 +216,9 @@ def test_a_deployment_can_raise_its_minimum_and_nothing_lowers_it(tmp_path):
     with pytest.raises(UserError, match="only be raised"):
         raise_deployment_minimum(profile, 6)
     assert deployment_minimum(profile) == 10
+    raised = [entry for entry in profile.audit_entries()
+              if entry.action == "statistics.minimum_raised"]
+    assert [entry.details for entry in raised] == [{"from": 5, "to": 10}]  # the refusal: none
     path = tmp_path / "counts.csv"
     with pytest.raises(UserError, match="below 10"):
         export_profile(profile, path, fmt="csv", hxl=False, records=False,
