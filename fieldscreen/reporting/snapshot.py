@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from fieldscreen.reporting.facts import FactsBuilder, ScreeningFacts
+from fieldscreen.store.column_blob import decode_columns, encode_columns
 from fieldscreen.store.statistics_snapshot import SnapshotUnreadable
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ SNAPSHOT_FORMAT = 1
 # them into a new base so unlock keeps reading a handful of blobs.
 COMPACT_AFTER_DELTAS = 32
 _ID_DTYPE = "S16"
-_HEADER_LENGTH_BYTES = 4
 
 
 def load_facts(inbox: Inbox) -> ScreeningFacts:
@@ -99,46 +99,29 @@ def _apply(facts: ScreeningFacts, ids: np.ndarray,
 
 
 def _encode(facts: ScreeningFacts, ids: np.ndarray) -> bytes:
-    """The table as bytes: a JSON header (names, columns, offsets), then the raw columns."""
-    columns: list[list[Any]] = []
-    names: dict[str, list[Any]] = {}
-    chunks: list[bytes] = []
-    offset = 0
-    for name, value in [*((f.name, getattr(facts, f.name))
-                          for f in dataclasses.fields(ScreeningFacts)), ("ids", ids)]:
+    """The table as bytes (`store/column_blob.py`): its columns, the record ids, the names."""
+    columns: dict[str, np.ndarray] = {}
+    names: dict[str, Sequence[Any]] = {}
+    for field in dataclasses.fields(ScreeningFacts):
+        value = getattr(facts, field.name)
         if isinstance(value, np.ndarray):
-            data = np.ascontiguousarray(value).tobytes()
-            columns.append([name, value.dtype.str, offset, len(data)])
-            chunks.append(data)
-            offset += len(data)
+            columns[field.name] = value
         else:
-            names[name] = list(value)
-    header = orjson.dumps({"format": SNAPSHOT_FORMAT, "rows": len(ids), "columns": columns,
-                           "names": names})
-    return len(header).to_bytes(_HEADER_LENGTH_BYTES, "big") + header + b"".join(chunks)
+            names[field.name] = value
+    columns["ids"] = ids
+    return encode_columns(SNAPSHOT_FORMAT, len(ids), columns, names)
 
 
 def _decode(data: bytes) -> tuple[ScreeningFacts, np.ndarray] | None:
     """The table `_encode` wrote, or None when the bytes do not describe one (rebuild)."""
+    blob = decode_columns(data, SNAPSHOT_FORMAT)
+    if blob is None:
+        return None
     try:
-        length = int.from_bytes(data[:_HEADER_LENGTH_BYTES], "big")
-        header = orjson.loads(data[_HEADER_LENGTH_BYTES:_HEADER_LENGTH_BYTES + length])
-        if header.get("format") != SNAPSHOT_FORMAT:
-            return None
-        body = memoryview(data)[_HEADER_LENGTH_BYTES + length:]
-        rows = int(header["rows"])
-        arrays: dict[str, np.ndarray] = {}
-        for name, dtype, offset, size in header["columns"]:
-            array = np.frombuffer(body[offset:offset + size], dtype=np.dtype(dtype))
-            if len(array) != rows:
-                return None
-            arrays[name] = array
-        values: dict[str, Any] = {}
-        for field in dataclasses.fields(ScreeningFacts):
-            if field.name in arrays:
-                values[field.name] = arrays[field.name]
-            else:
-                values[field.name] = tuple(header["names"][field.name])
-        return ScreeningFacts(**values), arrays["ids"]
-    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        values: dict[str, Any] = {
+            field.name: (blob.columns[field.name] if field.name in blob.columns
+                         else tuple(blob.names[field.name]))
+            for field in dataclasses.fields(ScreeningFacts)}
+        return ScreeningFacts(**values), blob.columns["ids"]
+    except (KeyError, TypeError):
         return None

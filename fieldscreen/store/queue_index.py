@@ -32,6 +32,7 @@ import orjson
 import sqlite_utils
 
 from fieldscreen.store.audit import AuditAction
+from fieldscreen.store.column_blob import decode_columns, encode_columns
 from fieldscreen.store.crypto import CryptoError, FieldCipher
 from fieldscreen.store.database import ProfileDatabase
 
@@ -56,7 +57,6 @@ def entry_of(state: dict[str, Any]) -> Entry:
 
 
 _UNKNOWN_TIME = np.iinfo(np.int64).min
-_HEADER_LENGTH_BYTES = 4
 _INDEX_FORMAT = 1
 
 
@@ -177,46 +177,31 @@ class QueueEntries:
         return QueueOrder(rows[np.lexsort(keys)], int(np.count_nonzero(overdue)))
 
     def encode(self) -> bytes:
-        columns: list[list[Any]] = []
-        chunks: list[bytes] = []
-        offset = 0
-        for name in ("ids", "priority", "status", "screened", "opened"):
-            array = np.ascontiguousarray(getattr(self, name))
-            data = array.tobytes()
-            columns.append([name, array.dtype.str, offset, len(data)])
-            chunks.append(data)
-            offset += len(data)
-        header = orjson.dumps({"format": _INDEX_FORMAT, "rows": len(self.ids),
-                               "columns": columns, "priorities": list(self.priorities),
-                               "statuses": list(self.statuses)})
-        return len(header).to_bytes(_HEADER_LENGTH_BYTES, "big") + header + b"".join(chunks)
+        return encode_columns(
+            _INDEX_FORMAT, len(self.ids),
+            {name: getattr(self, name)
+             for name in ("ids", "priority", "status", "screened", "opened")},
+            {"priorities": self.priorities, "statuses": self.statuses})
 
     @classmethod
     def decode(cls, data: bytes) -> QueueEntries | None:
-        try:
-            length = int.from_bytes(data[:_HEADER_LENGTH_BYTES], "big")
-            header = orjson.loads(data[_HEADER_LENGTH_BYTES:_HEADER_LENGTH_BYTES + length])
-            if header.get("format") != _INDEX_FORMAT:
-                return None
-            body = memoryview(data)[_HEADER_LENGTH_BYTES + length:]
-            rows = int(header["rows"])
-            arrays: dict[str, np.ndarray] = {}
-            for name, dtype, offset, size in header["columns"]:
-                array = np.frombuffer(body[offset:offset + size], dtype=np.dtype(dtype))
-                if len(array) != rows:
-                    return None
-                arrays[name] = array
-            priorities = tuple(str(name) for name in header["priorities"])
-            statuses = tuple(str(name) for name in header["statuses"])
-            entries = cls(arrays["ids"], arrays["priority"], arrays["status"],
-                          arrays["screened"], arrays["opened"], priorities, statuses)
-            if rows and (int(entries.priority.max()) >= len(priorities)
-                         or int(entries.status.max()) >= len(statuses)
-                         or int(min(entries.priority.min(), entries.status.min())) < 0):
-                return None
-            return entries
-        except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        blob = decode_columns(data, _INDEX_FORMAT)
+        if blob is None:
             return None
+        try:
+            columns = blob.columns
+            priorities = tuple(str(name) for name in blob.names["priorities"])
+            statuses = tuple(str(name) for name in blob.names["statuses"])
+            entries = cls(columns["ids"], columns["priority"], columns["status"],
+                          columns["screened"], columns["opened"], priorities, statuses)
+        except (KeyError, TypeError):
+            return None
+        # Codes outside the name lists would index past them when a page is shown.
+        if len(entries) and (int(entries.priority.max()) >= len(priorities)
+                             or int(entries.status.max()) >= len(statuses)
+                             or int(min(entries.priority.min(), entries.status.min())) < 0):
+            return None
+        return entries
 
 
 _HEX_VALUES = np.full(256, 0, dtype=np.uint64)
