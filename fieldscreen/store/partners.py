@@ -51,6 +51,22 @@ def _context(table: str, key: str) -> bytes:
     return FieldCipher.context(table, "state", key, REFERRALS_SCHEMA_VERSION)
 
 
+def _seal_state(cipher: FieldCipher, table: str, referral_id: str,
+                state: dict[str, Any]) -> bytes:
+    """A referral's state sealed to its row (coordinator and partner side alike)."""
+    return cipher.seal(orjson.dumps(state), _context(table, referral_id))
+
+
+def _open_state(cipher: FieldCipher, table: str, referral_id: str,
+                sealed: bytes) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = orjson.loads(cipher.open(sealed, _context(table, referral_id)))
+    except CryptoError:
+        raise UserError(_("A referral cannot be opened: the database was altered or "
+                          "damaged.")) from None
+    return state
+
+
 class UpdateReplayed(Exception):
     """An update whose sequence is not above the last one applied for its referral."""
 
@@ -182,16 +198,10 @@ class ReferralLedger:
         self._clock = clock
 
     def _seal(self, referral_id: str, state: dict[str, Any]) -> bytes:
-        return self._cipher.seal(orjson.dumps(state), _context("referrals", referral_id))
+        return _seal_state(self._cipher, "referrals", referral_id, state)
 
     def _open(self, referral_id: str, sealed: bytes) -> dict[str, Any]:
-        try:
-            state: dict[str, Any] = orjson.loads(
-                self._cipher.open(sealed, _context("referrals", referral_id)))
-        except CryptoError:
-            raise UserError(_("A referral cannot be opened: the database was altered or "
-                              "damaged.")) from None
-        return state
+        return _open_state(self._cipher, "referrals", referral_id, sealed)
 
     def add(self, *, referral_id: str, record_id: str, partner_id: str, service_id: str,
             service_name: str, priority: str) -> None:
@@ -370,17 +380,10 @@ class PartnerInbox:
                             hint=_("Ask the coordinator for help.")) from None
 
     def _open(self, referral_id: str, sealed: bytes) -> dict[str, Any]:
-        try:
-            state: dict[str, Any] = orjson.loads(
-                self._cipher.open(sealed, _context("partner_referrals", referral_id)))
-        except CryptoError:
-            raise UserError(_("A referral cannot be opened: the database was altered or "
-                              "damaged.")) from None
-        return state
+        return _open_state(self._cipher, "partner_referrals", referral_id, sealed)
 
     def _seal(self, referral_id: str, state: dict[str, Any]) -> bytes:
-        return self._cipher.seal(orjson.dumps(state),
-                                 _context("partner_referrals", referral_id))
+        return _seal_state(self._cipher, "partner_referrals", referral_id, state)
 
     def seen(self, message_id: str) -> str | None:
         with self._database.read() as connection:
