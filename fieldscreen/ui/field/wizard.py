@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QIcon, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 # is another character under an Arabic or Ukrainian keyboard layout).
 LISTEN_KEYS = ("Alt+L", "F5")
 # A question's pictogram, in lines of its own text: it grows with the person's text scale.
-PICTOGRAM_LINES = {True: 3.2, False: 2.2}
+PICTOGRAM_LINES = {True: 3.6, False: 2.4}
 
 
 
@@ -280,14 +280,18 @@ class WizardScreen(QWidget):
         return self.navigation.current_step()
 
     def go_next(self) -> None:
+        # Reading stops at the press, also when the step refuses to move (its message shows).
+        self.stop_reading()
         self._moved(self.navigation.go_next())
 
     def go_back(self) -> None:
+        self.stop_reading()
         if self.navigation.go_back():
             self._render()
 
     def skip(self) -> None:
         """Leave this step's questions unanswered (an information gap, never a "no")."""
+        self.stop_reading()
         changed, move = self.navigation.skip()
         if changed:
             self.answered.emit()
@@ -689,10 +693,13 @@ class WizardScreen(QWidget):
         button = QPushButton(parent)
         button.setObjectName("listenButton")
         button.setAutoDefault(True)
-        icon = pictogram_pixmap("speaker", 32, self.devicePixelRatioF())
+        # Larger than the worker's buttons: the child may press it too.
+        button.setFont(scaled_font(button, 1.3))
+        side = round(button.fontMetrics().height() * 1.6)
+        icon = pictogram_pixmap("speaker", side, self.devicePixelRatioF())
         if icon is not None:
             button.setIcon(QIcon(icon))
-            button.setIconSize(icon.size() / icon.devicePixelRatio())
+            button.setIconSize(QSize(side, side))
         self._listen_buttons[item.name] = button
         if offered.availability is Availability.READY:
             self._listen_clips[item.name] = offered.clips
