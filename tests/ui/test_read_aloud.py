@@ -10,6 +10,11 @@ of the media without having sent any sound fails.
 from __future__ import annotations
 
 import os
+import select
+import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 from PySide6.QtCore import Qt
@@ -29,7 +34,7 @@ from tests.audio_helpers import (
     speak_ogg,
     start_null_sink,
 )
-from tests.conftest import SHIPPED_FORM
+from tests.conftest import ROOT, SHIPPED_FORM
 
 pytestmark = [
     pytest.mark.slow,
@@ -259,3 +264,65 @@ def test_without_any_recordings_there_is_no_listen_button(qtbot, arabic_form):
     assert "listen" not in screen.keys_hint.text()
     screen.listen()
     assert screen._player is None, "no player is made for a form without recordings"
+
+
+# -- real windows, real keys ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def display():
+    for tool in ("Xvfb", "xdotool"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is needed (apt-get install xvfb xdotool; see .ci/run)")
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
+                               "1366x768x24", "-nolisten", "tcp"], pass_fds=(write,),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as handle:
+        number = handle.readline().strip()
+    assert number, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _next_line(process: subprocess.Popen[str], wanted: str, timeout: float = 30) -> str:
+    """The child's next line starting with `wanted`, within `timeout` seconds."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _w, _x = select.select([process.stdout], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.startswith(wanted):
+            return line.strip()
+    pytest.fail(f"the window never said {wanted!r}")
+
+
+def test_real_keys_alt_l_reads_aloud_and_enter_moves_on_and_stops_it(display, audio_sink):
+    environment = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
+                   "PULSE_SERVER": audio_sink.server}
+    process = subprocess.Popen([sys.executable, "-m", "tests.read_aloud_child"],
+                               env=environment, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        start = int(_next_line(process, "ready").split()[1])
+        xdotool = {**os.environ, "DISPLAY": display}
+        window = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name",
+                                 "FieldScreen listen"], capture_output=True, text=True,
+                                env=xdotool, timeout=30, check=True).stdout.split()[0]
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=xdotool, timeout=30,
+                       check=True)
+        subprocess.run(["xdotool", "key", "2"], env=xdotool, timeout=30, check=True)
+        subprocess.run(["xdotool", "key", "alt+l"], env=xdotool, timeout=30, check=True)
+        assert _next_line(process, "playing") == "playing True"
+        subprocess.run(["xdotool", "key", "Return"], env=xdotool, timeout=30, check=True)
+        assert _next_line(process, "playing") == "playing False"
+        assert int(_next_line(process, "step").split()[1]) == start + 1
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
