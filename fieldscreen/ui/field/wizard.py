@@ -166,8 +166,8 @@ class WizardScreen(QWidget):
         QShortcut(QKeySequence("Alt+Left"), self, self.go_back)
         QShortcut(QKeySequence("Alt+Right"), self, self.go_next)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.go_next)
-        for keys in LISTEN_KEYS:
-            QShortcut(QKeySequence(keys), self, self.listen)
+        for listen_key in LISTEN_KEYS:
+            QShortcut(QKeySequence(listen_key), self, self.listen)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Digits choose answers; text and number fields consume digits themselves, so they
