@@ -56,6 +56,18 @@ XCB_LIBRARIES: dict[str, str] = {
     "libxcb-glx.so.0": "libxcb-glx0",
 }
 
+# Reading questions aloud (QtMultimedia and its FFmpeg plugin, which the wheel carries): the
+# PulseAudio client library (PipeWire desktops run its PulseAudio server too) and a few X11
+# and DRM libraries the plugin links. Not required to start: without them the wizard shows
+# its questions and says that sound cannot play on this laptop.
+MULTIMEDIA_LIBRARIES: dict[str, str] = {
+    "libpulse.so.0": "libpulse0",
+    "libXrandr.so.2": "libxrandr2",
+    "libXext.so.6": "libxext6",
+    "libdrm.so.2": "libdrm2",
+    "libbz2.so.1": "libbz2-1.0",
+}
+
 # Platforms that draw nowhere on screen need only QtGui's libraries.
 _HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "linuxfb", "eglfs")
 

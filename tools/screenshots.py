@@ -54,6 +54,13 @@ def move_on(window: FieldWindow) -> None:
         wizard.skip()
 
 
+class _ShownRecordings:
+    """A recording of every question in every language, for the pictures only."""
+
+    def clips(self, item_name: str, language: str) -> tuple[bytes, ...]:
+        return (b"OggS",)
+
+
 def shoot(language: str, out: Path, scale: float = 1.0, *, field_only: bool = False
           ) -> list[Path]:
     i18n.set_language(language)
@@ -100,6 +107,9 @@ def shoot(language: str, out: Path, scale: float = 1.0, *, field_only: bool = Fa
         session.answer_all({"knows_referral_options": "OK", "child_assent": "yes",
                             "age_years": 13, "sex_gender": "girl"})
         child_language = language if language in form.languages else form.default_language
+        # The Listen button shows only when the deployment has recordings; a picture of the
+        # screen needs them to exist, never to play.
+        wizard.set_question_audio(_ShownRecordings())
         wizard.start(session, child_language)
         while not any(item.name == "nationality" for item in wizard.current_step().items):
             move_on(window)

@@ -186,6 +186,9 @@ class Item:
     default: str | int | float | None = None
     # For groups: the names of the direct children, in order.
     children: tuple[str, ...] = ()
+    # A picture of what the question is about, by its name in fieldscreen/forms/pictograms.py
+    # (`house`, `school`): shown beside a question to the child, for children who read poorly.
+    pictogram: str | None = None
 
     @property
     def is_computed(self) -> bool:

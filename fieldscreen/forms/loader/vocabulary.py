@@ -17,7 +17,7 @@ _TOP_KEYS = frozenset(
 _ITEM_KEYS = frozenset(
     {"name", "type", "label", "hint", "relevant", "required", "constraint",
      "constraint_message", "calculation", "choices", "items", "audience", "role", "level",
-     "kind", "weight", "red_flag", "choice_filter", "default"}
+     "kind", "weight", "red_flag", "choice_filter", "default", "pictogram"}
 )
 _CHOICE_KEYS = frozenset({"name", "label", "image", "columns"})
 _RULE_KEYS = frozenset(

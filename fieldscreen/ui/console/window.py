@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from fieldscreen.i18n import _, ngettext
 from fieldscreen.store.layout import profile_names
+from fieldscreen.ui.about import add_about
 from fieldscreen.ui.console.dashboard import DashboardPanel
 from fieldscreen.ui.console.devices import DevicesPanel
 from fieldscreen.ui.console.imports import ImportPanel
@@ -149,6 +150,8 @@ class ConsoleWindow(ProfileWindow):
         self.check_button.setAccessibleName(_("Check the whole data file for damage"))
         self.check_button.clicked.connect(self.check_data_file)
         header.addWidget(self.check_button)
+        # About: the licences and credits (the pictograms' attribution); F1 opens it too.
+        self.about_button = add_about(self, header, central)
         self.lock_button = QPushButton(_("Lock"), central)
         self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
         self.lock_button.clicked.connect(self.lock)

@@ -38,8 +38,9 @@ OUTCOME_COLOURS = {
 }
 
 
-def answer_icon(kind: str, size: int = 64) -> QIcon:
-    """A simple, high-contrast picture for an answer card, drawn so no image files ship."""
+def answer_icon(kind: str, size: int = 64, ratio: float = 1.0) -> QIcon:
+    """A simple, high-contrast picture for an answer card, drawn so no image files ship;
+    `size` in device pixels, `ratio` the screen's pixel density."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
@@ -75,6 +76,7 @@ def answer_icon(kind: str, size: int = 64) -> QIcon:
     else:
         painter.drawEllipse(QRectF(s * 0.4, s * 0.4, s * 0.2, s * 0.2))
     painter.end()
+    pixmap.setDevicePixelRatio(ratio)
     return QIcon(pixmap)
 
 
@@ -92,11 +94,15 @@ class AnswerCard(QPushButton):
         self.setAccessibleName(text)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(72)
-        if image:
-            self.setIcon(answer_icon(image))
-            self.setIconSize(QSize(48, 48))
         self.setObjectName("answerCard")
         self.setFont(scaled_font(self, 1.6))
+        if image:
+            # As tall as about one and a half lines of the card's text: the symbol grows
+            # with the text scale, drawn at the screen's pixel density so it stays sharp.
+            side = max(48, round(self.fontMetrics().height() * 1.5))
+            ratio = self.devicePixelRatioF()
+            self.setIcon(answer_icon(image, round(side * ratio), ratio))
+            self.setIconSize(QSize(side, side))
         self.setStyleSheet(
             "#answerCard { text-align: left; padding: 10px; "
             "border: 2px solid #64748b; border-radius: 10px; background: #f8fafc; "

@@ -35,6 +35,7 @@ from fieldscreen.i18n import (
     set_language,
 )
 from fieldscreen.store.layout import profile_names
+from fieldscreen.ui.about import add_about, translate_about_button
 from fieldscreen.ui.field.home import HomeScreen
 from fieldscreen.ui.field.style import FOCUS_STYLE
 from fieldscreen.ui.profile_window import ProfileWindow, person_message, unlock_failure
@@ -150,6 +151,8 @@ class FieldWindow(ProfileWindow):
         self.child_code_button.hide()
         self.child_code_dialog: Any = None
         header.addWidget(self.child_code_button)
+        # About: the licences and credits (the pictograms' attribution); F1 opens it too.
+        self.about_button = add_about(self, header, central)
         self.lock_button = QPushButton(central)
         self.lock_button.clicked.connect(self.lock)
         header.addWidget(self.lock_button)
@@ -232,6 +235,7 @@ class FieldWindow(ProfileWindow):
         self.title.setText(_("FieldScreen"))
         self.title.setAccessibleName(_("FieldScreen"))
         self.ui_language.setAccessibleName(_("Interface language"))
+        translate_about_button(self.about_button)
         self.lock_button.setText(_("Lock"))
         self.lock_button.setAccessibleName(_("Lock FieldScreen now"))
         self._label_child_code_button()

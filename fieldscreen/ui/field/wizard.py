@@ -11,8 +11,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QIcon, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -41,11 +41,20 @@ from fieldscreen.forms.schema import Audience, Item, ItemType, LocalizedText
 from fieldscreen.i18n import _, active_language, is_right_to_left, language_name
 from fieldscreen.ui.field.answer_cards import AnswerCard, card_numbers
 from fieldscreen.ui.field.choices import SEARCH_FROM, ChoiceColumn, SearchableChoices
+from fieldscreen.ui.field.pictogram import PictogramLabel, pictogram_pixmap
 from fieldscreen.ui.field.style import scaled_font
 from fieldscreen.workflows.navigation import Move, WizardNavigation
+from fieldscreen.workflows.read_aloud import Availability, QuestionAudio, offer
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningSession
+    from fieldscreen.ui.field.read_aloud import ReadAloudPlayer
+
+# The Listen key: Alt+L beside Alt+← and Alt+→, and F5, which needs no letter (a letter key
+# is another character under an Arabic or Ukrainian keyboard layout).
+LISTEN_KEYS = ("Alt+L", "F5")
+# A question's pictogram, in lines of its own text: it grows with the person's text scale.
+PICTOGRAM_LINES = {True: 3.6, False: 2.4}
 
 
 
@@ -74,8 +83,16 @@ class WizardScreen(QWidget):
         self._first_input: QWidget | None = None
         # Each answerable item's first control, in order: Enter moves from one to the next.
         self._item_controls: list[QWidget] = []
+        self._item_names: list[str] = []
         self._choices: list[ChoiceColumn | SearchableChoices] = []
         self._item_boxes: list[QWidget] = []
+        # Read-aloud: the deployment's recordings (None: there are none), the player (made
+        # at the first question with recordings) and this step's Listen buttons by item.
+        self._audio: QuestionAudio | None = None
+        self._player: ReadAloudPlayer | None = None
+        self._player_missing = False
+        self._listen_buttons: dict[str, QPushButton] = {}
+        self._listen_clips: dict[str, tuple[bytes, ...]] = {}
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -133,8 +150,9 @@ class WizardScreen(QWidget):
         # Key names are isolated left to right (U+2066..U+2069): "Alt+←" stays whole in Arabic.
         keys = {name: f"\u2066{key}\u2069" for name, key in (
             ("enter", "Enter"), ("back", "Alt+←"), ("answers", "1–4"), ("exit", "F12"))}
-        self.keys_hint = QLabel(_("Keys: {enter} = next · {back} = back · {answers} = answer "
-                                  "· {exit} = quick exit").format(**keys), self)
+        self._keys_text = _("Keys: {enter} = next · {back} = back · {answers} = answer "
+                            "· {exit} = quick exit").format(**keys)
+        self.keys_hint = QLabel(self._keys_text, self)
         self.keys_hint.setWordWrap(True)
         self.keys_hint.setAccessibleName(_("Keyboard shortcuts"))
         self.keys_hint.setStyleSheet("color:#334155;")
@@ -148,6 +166,8 @@ class WizardScreen(QWidget):
         QShortcut(QKeySequence("Alt+Left"), self, self.go_back)
         QShortcut(QKeySequence("Alt+Right"), self, self.go_next)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.go_next)
+        for listen_key in LISTEN_KEYS:
+            QShortcut(QKeySequence(listen_key), self, self.listen)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Digits choose answers; text and number fields consume digits themselves, so they
@@ -227,7 +247,10 @@ class WizardScreen(QWidget):
 
     def clear(self) -> None:
         """Forget the session and empty every widget (auto-lock, quick exit)."""
+        self.stop_reading()
         self.session = None
+        self._listen_buttons = {}
+        self._listen_clips = {}
         self.navigation.clear()
         self._cards = []
         old = self.question_area.takeWidget()
@@ -257,14 +280,18 @@ class WizardScreen(QWidget):
         return self.navigation.current_step()
 
     def go_next(self) -> None:
+        # Reading stops at the press, also when the step refuses to move (its message shows).
+        self.stop_reading()
         self._moved(self.navigation.go_next())
 
     def go_back(self) -> None:
+        self.stop_reading()
         if self.navigation.go_back():
             self._render()
 
     def skip(self) -> None:
         """Leave this step's questions unanswered (an information gap, never a "no")."""
+        self.stop_reading()
         changed, move = self.navigation.skip()
         if changed:
             self.answered.emit()
@@ -319,10 +346,14 @@ class WizardScreen(QWidget):
         if step is not None and any([session.offer_default(item.name) for item in step.items]):
             # Pre-filled now that the worker sees them (and saved with the draft from now).
             self.answered.emit()
+        self.stop_reading()  # Next, Back, Skip, a new language: the worker moved on
+        self._listen_buttons = {}
+        self._listen_clips = {}
         self.message.clear()
         self._cards = []
         self._choices = []
         self._item_controls = []
+        self._item_names = []
         self._item_boxes = []
         self._first_input = None
         # Counted over the whole screening, not only the steps shown so far.
@@ -381,7 +412,23 @@ class WizardScreen(QWidget):
         label.setTextFormat(Qt.TextFormat.PlainText)
         label.setAccessibleName(self._text(item))
         label.setFont(scaled_font(label, 1.8 if large else 1.2))
-        layout.addWidget(label)
+        listen = self._listen_button(item, layout.parentWidget())
+        if item.pictogram is None and listen is None:
+            layout.addWidget(label)
+        else:
+            # The picture on the side the child starts reading from (the page's direction
+            # puts it on the right in Arabic), the words and the Listen button beside it.
+            row = QHBoxLayout()
+            if item.pictogram is not None:
+                size = round(label.fontMetrics().height() * PICTOGRAM_LINES[large])
+                row.addWidget(PictogramLabel(item.pictogram, size, layout.parentWidget()), 0,
+                              Qt.AlignmentFlag.AlignTop)
+            words = QVBoxLayout()
+            words.addWidget(label)
+            if listen is not None:
+                words.addWidget(listen, 0, Qt.AlignmentFlag.AlignLeading)
+            row.addLayout(words, 1)
+            layout.addLayout(row)
         hint = self._text(item, "hint")
         if hint:
             # A hint is for the worker, in the worker's language, marked as such: on a
@@ -407,11 +454,13 @@ class WizardScreen(QWidget):
             layout.addWidget(editor)
         if self._first_input is not None:
             self._item_controls.append(self._first_input)
+            self._item_names.append(item.name)
             self._item_boxes.append(editor if editor is not None else self._first_input)
         self._first_input = before or self._first_input
 
     def _set(self, item: Item, value: object) -> None:
         assert self.session is not None
+        self.stop_reading()  # an answer given: the child has heard enough
         try:
             self.session.answer(item.name, value)
         except AnswerError as error:
@@ -604,6 +653,110 @@ class WizardScreen(QWidget):
 
     def set_autosave(self, callback: Callable[[], None]) -> None:
         self.answered.connect(callback)
+
+    # -- reading aloud -------------------------------------------------------------------------
+
+    def set_question_audio(self, source: QuestionAudio | None) -> None:
+        """The recordings of the form's questions (from the deployment pack); None: none."""
+        self.stop_reading()
+        self._audio = source
+        listen = "\u2066" + LISTEN_KEYS[0] + "\u2069"
+        self.keys_hint.setText(self._keys_text if source is None else (
+            self._keys_text + " · " + _("{listen} = listen").format(listen=listen)))
+        if self.session is not None:
+            self._render()
+
+    @property
+    def player(self) -> ReadAloudPlayer | None:
+        """The read-aloud player, made on first use; None when this laptop has no sound
+        (QtMultimedia could not load: its system library is missing)."""
+        if self._player is None and not self._player_missing:
+            try:
+                from fieldscreen.ui.field.read_aloud import ReadAloudPlayer
+            except ImportError:
+                self._player_missing = True
+                return None
+            self._player = ReadAloudPlayer(self)
+            self._player.playing_changed.connect(self._show_playing)
+            self._player.failed.connect(self.message.setText)
+        return self._player
+
+    def _listen_button(self, item: Item, parent: QWidget | None) -> QPushButton | None:
+        """The Listen button of a question to the child; None when the deployment has no
+        recordings at all (a button that never works is noise on every page)."""
+        if item.audience is not Audience.CHILD or self._audio is None:
+            return None
+        offered = offer(self._audio, item.name, self.child_language,
+                        can_play=self.player is not None)
+        if offered.availability is Availability.NO_AUDIO:
+            return None
+        button = QPushButton(parent)
+        button.setObjectName("listenButton")
+        button.setAutoDefault(True)
+        # Larger than the worker's buttons: the child may press it too.
+        button.setFont(scaled_font(button, 1.3))
+        side = round(button.fontMetrics().height() * 1.6)
+        icon = pictogram_pixmap("speaker", side, self.devicePixelRatioF())
+        if icon is not None:
+            button.setIcon(QIcon(icon))
+            button.setIconSize(QSize(side, side))
+        self._listen_buttons[item.name] = button
+        if offered.availability is Availability.READY:
+            self._listen_clips[item.name] = offered.clips
+            button.clicked.connect(lambda _checked=False, name=item.name: self._listen_to(name))
+            self._show_listen(button, playing=False)
+        else:
+            # Disabled, with the reason as its text: a tooltip is never read in the field.
+            button.setEnabled(False)
+            button.setText(
+                _("No recording in {language}").format(language=language_name(
+                    self.child_language)) if offered.availability is Availability.NOT_RECORDED
+                else _("Sound cannot play on this laptop"))
+            button.setAccessibleName(button.text())
+        return button
+
+    def _show_listen(self, button: QPushButton, *, playing: bool) -> None:
+        keys = " / ".join(f"\u2066{key}\u2069" for key in LISTEN_KEYS)
+        button.setText(_("Stop") if playing else _("Listen"))
+        button.setAccessibleName(_("Stop reading aloud") if playing else
+                                 _("Listen: hear the question and its answers"))
+        button.setToolTip(_("Reads the question and its answers aloud in the child's language "
+                            "({keys}); press again to stop").format(keys=keys))
+
+    def _show_playing(self, playing: bool) -> None:
+        current = self._player.playlist.item_name if self._player is not None else None
+        for name, button in self._listen_buttons.items():
+            if name in self._listen_clips:
+                self._show_listen(button, playing=playing and name == current)
+
+    def _listen_to(self, name: str) -> None:
+        player = self.player
+        clips = self._listen_clips.get(name)
+        if player is None or not clips:
+            return
+        player.press(name, clips)
+
+    def listen(self) -> None:
+        """The Listen key: the focused question's recording, else the step's first one;
+        pressed again while it plays, it stops."""
+        if not self._listen_clips:
+            return
+        owner = self._owning_control(QApplication.focusWidget())
+        name = next(iter(self._listen_clips))
+        if owner is not None:
+            focused = self._item_names[self._item_controls.index(owner)]
+            if focused in self._listen_clips:
+                name = focused
+        self._listen_to(name)
+
+    def stop_reading(self) -> None:
+        """Stop reading aloud (the worker moved on, or the wizard closes)."""
+        if self._player is not None:
+            self._player.stop()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.stop_reading()
+        super().hideEvent(event)
 
 
 def _follows(item: Item, name: str) -> bool:
