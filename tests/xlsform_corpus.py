@@ -37,7 +37,10 @@ OUT_OF_SCOPE = 'docs/xlsform.md, "Out of scope"'
 KEPT_OUT_METADATA = frozenset({"start", "end", "today"})
 # pyxform's names for one type (its question_type_dictionary gives them the same binding).
 TYPE_ALIASES = {"string": "text", "int": "integer", "trigger": "acknowledge",
-                "select all that apply": "select multiple"}
+                "select all that apply": "select multiple",
+                # The same binding as `text` / `integer` once the constraint and hint pyxform
+                # builds into them are applied to the question (_built_in, below).
+                "phone number": "text", "percentage": "integer"}
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def _questions(survey: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 continue  # pyxform adds it to every form (instanceID)
             if child.get("type") in KEPT_OUT_METADATA:
                 continue
-            bind = child.get("bind") or {}
+            bind, hint = _built_in(child)
             found[child["name"]] = {
                 "type": TYPE_ALIASES.get(str(child.get("type")), child.get("type")),
                 "list": child.get("list_name") or child.get("itemset"),
@@ -139,7 +142,7 @@ def _questions(survey: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "default": _expression(child.get("default")),
                 "choice_filter": _expression(child.get("choice_filter")),
                 "label": _text(child.get("label"), default),
-                "hint": _text(child.get("hint"), default),
+                "hint": _text(hint, default),
                 "choices": [(str(c.get("name")), _text(c.get("label"), default))
                             for c in child.get("choices") or []],
             }
@@ -147,6 +150,18 @@ def _questions(survey: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     walk(survey.get("children") or [])
     return found
+
+
+def _built_in(child: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The question's bind and hint as pyxform builds them: its type's own bind values and
+    hint (question_type_dictionary, e.g. `phone number`'s constraint), unless the row gives
+    them, as pyxform's Question merges them; so the XForm's logic is what is compared."""
+    from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+
+    preset = QUESTION_TYPE_DICT.get(str(child.get("type"))) or {}
+    bind = {**(preset.get("bind") or {}), **(child.get("bind") or {})}
+    hint = child.get("hint") or preset.get("hint")
+    return bind, hint
 
 
 def _expression(value: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -117,7 +118,7 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         "constraint": item.constraint.source if item.constraint else None,
         "calculation": item.calculation.source if item.calculation else None,
         "choice_filter": item.choice_filter.source if item.choice_filter else None,
-        "default": item.default,
+        "default": _default_cell(item),
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
     }
@@ -130,6 +131,14 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
     row.update(_localized_cells("hint", item.hint, names))
     row.update(_localized_cells("constraint_message", item.constraint_message, names))
     return row
+
+
+def _default_cell(item: Item) -> Any:
+    # A date default is written as a date cell, as authors type one in Excel (pyxform reads
+    # a cell the same way whichever of the two the workbook it came from had).
+    if item.type is ItemType.DATE and isinstance(item.default, str):
+        return dt.date.fromisoformat(item.default)
+    return item.default
 
 
 def _rule_rows(form: Form) -> list[dict[str, Any]]:

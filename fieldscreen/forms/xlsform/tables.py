@@ -106,7 +106,8 @@ _TYPE_ALIASES = {
     "q geoshape": "geoshape",
     "q geotrace": "geotrace",
     **dict.fromkeys(("imei", "device id", "device_id"), "deviceid"),
-    **dict.fromkeys(("phone number", "get phone number"), "phonenumber"),
+    # Not `phone number` (with a space): that one is a question, below.
+    "get phone number": "phonenumber",
     **dict.fromkeys(("sim id", "get sim id"), "simserial"),
     **dict.fromkeys(("subscriber id", "get subscriber id"), "subscriberid"),
     "get start time": "start",
@@ -123,6 +124,14 @@ _TYPE_ALIASES = {
     **{f"uri:{name}": name for name in ("deviceid", "phonenumber", "simserial",
                                         "subscriberid", "username", "email")},
     "background-geopoint": "geopoint",
+}
+# pyxform's questions that are a plain type with a constraint (and a hint) built in
+# (question_type_dictionary): read as that type with the same constraint and hint, unless
+# the row gives its own, exactly as pyxform merges them. `phone number` is a number the
+# person types (e.g. a parent's), not the device's phone number (`phonenumber`).
+_PRESET_TYPES: dict[str, tuple[ItemType, str, str | None]] = {
+    "phone number": (ItemType.TEXT, r"regex(., '^\d*$')", "Enter numbers only."),
+    "percentage": (ItemType.INTEGER, "0 <= . and . <= 100", None),
 }
 # Metadata FieldScreen's own records stand for (each record has its times): left out with
 # a warning. Every other type it does not have refuses the form.

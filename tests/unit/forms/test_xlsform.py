@@ -20,7 +20,7 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 from fieldscreen.errors import SourceProblem, SourceProblems, UserError
 from fieldscreen.forms import xlsform
 from fieldscreen.forms.loader import load_form, load_form_text
-from fieldscreen.forms.schema import Form, LocalizedText
+from fieldscreen.forms.schema import Audience, Form, ItemType, LocalizedText
 from fieldscreen.forms.xlsform import export_xlsform, import_xlsform
 from tests.conftest import DATA, ROOT, SHIPPED_FORM
 
@@ -417,7 +417,8 @@ UNSUPPORTED = [
               ["end loop", "", ""]], 3, "repeats are not supported"),
     ("geopoint", [["text", "q", "Q"], ["geopoint", "where", "Where?"]], 3, "locations"),
     ("gps alias", [["text", "q", "Q"], ["gps", "where", "Where?"]], 3, "locations"),
-    ("phone number alias", [["text", "q", "Q"], ["phone number", "p", None]], 3, "metadata"),
+    ("get phone number alias", [["text", "q", "Q"], ["get phone number", "p", None]], 3,
+     "metadata"),
     ("imei alias", [["text", "q", "Q"], ["imei", "d", None]], 3, "metadata"),
     ("uri:deviceid", [["text", "q", "Q"], ["uri:deviceid", "d", None]], 3, "metadata"),
     ("osm with tags", [["text", "q", "Q"], ["osm yn", "m", "Map"]], 3, "locations"),
@@ -471,9 +472,38 @@ def test_pyxform_type_aliases_are_read_as_what_they_name(tmp_path, type_text, ex
     assert form.item("q").type.value == expected
 
 
+def test_phone_number_and_percentage_carry_pyxforms_built_in_check(tmp_path):
+    # pyxform's `phone number` is a typed number (not the device's `phonenumber`) with a
+    # digits-only constraint and a hint; `percentage` an integer from 0 to 100. A row's own
+    # constraint or hint replaces the built-in one, as in pyxform.
+    path = book(tmp_path, [[*BASE, "hint", "constraint"],
+                           ["phone number", "p", "Phone", None, None],
+                           ["phone number", "p2", "Phone", "Mobile", "string-length(.) = 10"],
+                           ["percentage", "c", "Share", None, None]])
+    form, _warnings = imported(path)
+    assert form.item("p").type is ItemType.TEXT
+    assert form.item("p").constraint.source == r"regex(., '^\d*$')"
+    assert form.item("p").hint.get("en") == "Enter numbers only."
+    assert (form.item("p2").constraint.source, form.item("p2").hint.get("en")) == (
+        "string-length(.) = 10", "Mobile")
+    assert form.item("c").type is ItemType.INTEGER
+    assert form.item("c").constraint.source == "0 <= . and . <= 100"
+
+
+def test_an_unused_list_with_a_choice_without_a_label_is_left_out_with_a_warning(tmp_path):
+    choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"],
+               ["spare", "a", None]]
+    path = book(tmp_path, [BASE, ["select_one yn", "s", "S"]], choices=choices)
+    form, warnings = imported(path)
+    assert set(form.choice_lists) == {"yn"}
+    assert [(w.path.endswith("#choices"), w.line) for w in warnings] == [(True, 4)], warnings
+    used = book(tmp_path, [BASE, ["select_one spare", "s", "S"]], choices=choices,
+                name="used.xlsx")
+    assert any("needs a label" in p.message for p in refused(used))
+
+
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("default", "yes", "default answers are carried only"),
     ("read_only", "yes", "read-only"),
     ("trigger", "${q}", "triggered"),
 ]
@@ -585,12 +615,22 @@ def test_a_default_on_a_worker_question_is_carried_and_round_trips(tmp_path):
     assert [again.item(n).default for n in "snd"] == ["yes", 3, "2024-05-01"]
 
 
+def test_a_default_without_an_audience_makes_the_question_the_workers(tmp_path):
+    # In ODK the person holding the device sees the pre-filled answer: the worker. The
+    # question is never put to the child with an answer in it, and the author is told.
+    path = book(tmp_path, [[*BASE, "default"], ["integer", "x", "X", None],
+                           ["select_one yn", "s", "S", "yes"]])
+    form, warnings = imported(path)
+    assert form.item("s").audience is Audience.WORKER and form.item("s").default == "yes"
+    assert form.item("x").audience is None
+    assert [(w.line, "worker's question" in w.message) for w in warnings] == [(3, True)]
+
+
 @pytest.mark.parametrize("row, words", [
-    (["select_one yn", "s", "S", None, "yes"], "never on a question put to the child"),
     (["select_one yn", "s", "S", "child", "yes"], "never on a question put to the child"),
     (["text", "s", "S", "worker", "${x}"], "dynamic defaults are not supported"),
     (["date", "s", "S", "worker", "today()"], "dynamic defaults are not supported"),
-], ids=["no audience", "child", "reference", "function"])
+], ids=["child", "reference", "function"])
 def test_defaults_that_cannot_be_carried_refuse_the_form(tmp_path, row, words):
     path = book(tmp_path, [[*BASE, "fs_audience", "default"], ["integer", "x", "X", None, None],
                            row])
