@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +32,9 @@ class ItemType(StrEnum):
     CALCULATE = "calculate"
     ACKNOWLEDGE = "acknowledge"
     GROUP = "group"
+    # A time of day (XLSForm's `time`), answered and stored as the text HH:MM:SS, local to
+    # the worker, without a zone (docs/decisions.md, 60).
+    TIME = "time"
 
     @property
     def takes_answer(self) -> bool:
@@ -90,6 +94,9 @@ class Outcome(StrEnum):
 
 
 _OUTCOME_ORDER = (Outcome.INFORMATION, Outcome.MONITOR, Outcome.REFERRAL, Outcome.URGENT)
+
+# A time of day as a `time` answer or default is written: HH:MM or HH:MM:SS, 24-hour.
+TIME_OF_DAY = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?")
 
 # The canonical answer scales that rules and tools rely on (DOMAIN.md "Answer scales").
 CHILD_SCALE = ("yes", "not_sure", "no", "rather_not_say")

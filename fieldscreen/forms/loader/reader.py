@@ -25,6 +25,7 @@ from fieldscreen.forms.loader.vocabulary import (
 from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME, LANGUAGE_CODE
 from fieldscreen.forms.schema import (
     SCALE_FOR_AUDIENCE,
+    TIME_OF_DAY,
     Audience,
     Choice,
     ChoiceList,
@@ -465,6 +466,8 @@ class FormReader(WholeFormChecks):
             fits = isinstance(value, int | float)
         elif item_type is ItemType.DATE:
             fits = isinstance(value, str) and _is_iso_date(value)
+        elif item_type is ItemType.TIME:
+            fits = isinstance(value, str) and TIME_OF_DAY.fullmatch(value) is not None
         elif choice_list is not None:
             chosen = str(value).split()
             fits = bool(chosen) and all(choice in choice_list for choice in chosen) and (

@@ -261,6 +261,8 @@ class _SurveyReader(_SheetReaders):
             value = value.date()
         if isinstance(value, dt.date):
             value = value.isoformat()
+        if isinstance(value, dt.time):
+            value = value.strftime("%H:%M:%S")
         if item_type in (ItemType.NOTE, ItemType.GROUP, ItemType.CALCULATE):
             self.warn(SURVEY, row.number, _(
                 "a {type} takes no answer; its default is ignored").format(

@@ -81,7 +81,8 @@ _UNSUPPORTED_TYPES = {
     "barcode": N_("barcode scanning is not supported"),
     "range": N_("range questions are not supported"),
     "rank": N_("ranking questions are not supported"),
-    **dict.fromkeys(("time", "datetime"), N_("times are not supported, only dates")),
+    # A time of day is carried (`time`); a date with a time is not (docs/decisions.md, 60).
+    "datetime": N_("a date with a time is not supported, only a date or a time of day"),
     "hidden": N_("hidden values are not supported"),
     **dict.fromkeys(("xml-external", "csv-external"), N_("external data is not supported")),
     **dict.fromkeys(("start", "end", "today", "deviceid", "phonenumber", "username", "email",
@@ -139,6 +140,7 @@ _KEPT_OUT_METADATA = frozenset({"start", "end", "today"})
 _SIMPLE_TYPES = {
     "integer": ItemType.INTEGER, "int": ItemType.INTEGER, "decimal": ItemType.DECIMAL,
     "text": ItemType.TEXT, "string": ItemType.TEXT, "date": ItemType.DATE,
+    "time": ItemType.TIME,
     "note": ItemType.NOTE, "calculate": ItemType.CALCULATE,
     "acknowledge": ItemType.ACKNOWLEDGE, "trigger": ItemType.ACKNOWLEDGE,
 }

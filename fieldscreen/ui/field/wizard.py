@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -541,6 +542,18 @@ class WizardScreen(QWidget):
             date.dateChanged.connect(lambda d: self._set(item, d.toString("yyyy-MM-dd")))
             label.setBuddy(date)
             return date
+        if kind is ItemType.TIME:
+            # A time of day (imported XLSForm `time`), stored as HH:MM:SS; like a date, it
+            # becomes an answer when the worker changes it.
+            clock = QTimeEdit(parent)
+            clock.setDisplayFormat("HH:mm")
+            if isinstance(current, str):
+                clock.setTime(QTime.fromString(current, "HH:mm:ss"))
+            clock.setAccessibleName(self._text(item))
+            self._focus_first(clock)
+            clock.timeChanged.connect(lambda t: self._set(item, t.toString("HH:mm:ss")))
+            label.setBuddy(clock)
+            return clock
         if kind is ItemType.ACKNOWLEDGE:
             check = QCheckBox(_("Done / understood"), parent)
             check.setAccessibleName(_("Confirm: {text}").format(text=self._text(item)))

@@ -432,7 +432,7 @@ UNSUPPORTED = [
     ("file type", [["text", "q", "Q"], ["file", "doc", "Doc"]], 3, "files"),
     ("range", [["text", "q", "Q"], ["range", "r", "R"]], 3, "range"),
     ("rank", [["text", "q", "Q"], ["rank yn", "r", "R"]], 3, "ranking"),
-    ("time", [["text", "q", "Q"], ["time", "t", "T"]], 3, "times"),
+    ("dateTime", [["text", "q", "Q"], ["dateTime", "t", "T"]], 3, "date with a time"),
     ("from file", [["text", "q", "Q"], ["select_one_from_file c.csv", "f", "F"]], 3,
      "from a file"),
     ("dynamic choices", [["text", "q", "Q"], ["select_one ${q}", "s", "S"]], 3,
@@ -599,6 +599,26 @@ def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
     problems = refused(path)
     assert any(line == 3 and "allow_choice_duplicates" in message and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "choices")), problems
+
+
+def test_a_time_of_day_and_its_default_are_carried_and_round_trip(tmp_path):
+    path = book(tmp_path, [[*BASE, "default"], ["time", "t", "Arrived", dt.time(9, 30)],
+                           ["time", "u", "Left", "17:05"], ["time", "v", "Other", None]])
+    form, _warnings = imported(path)
+    assert [form.item(n).type for n in "tuv"] == [ItemType.TIME] * 3
+    assert (form.item("t").default, form.item("u").default) == ("09:30:00", "17:05")
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert [(again.item(n).type, again.item(n).default) for n in "tuv"] == [
+        (ItemType.TIME, "09:30:00"), (ItemType.TIME, "17:05"), (ItemType.TIME, None)]
+
+
+def test_a_date_with_a_time_is_refused_for_its_reason(tmp_path):
+    path = book(tmp_path, [BASE, ["dateTime", "when", "When"]])
+    assert any(line == 2 and "a date with a time is not supported" in message
+               and OUT_OF_SCOPE in message
+               for line, message in located(refused(path), path, "survey"))
 
 
 def test_a_default_on_a_worker_question_is_carried_and_round_trips(tmp_path):
