@@ -263,7 +263,7 @@ class ScreeningSession:
         choices = item.choice_list.choices
         rule = item.choice_filter
         if rule is None:
-            return choices
+            return item.choice_list.distinct()
         values = self._values
         today = self._today
         offered = []
@@ -280,7 +280,7 @@ class ScreeningSession:
 
             if is_truthy(rule.evaluate(lookup, today=today)):
                 offered.append(choice)
-        return tuple(offered)
+        return _first_of_each_name(offered)
 
     # -- reading the state -------------------------------------------------------------
 
@@ -454,3 +454,12 @@ def _as_item_value(item: Item, value: Value) -> Value:
     if item.type is ItemType.INTEGER and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _first_of_each_name(choices: Iterable[Choice]) -> tuple[Choice, ...]:
+    # Choices sharing a name (a cascade's, docs/decisions.md 61) read the same words: the
+    # first one offered stands for the name, so no answer is offered twice.
+    first: dict[str, Choice] = {}
+    for choice in choices:
+        first.setdefault(choice.name, choice)
+    return tuple(first.values())

@@ -146,7 +146,21 @@ class ChoiceList:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(choice.name for choice in self.choices)
+        """Each choice name once, in list order. A name appears twice in `choices` only in
+        a cascade (XLSForm's allow_choice_duplicates), where both read the same words and
+        differ in the columns a choice filter tests (docs/decisions.md, 61)."""
+        return tuple(dict.fromkeys(choice.name for choice in self.choices))
+
+    @property
+    def has_shared_names(self) -> bool:
+        return len(self.names) != len(self.choices)
+
+    def distinct(self) -> tuple[Choice, ...]:
+        """The first choice of each name, in list order (what a record's name reads as)."""
+        first: dict[str, Choice] = {}
+        for choice in self.choices:
+            first.setdefault(choice.name, choice)
+        return tuple(first.values())
 
     def __contains__(self, name: object) -> bool:
         return any(choice.name == name for choice in self.choices)

@@ -88,11 +88,15 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     others = [code for code in form.languages if code != form.default_language]
     default_name = f"{names[form.default_language]} ({form.default_language})"
     # pyxform takes only one form_title; other languages go in fs_title columns.
+    # Choices sharing a name (a cascade's) need pyxform's allow_choice_duplicates.
+    shared = any(choice_list.has_shared_names for choice_list in form.choice_lists.values())
     header = ["form_id", "version", "form_title",
-              *[f"fs_title::{names[code]} ({code})" for code in others], "default_language"]
+              *[f"fs_title::{names[code]} ({code})" for code in others], "default_language",
+              *(["allow_choice_duplicates"] if shared else [])]
     row = {"form_id": form.id, "version": form.version,
            "form_title": form.title.by_language.get(form.default_language),
-           "default_language": default_name}
+           "default_language": default_name,
+           "allow_choice_duplicates": "yes" if shared else None}
     row.update({f"fs_title::{names[code]} ({code})": form.title.by_language.get(code)
                 for code in others})
     _fill(settings, header, [row])

@@ -23,7 +23,8 @@ _FIELDS = {
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
                        "fs_role"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
-    SETTINGS: frozenset({"form_id", "version", "default_language"}),
+    # allow_choice_duplicates: read with the choices (sheets.py `_shared_name`).
+    SETTINGS: frozenset({"form_id", "version", "default_language", "allow_choice_duplicates"}),
     RULES: frozenset({"key", "value", "note"}),
     NOTES: frozenset({"note"}),
 }

@@ -442,7 +442,7 @@ class WizardScreen(QWidget):
         elif item.choice_list is not None:
             chosen = value if isinstance(value, tuple | list | frozenset) else (value,)
             labels = [self._choice_text(item, choice.label)
-                      for choice in item.choice_list.choices if choice.name in chosen]
+                      for choice in item.choice_list.distinct() if choice.name in chosen]
             text = ", ".join(labels) or str(value)
         else:
             text = str(answer_to_json(value))

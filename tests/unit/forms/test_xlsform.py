@@ -591,6 +591,28 @@ def test_a_choice_filter_naming_a_missing_column_is_refused(tmp_path):
                for line, message in located(problems, path, "survey")), problems
 
 
+def test_a_cascades_shared_choice_names_are_carried_and_round_trip(tmp_path):
+    # pyxform's allow_choice_duplicates, as cascades use it: the same words, told apart by
+    # the filter column. Without the setting pyxform refuses the workbook, and so do we.
+    choices = [["list_name", "name", "label", "cf"], ["st", "tx", "Texas", None],
+               ["st", "wa", "Washington", None], ["co", "king", "King", "wa"],
+               ["co", "king", "King", "tx"]]
+    survey = [[*BASE, "choice_filter"], ["select_one st", "s", "S", None],
+              ["select_one co", "c", "C", "${s} = cf"]]
+    settings = [["form_id", "version", "allow_choice_duplicates"], ["f", "1", "yes"]]
+    path = book(tmp_path, survey, choices=choices, settings_rows=settings)
+    form, warnings = imported(path)
+    assert [c.columns["cf"] for c in form.choice_lists["co"].choices] == ["wa", "tx"]
+    assert not any("allow_choice_duplicates" in w.message for w in warnings)
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert again.choice_lists["co"] == form.choice_lists["co"]
+    plain = book(tmp_path, survey, choices=choices, name="plain.xlsx")
+    assert any(line == 5 and "appears twice" in message and OUT_OF_SCOPE not in message
+               for line, message in located(refused(plain), plain, "choices"))
+
+
 def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
     choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "yes", "Yes!"]]
     settings = [["form_id", "version", "allow_choice_duplicates"], ["f", "1", "yes"]]
