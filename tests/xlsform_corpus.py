@@ -5,7 +5,8 @@ pyxform's parse of the original workbook is the oracle. Each workbook ends in on
 - ``faithful``: imported, `forms check` is clean, the export converts with pyxform and
   pyxform reads the same names, types, relevant, constraint, required, calculation,
   defaults, choice filters, choice lists and labels (per language) in it as in the
-  original;
+  original, and the XForm pyxform makes of the export has the same binds (type, relevant,
+  constraint, required, calculate of every field) as the original's;
 - ``refused``: not imported, for a reason docs/xlsform.md names as out of scope;
 - ``refused_other``: not imported for some other reason (over-strict; to improve);
 - ``wrong``: imported, but something above differs, or the export does not convert.
@@ -98,12 +99,17 @@ def classify(path: Path) -> Outcome:
         export_xlsform(form, result.yaml_text, exported)
         try:
             with _quiet():
-                convert(xlsform=str(exported), warnings=[])
+                xform = convert(xlsform=str(exported), warnings=[]).xform
                 again = parse_file_to_json(str(exported), warnings=[])
         except Exception as error:
             return Outcome(_shown(path), "wrong", f"pyxform refuses the export: {error}")
     expected, got = _questions(oracle), _questions(again)
     difference = _difference(expected, got)
+    if difference:
+        return Outcome(_shown(path), "wrong", difference)
+    with _quiet():
+        original = convert(xlsform=str(path), warnings=[]).xform
+    difference = _bind_difference(_binds(original), _binds(xform))
     if difference:
         return Outcome(_shown(path), "wrong", difference)
     return Outcome(_shown(path), "faithful", "")
@@ -240,6 +246,33 @@ def _difference(expected: dict[str, dict[str, Any]], got: dict[str, dict[str, An
                         return f"{name}: choice {choice} label {text!r} became {other!r}"
             elif value != have[key]:
                 return f"{name}: {key} {value!r} became {have[key]!r}"
+    return ""
+
+
+def _binds(xform: str) -> list[str]:
+    """The XForm's binds (type, relevant, constraint, required, calculate... of each field),
+    as ODK runs them: a second check, beside the parse, that the export means the same."""
+    root = re.search(r"<instance>\s*<([\w.-]+)", xform)
+    found = []
+    for bind in re.findall(r"<bind [^>]*>", xform):
+        if "/meta/instanceName" in bind:
+            continue  # the `instance_name` setting: FieldScreen names records itself
+        # Messages are compared as labels are (translated ones become itext references).
+        bind = re.sub(r'\s(?:jr:constraintMsg|jr:requiredMsg)="[^"]*"', "", bind)
+        if root is not None:
+            # A path to a field is its name (names are unique): `../sex` and ` /data/sex `.
+            bind = re.sub(rf"\s*/{re.escape(root.group(1))}(?:/[\w.-]+)*/([\w.-]+)\s*",
+                          r"\1", bind)
+        bind = re.sub(r"(?:\.\./)+([\w.-]+)", r"\1", bind)
+        found.append(re.sub(r"\s+", "", bind))
+    return sorted(found)
+
+
+def _bind_difference(expected: list[str], got: list[str]) -> str:
+    missing = [bind for bind in expected if bind not in got]
+    added = [bind for bind in got if bind not in expected]
+    if missing or added:
+        return f"XForm binds differ: {missing[:2]} became {added[:2]}"
     return ""
 
 

@@ -97,3 +97,17 @@ def test_the_carried_form_logic_matches_pyxform(tmp_path, monkeypatch):
     monkeypatch.setattr(oracle, "CORPUS", tmp_path)
     outcome = classify(path)
     assert outcome.kind == "faithful", outcome.reason
+
+
+def test_the_xform_check_sees_a_changed_bind_and_not_a_moved_path():
+    from tests.xlsform_corpus import _bind_difference, _binds
+
+    def xform(bind: str) -> str:
+        return f"<instance>\n <data id='x'><q/></data></instance>{bind}"
+
+    plain = xform('<bind nodeset="/data/q" type="string" relevant="${a} = 1"/>')
+    same = xform('<bind nodeset="/data/g/q" type="string" relevant="${a} = 1"/>')
+    required = xform('<bind nodeset="/data/q" type="string" relevant="${a} = 1" '
+                     'required="true()"/>')
+    assert _bind_difference(_binds(plain), _binds(same)) == ""
+    assert "XForm binds differ" in _bind_difference(_binds(plain), _binds(required))
