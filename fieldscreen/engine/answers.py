@@ -102,7 +102,7 @@ def normalise_answer(item: Item, raw: Any) -> Value:
         if isinstance(raw, dt.time):
             raw = raw.strftime("%H:%M:%S")
         if isinstance(raw, str) and TIME_OF_DAY.fullmatch(raw):
-            # One stored spelling, HH:MM:SS, so answers compare as text in time order.
+            # One stored spelling, HH:MM:SS, so a time typed 18:00 equals '18:00:00'.
             return raw if len(raw) == 8 else f"{raw}:00"
         raise AnswerError(name, _("'{name}' takes a time of day written HH:MM").format(
             name=name))

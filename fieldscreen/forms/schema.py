@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -139,6 +139,14 @@ class Choice:
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
+def first_of_each_name(choices: Iterable[Choice]) -> tuple[Choice, ...]:
+    """The first of the choices sharing each name (a cascade's), in order: what is offered."""
+    first: dict[str, Choice] = {}
+    for choice in choices:
+        first.setdefault(choice.name, choice)
+    return tuple(first.values())
+
+
 @dataclass(frozen=True, slots=True)
 class ChoiceList:
     name: str
@@ -157,10 +165,7 @@ class ChoiceList:
 
     def distinct(self) -> tuple[Choice, ...]:
         """The first choice of each name, in list order (what a record's name reads as)."""
-        first: dict[str, Choice] = {}
-        for choice in self.choices:
-            first.setdefault(choice.name, choice)
-        return tuple(first.values())
+        return first_of_each_name(self.choices)
 
     def __contains__(self, name: object) -> bool:
         return any(choice.name == name for choice in self.choices)
