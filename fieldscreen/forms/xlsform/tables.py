@@ -121,7 +121,7 @@ _TYPE_ALIASES = {
     **dict.fromkeys(("q video", "add video prompt"), "video"),
     "add file prompt": "file",
     **dict.fromkeys(("q barcode", "add barcode prompt"), "barcode"),
-    **dict.fromkeys(("q date time", "add date time prompt"), "datetime"),
+    **dict.fromkeys(("q date time", "add date time prompt", "date time"), "datetime"),
     # pyxform's device-metadata types under their jr:preload names.
     **{f"uri:{name}": name for name in ("deviceid", "phonenumber", "simserial",
                                         "subscriberid", "username", "email")},

@@ -433,6 +433,7 @@ UNSUPPORTED = [
     ("range", [["text", "q", "Q"], ["range", "r", "R"]], 3, "range"),
     ("rank", [["text", "q", "Q"], ["rank yn", "r", "R"]], 3, "ranking"),
     ("dateTime", [["text", "q", "Q"], ["dateTime", "t", "T"]], 3, "date with a time"),
+    ("date time alias", [["text", "q", "Q"], ["date time", "t", "T"]], 3, "date with a time"),
     ("from file", [["text", "q", "Q"], ["select_one_from_file c.csv", "f", "F"]], 3,
      "from a file"),
     ("dynamic choices", [["text", "q", "Q"], ["select_one ${q}", "s", "S"]], 3,
