@@ -37,6 +37,7 @@ def test_a_time_not_written_hh_mm_is_refused_with_what_to_type(raw):
     with pytest.raises(AnswerError) as refused:
         s.answer("arrived", raw)
     assert "HH:MM" in str(refused.value) and s.value("arrived") is None
+    assert str(raw) not in str(refused.value)  # the answer is never echoed
 
 
 def test_a_time_is_text_in_expressions():
