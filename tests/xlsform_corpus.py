@@ -5,7 +5,8 @@ pyxform's parse of the original workbook is the oracle. Each workbook ends in on
 - ``faithful``: imported, `forms check` is clean, the export converts with pyxform and
   pyxform reads the same names, types, relevant, constraint, required, calculation,
   defaults, choice filters, choice lists and labels (per language) in it as in the
-  original;
+  original, and the XForm pyxform makes of the export has the same binds (type, relevant,
+  constraint, required, calculate of every field) as the original's;
 - ``refused``: not imported, for a reason docs/xlsform.md names as out of scope;
 - ``refused_other``: not imported for some other reason (over-strict; to improve);
 - ``wrong``: imported, but something above differs, or the export does not convert.
@@ -37,7 +38,10 @@ OUT_OF_SCOPE = 'docs/xlsform.md, "Out of scope"'
 KEPT_OUT_METADATA = frozenset({"start", "end", "today"})
 # pyxform's names for one type (its question_type_dictionary gives them the same binding).
 TYPE_ALIASES = {"string": "text", "int": "integer", "trigger": "acknowledge",
-                "select all that apply": "select multiple"}
+                "select all that apply": "select multiple",
+                # The same binding as `text` / `integer` once the constraint and hint pyxform
+                # builds into them are applied to the question (_built_in, below).
+                "phone number": "text", "percentage": "integer"}
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,17 @@ def classify(path: Path) -> Outcome:
         export_xlsform(form, result.yaml_text, exported)
         try:
             with _quiet():
-                convert(xlsform=str(exported), warnings=[])
+                xform = convert(xlsform=str(exported), warnings=[]).xform
                 again = parse_file_to_json(str(exported), warnings=[])
         except Exception as error:
             return Outcome(_shown(path), "wrong", f"pyxform refuses the export: {error}")
     expected, got = _questions(oracle), _questions(again)
     difference = _difference(expected, got)
+    if difference:
+        return Outcome(_shown(path), "wrong", difference)
+    with _quiet():
+        original = convert(xlsform=str(path), warnings=[]).xform
+    difference = _bind_difference(_binds(original), _binds(xform))
     if difference:
         return Outcome(_shown(path), "wrong", difference)
     return Outcome(_shown(path), "faithful", "")
@@ -127,7 +136,7 @@ def _questions(survey: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 continue  # pyxform adds it to every form (instanceID)
             if child.get("type") in KEPT_OUT_METADATA:
                 continue
-            bind = child.get("bind") or {}
+            bind, hint = _built_in(child)
             found[child["name"]] = {
                 "type": TYPE_ALIASES.get(str(child.get("type")), child.get("type")),
                 "list": child.get("list_name") or child.get("itemset"),
@@ -139,7 +148,7 @@ def _questions(survey: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "default": _expression(child.get("default")),
                 "choice_filter": _expression(child.get("choice_filter")),
                 "label": _text(child.get("label"), default),
-                "hint": _text(child.get("hint"), default),
+                "hint": _text(hint, default),
                 "choices": [(str(c.get("name")), _text(c.get("label"), default))
                             for c in child.get("choices") or []],
             }
@@ -147,6 +156,18 @@ def _questions(survey: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     walk(survey.get("children") or [])
     return found
+
+
+def _built_in(child: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The question's bind and hint as pyxform builds them: its type's own bind values and
+    hint (question_type_dictionary, e.g. `phone number`'s constraint), unless the row gives
+    them, as pyxform's Question merges them; so the XForm's logic is what is compared."""
+    from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+
+    preset = QUESTION_TYPE_DICT.get(str(child.get("type"))) or {}
+    bind = {**(preset.get("bind") or {}), **(child.get("bind") or {})}
+    hint = child.get("hint") or preset.get("hint")
+    return bind, hint
 
 
 def _expression(value: Any) -> str | None:
@@ -225,6 +246,33 @@ def _difference(expected: dict[str, dict[str, Any]], got: dict[str, dict[str, An
                         return f"{name}: choice {choice} label {text!r} became {other!r}"
             elif value != have[key]:
                 return f"{name}: {key} {value!r} became {have[key]!r}"
+    return ""
+
+
+def _binds(xform: str) -> list[str]:
+    """The XForm's binds (type, relevant, constraint, required, calculate... of each field),
+    as ODK runs them: a second check, beside the parse, that the export means the same."""
+    root = re.search(r"<instance>\s*<([\w.-]+)", xform)
+    found = []
+    for bind in re.findall(r"<bind [^>]*>", xform):
+        if "/meta/instanceName" in bind:
+            continue  # the `instance_name` setting: FieldScreen names records itself
+        # Messages are compared as labels are (translated ones become itext references).
+        bind = re.sub(r'\s(?:jr:constraintMsg|jr:requiredMsg)="[^"]*"', "", bind)
+        if root is not None:
+            # A path to a field is its name (names are unique): `../sex` and ` /data/sex `.
+            bind = re.sub(rf"\s*/{re.escape(root.group(1))}(?:/[\w.-]+)*/([\w.-]+)\s*",
+                          r"\1", bind)
+        bind = re.sub(r"(?:\.\./)+([\w.-]+)", r"\1", bind)
+        found.append(re.sub(r"\s+", "", bind))
+    return sorted(found)
+
+
+def _bind_difference(expected: list[str], got: list[str]) -> str:
+    missing = [bind for bind in expected if bind not in got]
+    added = [bind for bind in got if bind not in expected]
+    if missing or added:
+        return f"XForm binds differ: {missing[:2]} became {added[:2]}"
     return ""
 
 

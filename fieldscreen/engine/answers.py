@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from fieldscreen.errors import UserError
-from fieldscreen.forms.schema import MAX_TEXT_ANSWER_LENGTH, Item, ItemType
+from fieldscreen.forms.schema import MAX_TEXT_ANSWER_LENGTH, TIME_OF_DAY, Item, ItemType
 from fieldscreen.i18n import _
 
 if TYPE_CHECKING:
@@ -98,6 +98,14 @@ def normalise_answer(item: Item, raw: Any) -> Value:
             except ValueError:
                 pass
         raise AnswerError(name, _("'{name}' takes a date written YYYY-MM-DD").format(name=name))
+    if kind is ItemType.TIME:
+        if isinstance(raw, dt.time):
+            raw = raw.strftime("%H:%M:%S")
+        if isinstance(raw, str) and TIME_OF_DAY.fullmatch(raw):
+            # One stored spelling, HH:MM:SS, so a time typed 18:00 equals '18:00:00'.
+            return raw if len(raw) == 8 else f"{raw}:00"
+        raise AnswerError(name, _("'{name}' takes a time of day written HH:MM").format(
+            name=name))
     if kind is ItemType.ACKNOWLEDGE:
         if raw is True or raw == ACKNOWLEDGED:
             return ACKNOWLEDGED

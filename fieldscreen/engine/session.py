@@ -17,7 +17,15 @@ from fieldscreen.engine.referral import ReferralDecision, decide
 from fieldscreen.errors import UserError
 from fieldscreen.forms.dependencies import EvaluationGraph, build_graph
 from fieldscreen.forms.expressions import COLUMN_PREFIX, Value, is_truthy
-from fieldscreen.forms.schema import Choice, Form, Item, ItemType, Outcome, Role
+from fieldscreen.forms.schema import (
+    Choice,
+    Form,
+    Item,
+    ItemType,
+    Outcome,
+    Role,
+    first_of_each_name,
+)
 from fieldscreen.i18n import _
 
 Clock = Callable[[], dt.datetime]
@@ -263,7 +271,7 @@ class ScreeningSession:
         choices = item.choice_list.choices
         rule = item.choice_filter
         if rule is None:
-            return choices
+            return item.choice_list.distinct()
         values = self._values
         today = self._today
         offered = []
@@ -280,7 +288,9 @@ class ScreeningSession:
 
             if is_truthy(rule.evaluate(lookup, today=today)):
                 offered.append(choice)
-        return tuple(offered)
+        # Choices sharing a name (a cascade's, docs/decisions.md 61) read the same words:
+        # the first one offered stands for the name, so no answer is offered twice.
+        return first_of_each_name(offered)
 
     # -- reading the state -------------------------------------------------------------
 
@@ -454,3 +464,4 @@ def _as_item_value(item: Item, value: Value) -> Value:
     if item.type is ItemType.INTEGER and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+

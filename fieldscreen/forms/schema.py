@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,9 @@ class ItemType(StrEnum):
     CALCULATE = "calculate"
     ACKNOWLEDGE = "acknowledge"
     GROUP = "group"
+    # A time of day (XLSForm's `time`), answered and stored as the text HH:MM:SS, local to
+    # the worker, without a zone (docs/decisions.md, 60).
+    TIME = "time"
 
     @property
     def takes_answer(self) -> bool:
@@ -91,6 +95,9 @@ class Outcome(StrEnum):
 
 _OUTCOME_ORDER = (Outcome.INFORMATION, Outcome.MONITOR, Outcome.REFERRAL, Outcome.URGENT)
 
+# A time of day as a `time` answer or default is written: HH:MM or HH:MM:SS, 24-hour.
+TIME_OF_DAY = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?")
+
 # The canonical answer scales that rules and tools rely on (DOMAIN.md "Answer scales").
 CHILD_SCALE = ("yes", "not_sure", "no", "rather_not_say")
 OBSERVATION_SCALE = ("clear", "some", "not_observed", "cannot_assess")
@@ -132,6 +139,14 @@ class Choice:
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
+def first_of_each_name(choices: Iterable[Choice]) -> tuple[Choice, ...]:
+    """The first of the choices sharing each name (a cascade's), in order: what is offered."""
+    first: dict[str, Choice] = {}
+    for choice in choices:
+        first.setdefault(choice.name, choice)
+    return tuple(first.values())
+
+
 @dataclass(frozen=True, slots=True)
 class ChoiceList:
     name: str
@@ -139,7 +154,18 @@ class ChoiceList:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(choice.name for choice in self.choices)
+        """Each choice name once, in list order. A name appears twice in `choices` only in
+        a cascade (XLSForm's allow_choice_duplicates), where both read the same words and
+        differ in the columns a choice filter tests (docs/decisions.md, 61)."""
+        return tuple(dict.fromkeys(choice.name for choice in self.choices))
+
+    @property
+    def has_shared_names(self) -> bool:
+        return len(self.names) != len(self.choices)
+
+    def distinct(self) -> tuple[Choice, ...]:
+        """The first choice of each name, in list order (what a record's name reads as)."""
+        return first_of_each_name(self.choices)
 
     def __contains__(self, name: object) -> bool:
         return any(choice.name == name for choice in self.choices)

@@ -11,6 +11,7 @@ from fieldscreen.forms.expressions.compiler import _compile, _length_bound
 from fieldscreen.forms.expressions.errors import ExpressionError
 from fieldscreen.forms.expressions.limits import MAX_SOURCE_LENGTH
 from fieldscreen.forms.expressions.parser import _Parser
+from fieldscreen.forms.expressions.tree import _RELATION, _Call, _Chain, _Current, _Negate, _Ref
 from fieldscreen.forms.expressions.values import Value, _Evaluator
 from fieldscreen.i18n import _
 
@@ -43,6 +44,11 @@ class Expression:
         """
         return _length_bound(self._tree, bound_of, current)
 
+    def ordered_operands(self) -> frozenset[str]:
+        """The names (``.`` for the item's own value) compared directly with ``<``, ``<=``,
+        ``>`` or ``>=``, so a form can refuse ordering values that do not order (times)."""
+        return _ordered_operands(self._tree)
+
     def evaluate(
         self,
         lookup: Callable[[str], Value],
@@ -64,6 +70,25 @@ class Expression:
             RuntimeError: ``today()`` was evaluated and no clock was given.
         """
         return self._evaluator(lookup, current, today)
+
+
+def _ordered_operands(tree: Any) -> frozenset[str]:
+    found: set[str] = set()
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _Chain):
+            operands = [node.first, *(operand for _op, operand in node.rest)]
+            if node.level == _RELATION:
+                found.update(operand.name if isinstance(operand, _Ref) else "."
+                             for operand in operands
+                             if isinstance(operand, _Ref | _Current))
+            pending.extend(operands)
+        elif isinstance(node, _Negate):
+            pending.append(node.operand)
+        elif isinstance(node, _Call):
+            pending.extend(node.args)
+    return frozenset(found)
 
 
 def parse_expression(source: str, *, choice_columns: bool = False) -> Expression:

@@ -52,8 +52,33 @@ class WholeFormChecks(RulesReader):
                 ).format(name=item.name))
         if rules is not None and rules.lowered_when is not None:
             check(rules.lowered_when, _("rules"), "lowered_when", self._rules_line)
+        self._check_time_order(items)
         if self._check_cycles(items):
             self._check_value_sizes(items)
+
+    def _check_time_order(self, items: list[Item]) -> None:
+        # A time answer is text (docs/decisions.md, 60): `<` and `>` compare text as numbers,
+        # so ordering a time would always be false, a condition that silently never holds.
+        times = {item.name for item in items if item.type is ItemType.TIME}
+        if not times:
+            return
+        for item in items:
+            for key, expression in (("relevant", item.relevant),
+                                    ("constraint", item.constraint),
+                                    ("calculation", item.calculation),
+                                    ("required", item.required_when),
+                                    ("choice_filter", item.choice_filter)):
+                if expression is None:
+                    continue
+                names = expression.ordered_operands()
+                ordered = names & times
+                if "." in names and item.type is ItemType.TIME:
+                    ordered |= {item.name}
+                for name in sorted(ordered):
+                    self.problem(item.line, _(
+                        "item '{owner}': {key} compares the time ${{{name}}} with <, <=, > "
+                        "or >=, which is always false (a time is text); compare it with = "
+                        "or !=").format(owner=item.name, key=key, name=name))
 
     def _check_value_sizes(self, items: list[Item]) -> None:
         """Refuse calculations that can grow past the size of a value (concat doubling).

@@ -7,6 +7,7 @@ can fix a form in one pass. See docs/form-format.md for the format.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from fieldscreen.forms.loader.vocabulary import (
 from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME, LANGUAGE_CODE
 from fieldscreen.forms.schema import (
     SCALE_FOR_AUDIENCE,
+    TIME_OF_DAY,
     Audience,
     Choice,
     ChoiceList,
@@ -171,7 +173,7 @@ class FormReader(WholeFormChecks):
                 )
                 continue
             choices: list[Choice] = []
-            seen: set[str] = set()
+            seen: dict[str, Choice] = {}
             for entry_line, entry in zip(entries.item_lines, entries, strict=True):
                 if not isinstance(entry, LocatedMap):
                     self.problem(entry_line, _("a choice must be a mapping with name and label"))
@@ -185,14 +187,6 @@ class FormReader(WholeFormChecks):
                           " (quote numbers)").format(name=Quoted(name)),
                     )
                     continue
-                if name in seen:
-                    self.problem(
-                        entry_line,
-                        _("choice '{name}' appears twice in list '{list}'").format(
-                            name=name, list=Quoted(list_name)),
-                    )
-                    continue
-                seen.add(name)
                 label = self._text(entry, "label", entry_line)
                 if not label:
                     self.problem(entry_line, _("choice '{name}' needs a label").format(name=name))
@@ -201,7 +195,21 @@ class FormReader(WholeFormChecks):
                     self.problem(entry.line_of("image"), _("image must be an icon name"))
                     image = None
                 columns = self._choice_columns(entry)
-                choices.append(Choice(name=name, label=label, image=image, columns=columns))
+                choice = Choice(name=name, label=label, image=image, columns=columns)
+                first = seen.get(name)
+                if first is not None and replace(choice, columns=first.columns) != first:
+                    # A record holds the name: two choices sharing it must say the same words
+                    # (a cascade's "King" county in two states), or it could not be read back.
+                    self.problem(
+                        entry_line,
+                        _("choice '{name}' appears twice in list '{list}' with different words; "
+                          "choices may share a name only when their labels and images are the "
+                          "same, since answers are recorded by name").format(
+                            name=name, list=Quoted(list_name)),
+                    )
+                    continue
+                seen.setdefault(name, choice)
+                choices.append(choice)
             result[list_name] = ChoiceList(name=list_name, choices=tuple(choices))
         return result
 
@@ -488,6 +496,8 @@ class FormReader(WholeFormChecks):
             fits = isinstance(value, int | float)
         elif item_type is ItemType.DATE:
             fits = isinstance(value, str) and _is_iso_date(value)
+        elif item_type is ItemType.TIME:
+            fits = isinstance(value, str) and TIME_OF_DAY.fullmatch(value) is not None
         elif choice_list is not None:
             chosen = str(value).split()
             fits = bool(chosen) and all(choice in choice_list for choice in chosen) and (
@@ -542,13 +552,16 @@ class FormReader(WholeFormChecks):
                 "item '{name}': an indicator needs 'audience: child' or 'audience: worker'"
             ).format(name=name))
             ok = False
-        elif choice_list is not None and choice_list.names != SCALE_FOR_AUDIENCE[audience]:
+        elif choice_list is not None and (
+                choice_list.names != SCALE_FOR_AUDIENCE[audience]
+                or choice_list.has_shared_names):
+            # A shared name (a cascade's) never on a scale: each answer is offered once.
             self.problem(entry.line_of("choices"), _(
                 "item '{name}': an indicator for the {audience} must use the canonical scale "
                 "{scale}, in that order (list '{list}' has {found})").format(
                 name=name, audience=audience.value,
                 scale=", ".join(SCALE_FOR_AUDIENCE[audience]), list=choice_list.name,
-                found=", ".join(choice_list.names)))
+                found=", ".join(choice.name for choice in choice_list.choices)))
             ok = False
         if ok and red_flag and kind is IndicatorKind.RESILIENCE:
             self.problem(entry.line_of("red_flag"), _(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -87,11 +88,15 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     others = [code for code in form.languages if code != form.default_language]
     default_name = f"{names[form.default_language]} ({form.default_language})"
     # pyxform takes only one form_title; other languages go in fs_title columns.
+    # Choices sharing a name (a cascade's) need pyxform's allow_choice_duplicates.
+    shared = any(choice_list.has_shared_names for choice_list in form.choice_lists.values())
     header = ["form_id", "version", "form_title",
-              *[f"fs_title::{names[code]} ({code})" for code in others], "default_language"]
+              *[f"fs_title::{names[code]} ({code})" for code in others], "default_language",
+              *(["allow_choice_duplicates"] if shared else [])]
     row = {"form_id": form.id, "version": form.version,
            "form_title": form.title.by_language.get(form.default_language),
-           "default_language": default_name}
+           "default_language": default_name,
+           "allow_choice_duplicates": "yes" if shared else None}
     row.update({f"fs_title::{names[code]} ({code})": form.title.by_language.get(code)
                 for code in others})
     _fill(settings, header, [row])
@@ -117,7 +122,7 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         "constraint": item.constraint.source if item.constraint else None,
         "calculation": item.calculation.source if item.calculation else None,
         "choice_filter": item.choice_filter.source if item.choice_filter else None,
-        "default": item.default,
+        "default": _default_cell(item),
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
     }
@@ -130,6 +135,14 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
     row.update(_localized_cells("hint", item.hint, names))
     row.update(_localized_cells("constraint_message", item.constraint_message, names))
     return row
+
+
+def _default_cell(item: Item) -> Any:
+    # A date default is written as a date cell, as authors type one in Excel (pyxform reads
+    # a cell the same way whichever of the two the workbook it came from had).
+    if item.type is ItemType.DATE and isinstance(item.default, str):
+        return dt.date.fromisoformat(item.default)
+    return item.default
 
 
 def _rule_rows(form: Form) -> list[dict[str, Any]]:

@@ -58,6 +58,7 @@ class _Importer(_SurveyReader):
         settings = self._read_settings()
         choice_lists = self._read_choices()
         items = self._read_survey(choice_lists)
+        self._leave_out_unused_lists(choice_lists, items)
         rules = self._read_rules(settings["version"])
         notes = self._read_notes()
         self._check_references(items, rules)
@@ -70,6 +71,22 @@ class _Importer(_SurveyReader):
         text = self._yaml_text(data, notes)
         self._validate(text, items)
         return ImportResult(yaml_text=text, warnings=_bounded(self._sorted(self.warnings)))
+
+    def _leave_out_unused_lists(self, choice_lists: dict[str, Any],
+                                items: list[_Node]) -> None:
+        # A list no question uses asks nothing (pyxform leaves it out of the XForm too), so
+        # a half-written one (a choice without a label) does not stop the form: it is left
+        # out, with a warning. Unused lists that are whole are kept, as written.
+        used = {node.entry.get("choices") for top in items for node in top.walk()}
+        for name in [name for name in choice_lists if name not in used]:
+            if all(self.default_language in (entry.get("label") or {})
+                   for _row, entry in choice_lists[name]):
+                continue
+            rows = self.choice_rows.get(name, [0])
+            self.warn(CHOICES, rows[0], _(
+                "the choice list '{name}' has a choice without a label and is used by no "
+                "question; it is left out").format(name=name))
+            del choice_lists[name]
 
     # -- YAML out ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from fieldscreen.forms.xlsform.tables import (
     _CONTAINERS,
     _KEPT_OUT_METADATA,
     _OR_OTHER,
+    _PRESET_TYPES,
     _SELECT_PREFIXES,
     _SIMPLE_TYPES,
     _TYPE_ALIASES,
@@ -26,6 +27,9 @@ class _Type:
     reason: str = ""
     container: str = ""  # "begin" or "end" for groups and repeats
     structure: str = ""  # "group" or "repeat"
+    # pyxform's built-in constraint and hint for the type (`phone number`, `percentage`).
+    preset_constraint: str | None = None
+    preset_hint: str | None = None
 
 
 def _parse_type(text: str) -> _Type:
@@ -43,6 +47,9 @@ def _parse_type(text: str) -> _Type:
         if structure == "group":
             return _Type("group", ItemType.GROUP, container=container, structure=structure)
         return _Type("repeat", container=container, structure=structure)
+    if lowered in _PRESET_TYPES:
+        item_type, constraint, hint = _PRESET_TYPES[lowered]
+        return _Type("item", item_type, preset_constraint=constraint, preset_hint=hint)
     if lowered in _SIMPLE_TYPES:
         return _Type("item", _SIMPLE_TYPES[lowered])
     if words and words[0] in _UNSUPPORTED_TYPES:

@@ -15,7 +15,7 @@ from fieldscreen.forms.xlsform.cells import (
     _out_of_scope,
     _shorten,
 )
-from fieldscreen.forms.xlsform.model import _Sheet
+from fieldscreen.forms.xlsform.model import _Row, _Sheet
 from fieldscreen.forms.xlsform.sheet_access import _SheetAccess
 from fieldscreen.forms.xlsform.tables import (
     _GAP,
@@ -81,7 +81,7 @@ class _SheetReaders(_SheetAccess):
         sheet = self.sheets.get(CHOICES)
         if sheet is None:
             return lists
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         carried = self._filter_columns(sheet)
         duplicates_allowed = _flag_text(self._setting_text("allow_choice_duplicates"))
         for row in sheet.rows:
@@ -97,8 +97,7 @@ class _SheetReaders(_SheetAccess):
                 else:
                     self.error(CHOICES, row.number, _("this choice has no name"))
                 continue
-            if not ITEM_NAME.match(list_name) or not CHOICE_NAME.match(name) or (
-                    (list_name, name) in seen):
+            if not ITEM_NAME.match(list_name) or not CHOICE_NAME.match(name):
                 # Reported at this row; a select that uses the list is not blamed again.
                 self.refused_lists.add(list_name)
             if not ITEM_NAME.match(list_name):
@@ -112,19 +111,6 @@ class _SheetReaders(_SheetAccess):
                     "(FieldScreen compares answers by these names)").format(
                     name=_shorten(name)))
                 continue
-            if (list_name, name) in seen:
-                message = _(
-                    "choice '{name}' appears twice in list '{list}' (first on row {row})"
-                ).format(name=name, list=list_name, row=seen[(list_name, name)])
-                if duplicates_allowed:
-                    # pyxform's allow_choice_duplicates: the record could not tell them apart.
-                    message = _out_of_scope(_(
-                        "{problem}; choices sharing a name (allow_choice_duplicates) are not "
-                        "supported, since answers are recorded by name").format(
-                        problem=message))
-                self.error(CHOICES, row.number, message)
-                continue
-            seen[(list_name, name)] = row.number
             entry: dict[str, Any] = {"name": name}
             label = self._localized(sheet, row, "label")
             if label:
@@ -136,11 +122,39 @@ class _SheetReaders(_SheetAccess):
                        if row.cells.get(index) is not None and _as_text(row.cells[index])}
             if columns:
                 entry["columns"] = columns
+            if (list_name, name) in seen and not self._shared_name(
+                    seen[(list_name, name)], entry, list_name, row, duplicates_allowed):
+                self.refused_lists.add(list_name)  # a select using it is not blamed again
+                continue
+            seen.setdefault((list_name, name), (row.number, entry))
             lists.setdefault(list_name, []).append((row.number, entry))
             self._warn_ignored(sheet, row)
         self.choice_rows = {name: [row for row, _entry in entries]
                             for name, entries in lists.items()}
         return lists
+
+    def _shared_name(self, first: tuple[int, dict[str, Any]], entry: dict[str, Any],
+                     list_name: str, row: _Row, allowed: bool) -> bool:
+        """Whether a second choice with the same name in a list is carried (else an error).
+
+        pyxform accepts one only under allow_choice_duplicates. It is carried when it reads
+        the same words as the first (a cascade's "King" county in two states, told apart by
+        the filter columns): the recorded name then reads the same either way.
+        """
+        first_row, first_entry = first
+        message = _("choice '{name}' appears twice in list '{list}' (first on row {row})").format(
+            name=entry["name"], list=list_name, row=first_row)
+        if not allowed:
+            self.error(CHOICES, row.number, message)
+            return False
+        same = {key: value for key, value in entry.items() if key != "columns"} == {
+            key: value for key, value in first_entry.items() if key != "columns"}
+        if not same:
+            self.error(CHOICES, row.number, _out_of_scope(_(
+                "{problem} with other words; choices may share a name (allow_choice_duplicates) "
+                "only when their labels and images are the same, since answers are recorded by "
+                "name").format(problem=message)))
+        return same
 
     def _filter_columns(self, sheet: _Sheet) -> dict[str, int]:
         """The choices columns that choice filters name, by the word used (read, not ignored)."""

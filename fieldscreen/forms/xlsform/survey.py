@@ -236,10 +236,22 @@ class _SurveyReader(_SheetReaders):
                         "the {column} of '{name}' contains ${{...}}; FieldScreen shows it as "
                         "written, without putting answers in").format(column=key, name=name))
         self._expressions(sheet, row, node, item_type)
+        self._preset(parsed, node)
         self._choice_filter(sheet, row, node, item_type)
         self._default(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
         return node
+
+    def _preset(self, parsed: _Type, node: _Node) -> None:
+        # pyxform gives `phone number` and `percentage` a constraint (and a hint) of their
+        # own, which the row's own constraint or hint replaces: carried the same way, so the
+        # question checks and says what ODK's would.
+        if parsed.preset_constraint is not None and "constraint" not in node.entry:
+            node.entry["constraint"] = parsed.preset_constraint
+            node.references.append(
+                ("constraint", parse_expression(parsed.preset_constraint).references))
+        if parsed.preset_hint is not None and "hint" not in node.entry:
+            node.entry["hint"] = {self.default_language: parsed.preset_hint}
 
     def _default(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
         value = self._cell(sheet, row, "default")
@@ -249,6 +261,8 @@ class _SurveyReader(_SheetReaders):
             value = value.date()
         if isinstance(value, dt.date):
             value = value.isoformat()
+        if isinstance(value, dt.time):
+            value = value.strftime("%H:%M:%S")
         if item_type in (ItemType.NOTE, ItemType.GROUP, ItemType.CALCULATE):
             self.warn(SURVEY, row.number, _(
                 "a {type} takes no answer; its default is ignored").format(
@@ -260,6 +274,16 @@ class _SurveyReader(_SheetReaders):
                 "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
                 "not supported").format(name=node.name, source=_shorten(text, 80))))
             return
+        if "audience" not in node.entry and "level" not in node.entry:
+            # In ODK the person holding the device sees the pre-filled answer and confirms
+            # or changes it: the worker. So the question is the worker's (docs/decisions.md,
+            # 59), never put to the child with an answer already in it; said, since the
+            # wizard then shows it as the worker's and in the worker's language.
+            node.entry["audience"] = "worker"
+            self.warn(SURVEY, row.number, _(
+                "'{name}' has a default answer and no fs_audience: it is the worker's "
+                "question (fs_audience worker), shown to the worker pre-filled; a question "
+                "put to the child never has a default").format(name=node.name))
         if node.entry.get("audience") != "worker" or "level" in node.entry:
             # docs/decisions.md: a pre-filled answer is never put to the child or scored.
             self.error(SURVEY, row.number, _out_of_scope(_(

@@ -23,7 +23,8 @@ _FIELDS = {
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
                        "fs_role"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
-    SETTINGS: frozenset({"form_id", "version", "default_language"}),
+    # allow_choice_duplicates: read with the choices (sheets.py `_shared_name`).
+    SETTINGS: frozenset({"form_id", "version", "default_language", "allow_choice_duplicates"}),
     RULES: frozenset({"key", "value", "note"}),
     NOTES: frozenset({"note"}),
 }
@@ -81,7 +82,8 @@ _UNSUPPORTED_TYPES = {
     "barcode": N_("barcode scanning is not supported"),
     "range": N_("range questions are not supported"),
     "rank": N_("ranking questions are not supported"),
-    **dict.fromkeys(("time", "datetime"), N_("times are not supported, only dates")),
+    # A time of day is carried (`time`); a date with a time is not (docs/decisions.md, 60).
+    "datetime": N_("a date with a time is not supported, only a date or a time of day"),
     "hidden": N_("hidden values are not supported"),
     **dict.fromkeys(("xml-external", "csv-external"), N_("external data is not supported")),
     **dict.fromkeys(("start", "end", "today", "deviceid", "phonenumber", "username", "email",
@@ -106,7 +108,8 @@ _TYPE_ALIASES = {
     "q geoshape": "geoshape",
     "q geotrace": "geotrace",
     **dict.fromkeys(("imei", "device id", "device_id"), "deviceid"),
-    **dict.fromkeys(("phone number", "get phone number"), "phonenumber"),
+    # Not `phone number` (with a space): that one is a question, below.
+    "get phone number": "phonenumber",
     **dict.fromkeys(("sim id", "get sim id"), "simserial"),
     **dict.fromkeys(("subscriber id", "get subscriber id"), "subscriberid"),
     "get start time": "start",
@@ -118,11 +121,19 @@ _TYPE_ALIASES = {
     **dict.fromkeys(("q video", "add video prompt"), "video"),
     "add file prompt": "file",
     **dict.fromkeys(("q barcode", "add barcode prompt"), "barcode"),
-    **dict.fromkeys(("q date time", "add date time prompt"), "datetime"),
+    **dict.fromkeys(("q date time", "add date time prompt", "date time"), "datetime"),
     # pyxform's device-metadata types under their jr:preload names.
     **{f"uri:{name}": name for name in ("deviceid", "phonenumber", "simserial",
                                         "subscriberid", "username", "email")},
     "background-geopoint": "geopoint",
+}
+# pyxform's questions that are a plain type with a constraint (and a hint) built in
+# (question_type_dictionary): read as that type with the same constraint and hint, unless
+# the row gives its own, exactly as pyxform merges them. `phone number` is a number the
+# person types (e.g. a parent's), not the device's phone number (`phonenumber`).
+_PRESET_TYPES: dict[str, tuple[ItemType, str, str | None]] = {
+    "phone number": (ItemType.TEXT, r"regex(., '^\d*$')", "Enter numbers only."),
+    "percentage": (ItemType.INTEGER, "0 <= . and . <= 100", None),
 }
 # Metadata FieldScreen's own records stand for (each record has its times): left out with
 # a warning. Every other type it does not have refuses the form.
@@ -130,6 +141,7 @@ _KEPT_OUT_METADATA = frozenset({"start", "end", "today"})
 _SIMPLE_TYPES = {
     "integer": ItemType.INTEGER, "int": ItemType.INTEGER, "decimal": ItemType.DECIMAL,
     "text": ItemType.TEXT, "string": ItemType.TEXT, "date": ItemType.DATE,
+    "time": ItemType.TIME,
     "note": ItemType.NOTE, "calculate": ItemType.CALCULATE,
     "acknowledge": ItemType.ACKNOWLEDGE, "trigger": ItemType.ACKNOWLEDGE,
 }

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QSize, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QIcon, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -490,7 +491,7 @@ class WizardScreen(QWidget):
         elif item.choice_list is not None:
             chosen = value if isinstance(value, tuple | list | frozenset) else (value,)
             labels = [self._choice_text(item, choice.label)
-                      for choice in item.choice_list.choices if choice.name in chosen]
+                      for choice in item.choice_list.distinct() if choice.name in chosen]
             text = ", ".join(labels) or str(value)
         else:
             text = str(answer_to_json(value))
@@ -590,6 +591,18 @@ class WizardScreen(QWidget):
             date.dateChanged.connect(lambda d: self._set(item, d.toString("yyyy-MM-dd")))
             label.setBuddy(date)
             return date
+        if kind is ItemType.TIME:
+            # A time of day (imported XLSForm `time`), stored as HH:MM:SS; like a date, it
+            # becomes an answer when the worker changes it.
+            clock = QTimeEdit(parent)
+            clock.setDisplayFormat("HH:mm")
+            if isinstance(current, str):
+                clock.setTime(QTime.fromString(current, "HH:mm:ss"))
+            clock.setAccessibleName(self._text(item))
+            self._focus_first(clock)
+            clock.timeChanged.connect(lambda t: self._set(item, t.toString("HH:mm:ss")))
+            label.setBuddy(clock)
+            return clock
         if kind is ItemType.ACKNOWLEDGE:
             check = QCheckBox(_("Done / understood"), parent)
             check.setAccessibleName(_("Confirm: {text}").format(text=self._text(item)))

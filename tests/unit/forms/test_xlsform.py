@@ -20,7 +20,7 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 from fieldscreen.errors import SourceProblem, SourceProblems, UserError
 from fieldscreen.forms import xlsform
 from fieldscreen.forms.loader import load_form, load_form_text
-from fieldscreen.forms.schema import Form, LocalizedText
+from fieldscreen.forms.schema import Audience, Form, ItemType, LocalizedText
 from fieldscreen.forms.xlsform import export_xlsform, import_xlsform
 from tests.conftest import DATA, ROOT, SHIPPED_FORM
 
@@ -417,7 +417,8 @@ UNSUPPORTED = [
               ["end loop", "", ""]], 3, "repeats are not supported"),
     ("geopoint", [["text", "q", "Q"], ["geopoint", "where", "Where?"]], 3, "locations"),
     ("gps alias", [["text", "q", "Q"], ["gps", "where", "Where?"]], 3, "locations"),
-    ("phone number alias", [["text", "q", "Q"], ["phone number", "p", None]], 3, "metadata"),
+    ("get phone number alias", [["text", "q", "Q"], ["get phone number", "p", None]], 3,
+     "metadata"),
     ("imei alias", [["text", "q", "Q"], ["imei", "d", None]], 3, "metadata"),
     ("uri:deviceid", [["text", "q", "Q"], ["uri:deviceid", "d", None]], 3, "metadata"),
     ("osm with tags", [["text", "q", "Q"], ["osm yn", "m", "Map"]], 3, "locations"),
@@ -431,7 +432,8 @@ UNSUPPORTED = [
     ("file type", [["text", "q", "Q"], ["file", "doc", "Doc"]], 3, "files"),
     ("range", [["text", "q", "Q"], ["range", "r", "R"]], 3, "range"),
     ("rank", [["text", "q", "Q"], ["rank yn", "r", "R"]], 3, "ranking"),
-    ("time", [["text", "q", "Q"], ["time", "t", "T"]], 3, "times"),
+    ("dateTime", [["text", "q", "Q"], ["dateTime", "t", "T"]], 3, "date with a time"),
+    ("date time alias", [["text", "q", "Q"], ["date time", "t", "T"]], 3, "date with a time"),
     ("from file", [["text", "q", "Q"], ["select_one_from_file c.csv", "f", "F"]], 3,
      "from a file"),
     ("dynamic choices", [["text", "q", "Q"], ["select_one ${q}", "s", "S"]], 3,
@@ -471,9 +473,38 @@ def test_pyxform_type_aliases_are_read_as_what_they_name(tmp_path, type_text, ex
     assert form.item("q").type.value == expected
 
 
+def test_phone_number_and_percentage_carry_pyxforms_built_in_check(tmp_path):
+    # pyxform's `phone number` is a typed number (not the device's `phonenumber`) with a
+    # digits-only constraint and a hint; `percentage` an integer from 0 to 100. A row's own
+    # constraint or hint replaces the built-in one, as in pyxform.
+    path = book(tmp_path, [[*BASE, "hint", "constraint"],
+                           ["phone number", "p", "Phone", None, None],
+                           ["phone number", "p2", "Phone", "Mobile", "string-length(.) = 10"],
+                           ["percentage", "c", "Share", None, None]])
+    form, _warnings = imported(path)
+    assert form.item("p").type is ItemType.TEXT
+    assert form.item("p").constraint.source == r"regex(., '^\d*$')"
+    assert form.item("p").hint.get("en") == "Enter numbers only."
+    assert (form.item("p2").constraint.source, form.item("p2").hint.get("en")) == (
+        "string-length(.) = 10", "Mobile")
+    assert form.item("c").type is ItemType.INTEGER
+    assert form.item("c").constraint.source == "0 <= . and . <= 100"
+
+
+def test_an_unused_list_with_a_choice_without_a_label_is_left_out_with_a_warning(tmp_path):
+    choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"],
+               ["spare", "a", None]]
+    path = book(tmp_path, [BASE, ["select_one yn", "s", "S"]], choices=choices)
+    form, warnings = imported(path)
+    assert set(form.choice_lists) == {"yn"}
+    assert [(w.path.endswith("#choices"), w.line) for w in warnings] == [(True, 4)], warnings
+    used = book(tmp_path, [BASE, ["select_one spare", "s", "S"]], choices=choices,
+                name="used.xlsx")
+    assert any("needs a label" in p.message for p in refused(used))
+
+
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("default", "yes", "default answers are carried only"),
     ("read_only", "yes", "read-only"),
     ("trigger", "${q}", "triggered"),
 ]
@@ -561,6 +592,28 @@ def test_a_choice_filter_naming_a_missing_column_is_refused(tmp_path):
                for line, message in located(problems, path, "survey")), problems
 
 
+def test_a_cascades_shared_choice_names_are_carried_and_round_trip(tmp_path):
+    # pyxform's allow_choice_duplicates, as cascades use it: the same words, told apart by
+    # the filter column. Without the setting pyxform refuses the workbook, and so do we.
+    choices = [["list_name", "name", "label", "cf"], ["st", "tx", "Texas", None],
+               ["st", "wa", "Washington", None], ["co", "king", "King", "wa"],
+               ["co", "king", "King", "tx"]]
+    survey = [[*BASE, "choice_filter"], ["select_one st", "s", "S", None],
+              ["select_one co", "c", "C", "${s} = cf"]]
+    settings = [["form_id", "version", "allow_choice_duplicates"], ["f", "1", "yes"]]
+    path = book(tmp_path, survey, choices=choices, settings_rows=settings)
+    form, warnings = imported(path)
+    assert [c.columns["cf"] for c in form.choice_lists["co"].choices] == ["wa", "tx"]
+    assert not any("allow_choice_duplicates" in w.message for w in warnings)
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert again.choice_lists["co"] == form.choice_lists["co"]
+    plain = book(tmp_path, survey, choices=choices, name="plain.xlsx")
+    assert any(line == 5 and "appears twice" in message and OUT_OF_SCOPE not in message
+               for line, message in located(refused(plain), plain, "choices"))
+
+
 def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
     choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "yes", "Yes!"]]
     settings = [["form_id", "version", "allow_choice_duplicates"], ["f", "1", "yes"]]
@@ -569,6 +622,26 @@ def test_duplicate_choices_allowed_by_pyxform_are_out_of_scope(tmp_path):
     problems = refused(path)
     assert any(line == 3 and "allow_choice_duplicates" in message and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "choices")), problems
+
+
+def test_a_time_of_day_and_its_default_are_carried_and_round_trip(tmp_path):
+    path = book(tmp_path, [[*BASE, "default"], ["time", "t", "Arrived", dt.time(9, 30)],
+                           ["time", "u", "Left", "17:05"], ["time", "v", "Other", None]])
+    form, _warnings = imported(path)
+    assert [form.item(n).type for n in "tuv"] == [ItemType.TIME] * 3
+    assert (form.item("t").default, form.item("u").default) == ("09:30:00", "17:05")
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    again, _warnings = imported(target)
+    assert [(again.item(n).type, again.item(n).default) for n in "tuv"] == [
+        (ItemType.TIME, "09:30:00"), (ItemType.TIME, "17:05"), (ItemType.TIME, None)]
+
+
+def test_a_date_with_a_time_is_refused_for_its_reason(tmp_path):
+    path = book(tmp_path, [BASE, ["dateTime", "when", "When"]])
+    assert any(line == 2 and "a date with a time is not supported" in message
+               and OUT_OF_SCOPE in message
+               for line, message in located(refused(path), path, "survey"))
 
 
 def test_a_default_on_a_worker_question_is_carried_and_round_trips(tmp_path):
@@ -585,12 +658,22 @@ def test_a_default_on_a_worker_question_is_carried_and_round_trips(tmp_path):
     assert [again.item(n).default for n in "snd"] == ["yes", 3, "2024-05-01"]
 
 
+def test_a_default_without_an_audience_makes_the_question_the_workers(tmp_path):
+    # In ODK the person holding the device sees the pre-filled answer: the worker. The
+    # question is never put to the child with an answer in it, and the author is told.
+    path = book(tmp_path, [[*BASE, "default"], ["integer", "x", "X", None],
+                           ["select_one yn", "s", "S", "yes"]])
+    form, warnings = imported(path)
+    assert form.item("s").audience is Audience.WORKER and form.item("s").default == "yes"
+    assert form.item("x").audience is None
+    assert [(w.line, "worker's question" in w.message) for w in warnings] == [(3, True)]
+
+
 @pytest.mark.parametrize("row, words", [
-    (["select_one yn", "s", "S", None, "yes"], "never on a question put to the child"),
     (["select_one yn", "s", "S", "child", "yes"], "never on a question put to the child"),
     (["text", "s", "S", "worker", "${x}"], "dynamic defaults are not supported"),
     (["date", "s", "S", "worker", "today()"], "dynamic defaults are not supported"),
-], ids=["no audience", "child", "reference", "function"])
+], ids=["child", "reference", "function"])
 def test_defaults_that_cannot_be_carried_refuse_the_form(tmp_path, row, words):
     path = book(tmp_path, [[*BASE, "fs_audience", "default"], ["integer", "x", "X", None, None],
                            row])
