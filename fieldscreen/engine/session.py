@@ -288,7 +288,7 @@ class ScreeningSession:
 
             if is_truthy(rule.evaluate(lookup, today=today)):
                 offered.append(choice)
-        # Choices sharing a name (a cascade's, docs/decisions.md 61) read the same words:
+        # Choices sharing a name (a cascade's, docs/decisions.md 62) read the same words:
         # the first one offered stands for the name, so no answer is offered twice.
         return first_of_each_name(offered)
 

@@ -33,7 +33,7 @@ class ItemType(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     GROUP = "group"
     # A time of day (XLSForm's `time`), answered and stored as the text HH:MM:SS, local to
-    # the worker, without a zone (docs/decisions.md, 60).
+    # the worker, without a zone (docs/decisions.md, 61).
     TIME = "time"
 
     @property
@@ -156,7 +156,7 @@ class ChoiceList:
     def names(self) -> tuple[str, ...]:
         """Each choice name once, in list order. A name appears twice in `choices` only in
         a cascade (XLSForm's allow_choice_duplicates), where both read the same words and
-        differ in the columns a choice filter tests (docs/decisions.md, 61)."""
+        differ in the columns a choice filter tests (docs/decisions.md, 62)."""
         return tuple(dict.fromkeys(choice.name for choice in self.choices))
 
     @property

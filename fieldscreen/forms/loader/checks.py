@@ -57,7 +57,7 @@ class WholeFormChecks(RulesReader):
             self._check_value_sizes(items)
 
     def _check_time_order(self, items: list[Item]) -> None:
-        # A time answer is text (docs/decisions.md, 60): `<` and `>` compare text as numbers,
+        # A time answer is text (docs/decisions.md, 61): `<` and `>` compare text as numbers,
         # so ordering a time would always be false, a condition that silently never holds.
         times = {item.name for item in items if item.type is ItemType.TIME}
         if not times:

@@ -277,7 +277,7 @@ class _SurveyReader(_SheetReaders):
         if "audience" not in node.entry and "level" not in node.entry:
             # In ODK the person holding the device sees the pre-filled answer and confirms
             # or changes it: the worker. So the question is the worker's (docs/decisions.md,
-            # 59), never put to the child with an answer already in it; said, since the
+            # 60), never put to the child with an answer already in it; said, since the
             # wizard then shows it as the worker's and in the worker's language.
             node.entry["audience"] = "worker"
             self.warn(SURVEY, row.number, _(

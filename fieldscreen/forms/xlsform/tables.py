@@ -82,7 +82,7 @@ _UNSUPPORTED_TYPES = {
     "barcode": N_("barcode scanning is not supported"),
     "range": N_("range questions are not supported"),
     "rank": N_("ranking questions are not supported"),
-    # A time of day is carried (`time`); a date with a time is not (docs/decisions.md, 60).
+    # A time of day is carried (`time`); a date with a time is not (docs/decisions.md, 61).
     "datetime": N_("a date with a time is not supported, only a date or a time of day"),
     "hidden": N_("hidden values are not supported"),
     **dict.fromkeys(("xml-external", "csv-external"), N_("external data is not supported")),
