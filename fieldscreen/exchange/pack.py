@@ -76,6 +76,10 @@ SIGNATURE_DOMAIN = "deployment-pack"
 # Media (at most 40 MiB, base64 in the file) made 8 MiB too small: a checklist read aloud
 # in five languages is a few MiB, and recorded human voices more (decision 59).
 MAX_PACK_BYTES = 64 * 1024 * 1024
+# Everything but the media (the signed content, as base64 text: forms, services, settings,
+# envelopes) keeps the 8 MiB the whole pack had before media: forms are slow to check,
+# media files are only hashed.
+MAX_CONTENT_BYTES = 8 * 1024 * 1024
 # A recording handed to the pack writer in WAV or FLAC is larger than the Ogg it becomes.
 MAX_MEDIA_SOURCE_BYTES = 32 * 1024 * 1024
 DEFAULT_RETENTION_DAYS = 30
@@ -231,6 +235,10 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         "media": _media_index(media),
     }
     raw = canonical_json(content)
+    if len(raw) > MAX_CONTENT_BYTES // 4 * 3:
+        raise UserError(_("The forms and settings of the deployment pack would be larger "
+                          "than {size} MiB.").format(size=MAX_CONTENT_BYTES >> 20),
+                        hint=_("Put fewer forms in one pack."))
     pack = json.dumps({
         "format": PACK_FORMAT,
         "content": b64(raw),
@@ -408,11 +416,17 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         if not isinstance(outer, dict) or outer.get("format") not in (
                 PACK_FORMAT, PREVIOUS_PACK_FORMAT, SECOND_PACK_FORMAT, FIRST_PACK_FORMAT):
             raise ValueError
-        content_bytes = unb64(str(outer["content"]))
+        encoded_content = str(outer["content"])
+        if len(encoded_content) > MAX_CONTENT_BYTES:
+            raise _MediaRefused(_("its forms and settings are larger than {size} MiB").format(
+                size=MAX_CONTENT_BYTES >> 20))
+        content_bytes = unb64(encoded_content)
         signature = unb64(str(outer["signature"]))
         content = loads_strict(content_bytes.decode("utf-8"))
         coordinator = content["coordinator"]
         key = VerifyKey(unb64(str(coordinator["signing_key"])))
+    except _MediaRefused as problem:
+        raise refused(problem.reason) from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, CryptoError, RecursionError):
         raise refused(_("it is not a FieldScreen deployment pack")) from None
     try:
