@@ -38,7 +38,7 @@ MEDIA_TYPES = frozenset({AUDIO, PNG, JPEG})
 # about 10 KB a second at most in Ogg Vorbis; a picture for a question is a small PNG.
 MAX_AUDIO_BYTES = 1024 * 1024
 MAX_IMAGE_BYTES = 512 * 1024
-MAX_MEDIA_BYTES = 48 * 1024 * 1024
+MAX_MEDIA_BYTES = 40 * 1024 * 1024
 MAX_MEDIA_FILES = 10_000
 
 # Recordings the coordinator generated (espeak-ng) are stored under names no form can use
