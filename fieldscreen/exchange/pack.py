@@ -204,7 +204,11 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         text = _read(path)
         form = load_form_text(text, str(path))
         forms.append({"id": form.id, "version": form.version, "yaml": text})
-        media.update(_form_media(form, path))
+        for name, data in _form_media(form, path).items():
+            if media.setdefault(name, data) != data:
+                # One name, one file in the pack: two forms cannot mean two recordings.
+                raise _media_refused(name, _("another form of the pack names a different "
+                                             "file by the same name"))
         if speech is not None:
             from fieldscreen.exchange.speech import readings
 

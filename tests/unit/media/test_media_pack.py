@@ -155,3 +155,20 @@ def test_a_previous_format_pack_still_reads(key, pack_raw):
     pack = read_pack(json.dumps(legacy).encode())
     assert not pack.media
     assert pack.question_audio().clips("sleeps_safe", "ar") == ()
+
+
+def test_two_forms_naming_different_files_by_one_name_are_refused(tmp_path, key):
+    from fieldscreen.exchange.pack import build_pack
+    from fieldscreen.store.crypto import AgeIdentity
+    from tests.unit.media.helpers import NOW
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = form_with_media(tmp_path / "one")
+    same = {name: (tmp_path / "one" / "media-test-media" / name).read_bytes()
+            for name in ("sleeps_ar.ogg", "yes_ar.ogg", "house.png", "no.png")}
+    second = form_with_media(tmp_path / "two", {**same, "sleeps_ar.ogg": ogg_tone(0.9)})
+    with pytest.raises(UserError, match="different file by the same name"):
+        build_pack(signing_key=key, recipient=AgeIdentity.generate().recipient,
+                   coordinator_name="C", form_paths=[first, second], services_path=None,
+                   sync=None, retention_days=30, demo=False, now=NOW)
