@@ -172,3 +172,29 @@ def test_two_forms_naming_different_files_by_one_name_are_refused(tmp_path, key)
         build_pack(signing_key=key, recipient=AgeIdentity.generate().recipient,
                    coordinator_name="C", form_paths=[first, second], services_path=None,
                    sync=None, retention_days=30, demo=False, now=NOW)
+
+
+def test_a_field_laptop_plays_the_installed_packs_recordings(tmp_path):
+    from fieldscreen.exchange.pack import build_pack, install_pack, installed_question_audio
+    from fieldscreen.forms.media import NoQuestionAudio
+    from tests.exchange_helpers import make_world
+    from tests.unit.media.helpers import NOW
+
+    world = make_world(tmp_path / "world")
+    try:
+        assert installed_question_audio(world.field).clips("sleeps_safe", "ar") == ()
+        form = form_with_media(tmp_path)
+        raw = build_pack(signing_key=world.coordinator.coordinator_signing_key(),
+                         recipient=world.coordinator.coordinator_identity().recipient,
+                         coordinator_name="Coordinator", form_paths=[form],
+                         services_path=None, sync=None, retention_days=30, demo=False,
+                         now=NOW, sequence=world.pack.sequence + 1)
+        install_pack(world.field, raw)
+        clips = installed_question_audio(world.field).clips("sleeps_safe", "ar")
+        folder = tmp_path / "media-test-media"
+        # The recorded question, then the recorded "yes"; no generated readings in this pack.
+        assert list(clips) == [(folder / "sleeps_ar.ogg").read_bytes(),
+                               (folder / "yes_ar.ogg").read_bytes()]
+        assert not isinstance(installed_question_audio(world.field), NoQuestionAudio)
+    finally:
+        world.close()
