@@ -2,9 +2,8 @@
 
 A pack carries the coordinator's age recipient and signing key, the checklist forms, their
 media (recordings and pictures, with generated readings), the services directory, the sync
-settings and the retention policy. The first pack a profile
-installs pins the coordinator's signing key; later packs (form updates) must be signed by
-that same key.
+settings and the retention policy. The first pack a profile installs pins the coordinator's
+signing key; later packs (form updates) must be signed by that same key.
 """
 
 from __future__ import annotations
