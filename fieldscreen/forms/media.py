@@ -185,6 +185,10 @@ class FormAudio:
     """`QuestionAudio` over the media files a pack carries: a recorded voice when the form
     names one for the language, else the coordinator's generated reading, else nothing.
 
+    The answers are every choice of the item's list in answer-card order; a choice filter
+    depends on the answers given so far, which this seam does not see, so a filtered list is
+    read whole (the shipped checklist filters none of the child's questions).
+
     Attributes:
         form: the form the wizard shows (its choices and media names).
         files: media bytes by name, recorded and generated (already checked by the pack).
