@@ -198,3 +198,14 @@ def test_a_field_laptop_plays_the_installed_packs_recordings(tmp_path):
         assert not isinstance(installed_question_audio(world.field), NoQuestionAudio)
     finally:
         world.close()
+
+
+def test_more_media_than_a_pack_carries_is_refused(pack_raw, monkeypatch):
+    monkeypatch.setattr(pack_module, "MAX_MEDIA_BYTES", 1000)
+    _refused(pack_raw, "its media is larger than")
+
+
+def test_forms_and_settings_over_their_own_limit_are_refused_before_parsing(pack_raw):
+    outer = json.loads(pack_raw)
+    outer["content"] = "A" * (pack_module.MAX_CONTENT_BYTES + 4)
+    _refused(json.dumps(outer).encode(), "its forms and settings are larger than 8 MiB")
