@@ -15,7 +15,10 @@ Cases (see bench/README.md for how to read them):
 - ODK's encrypted-submission scheme (RSA-2048-OAEP key wrap per submission, AES-256-CFB
   content) reimplemented here with `cryptography`, decrypting the same 100,000 records;
   target: our whole import >= 10x faster than its decryption alone;
-- a cProfile of the import on 20 batches, summarised in the notes.
+- a cProfile of the import on 20 batches, summarised in the notes;
+- writing the shipped checklist's deployment pack with espeak-ng readings of every child
+  question and answer in its five languages (issue 21; informational: seconds per pack,
+  with the number of readings and the pack's size in the note).
 
 Every database lives in one temporary folder on a real disk (as in the store suite): fsync on
 tmpfs costs nothing and would flatter a durable import. `--quick` imports 10,000 records and
@@ -150,7 +153,36 @@ def run(quick: bool) -> list[Result]:
                  f"{_fsync_cost(world.folder) * 1e3:.2f} ms (median)")
         results = _seal_cases(world, quick)
         results += _import_cases(world, quick, where)
+    results.append(_readings_case(quick))
     return results
+
+
+def _readings_case(quick: bool) -> Result:
+    from fieldscreen.exchange.speech import find_speech_engine, readings
+    from fieldscreen.forms.translations import with_catalog_languages
+    from fieldscreen.store.crypto import AgeIdentity
+
+    case = "pack with espeak-ng readings, shipped checklist"
+    engine = find_speech_engine()
+    if engine is None:
+        return Result(SUITE, case, skipped="espeak-ng is not installed (apt-get install "
+                                           "espeak-ng)")
+    key, recipient = SigningKey.generate(), AgeIdentity.generate().recipient
+    sizes: list[int] = []
+
+    def write() -> None:
+        sizes.append(len(build_pack(
+            signing_key=key, recipient=recipient, coordinator_name="Bench coordinator",
+            form_paths=[SHIPPED_FORM], services_path=SERVICES, sync=None, retention_days=30,
+            demo=False, now=dt.datetime.now(dt.UTC), speech=engine)))
+
+    form = with_catalog_languages(load_form(SHIPPED_FORM))
+    count = sum(1 for _reading in readings(form, ()))
+    progress(f"exchange: a pack with {count} espeak-ng readings")
+    samples = measure(write, runs=1 if quick else 3, warmup=0, budget_s=120)
+    return Result(SUITE, case, samples, note=(
+        f"{count} readings in {len(form.languages)} languages "
+        f"({', '.join(form.languages)}); pack {sizes[-1] / 2**20:.1f} MiB"))
 
 
 # -- the world: a coordinator (kept as an empty template) and an enrolled field laptop -------

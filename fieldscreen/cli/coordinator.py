@@ -106,6 +106,7 @@ def _run_pack(args: argparse.Namespace) -> int:
         build_pack,
         linkage_share,
     )
+    from fieldscreen.exchange.speech import find_speech_engine
     from fieldscreen.files import write_atomically
     from fieldscreen.paths import shipped_dir
 
@@ -116,6 +117,7 @@ def _run_pack(args: argparse.Namespace) -> int:
         ca = args.ca_certificate.read_text(encoding="ascii") if args.ca_certificate else None
         sync_settings = SyncSettings(absolute_sync_target(args.sync_target), args.webdav_user,
                                      webdav_password(args), ca)
+    speech = find_speech_engine()
     profile = unlock(args)
     try:
         raw = build_pack(
@@ -124,7 +126,7 @@ def _run_pack(args: argparse.Namespace) -> int:
             coordinator_name=profile.info.name, form_paths=forms, services_path=services,
             sync=sync_settings, retention_days=args.retention_days, demo=profile.info.demo,
             now=now(), sequence=profile.next_pack_sequence(),
-            linkage=linkage_share(profile) if args.child_codes else None)
+            linkage=linkage_share(profile) if args.child_codes else None, speech=speech)
         laptops = len(linkage_share(profile).devices) if args.child_codes else 0
         fingerprint = profile.coordinator_signing_key().public.fingerprint()
     finally:
@@ -136,6 +138,13 @@ def _run_pack(args: argparse.Namespace) -> int:
             path=args.output, reason=error.strerror or error)) from None
     print(_("Wrote the deployment pack {path}; its key fingerprint is {fingerprint}.").format(
         path=args.output, fingerprint=fingerprint), file=sys.stderr)
+    if speech is None:
+        print(_("espeak-ng is not installed here, so the pack has no generated readings: "
+                "only the recordings the forms name."), file=sys.stderr)
+    elif speech.unvoiced:
+        print(_("espeak-ng has no voice for {languages}: the pack has no generated readings "
+                "in them.").format(languages=", ".join(sorted(speech.unvoiced))),
+              file=sys.stderr)
     if args.child_codes:
         print(ngettext("Child codes: the linkage key is sealed to {count} enrolled laptop; a "
                        "laptop enrolled later gets it in the next pack.",

@@ -1,23 +1,46 @@
 """Deployment packs: what a coordinator hands to field laptops, signed so it cannot be altered.
 
-A pack carries the coordinator's age recipient and signing key, the checklist forms, the
-services directory, the sync settings and the retention policy. The first pack a profile
-installs pins the coordinator's signing key; later packs (form updates) must be signed by
-that same key.
+A pack carries the coordinator's age recipient and signing key, the checklist forms, their
+media (recordings and pictures, with generated readings), the services directory, the sync
+settings and the retention policy. The first pack a profile installs pins the coordinator's
+signing key; later packs (form updates) must be signed by that same key.
 """
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
+import hashlib
 import json
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from fieldscreen.errors import SourceProblems, UserError
 from fieldscreen.exchange.strict_json import loads_strict
 from fieldscreen.forms.loader import load_form_text
+from fieldscreen.forms.media import (
+    AUDIO,
+    JPEG,
+    MAX_MEDIA_BYTES,
+    MAX_MEDIA_FILES,
+    MEDIA_NAME,
+    MEDIA_TYPES,
+    OGG_EXTENSIONS,
+    PNG,
+    FormAudio,
+    QuestionAudio,
+    is_generated_name,
+    limit_for,
+    media_folder,
+    media_kind,
+    referenced_names,
+    sniff,
+)
 from fieldscreen.forms.schema import Form
 from fieldscreen.forms.services import ServicesDirectory, read_services
 from fieldscreen.forms.yamlsource import parse_yaml
@@ -34,17 +57,29 @@ from fieldscreen.store.crypto import (
 from fieldscreen.store.incoming import device_id_for
 
 if TYPE_CHECKING:
+    from fieldscreen.exchange.speech import SpeechEngine
     from fieldscreen.store.profile import UnlockedProfile
 
 # Version 2 adds `sequence`: packs are ordered by it, never by their clock-made date.
 # Version 3 adds `linkage`: the deployment's linkage key, sealed to each enrolled device.
-PACK_FORMAT = "fieldscreen-pack/3"
-PREVIOUS_PACK_FORMAT = "fieldscreen-pack/2"  # still read: a pack without linkage
+# Version 4 adds `media`: recordings and pictures, each file's digest signed in the content.
+PACK_FORMAT = "fieldscreen-pack/4"
+PREVIOUS_PACK_FORMAT = "fieldscreen-pack/3"  # still read: a pack without media
+SECOND_PACK_FORMAT = "fieldscreen-pack/2"  # still read: a pack without linkage
 FIRST_PACK_FORMAT = "fieldscreen-pack/1"  # still read: sequence 0, older than any later one
-_SEQUENCED = (PACK_FORMAT, PREVIOUS_PACK_FORMAT)
+_SEQUENCED = (PACK_FORMAT, PREVIOUS_PACK_FORMAT, SECOND_PACK_FORMAT)
+_WITH_LINKAGE = (PACK_FORMAT, PREVIOUS_PACK_FORMAT)
 MAX_PACK_SEQUENCE = 2**31
 SIGNATURE_DOMAIN = "deployment-pack"
-MAX_PACK_BYTES = 8 * 1024 * 1024
+# Media (at most 40 MiB, base64 in the file) made 8 MiB too small: a checklist read aloud
+# in five languages is a few MiB, and recorded human voices more (decision 63).
+MAX_PACK_BYTES = 64 * 1024 * 1024
+# Everything but the media (the signed content, as base64 text: forms, services, settings,
+# envelopes) keeps the 8 MiB the whole pack had before media: forms are slow to check,
+# media files are only hashed.
+MAX_CONTENT_BYTES = 8 * 1024 * 1024
+# A recording handed to the pack writer in WAV or FLAC is larger than the Ogg it becomes.
+MAX_MEDIA_SOURCE_BYTES = 32 * 1024 * 1024
 DEFAULT_RETENTION_DAYS = 30
 # A century: longer than any policy, and short enough that "now minus the retention" is
 # still a date (a larger number would make the laptop's purge fail with OverflowError).
@@ -114,6 +149,15 @@ class DeploymentPack:
     # The linkage key sealed to each enrolled device, by device id (format 3); empty when
     # the deployment collects no child codes.
     envelopes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Media files by name (format 4): the forms' recordings (Ogg) and pictures (PNG, JPEG)
+    # and the readings generated for them, each checked against its signed digest and type.
+    media: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}),
+                                       repr=False)
+
+    def question_audio(self, form_id: str | None = None) -> QuestionAudio:
+        """What the wizard plays for the questions of this pack's form (`form_id` or the
+        first), in `QuestionAudio` form."""
+        return FormAudio(self.form(form_id), self.media)
 
     def is_older_than(self, other: DeploymentPack) -> bool:
         """Whether this pack came before `other` from the same coordinator.
@@ -137,20 +181,37 @@ class DeploymentPack:
 def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str,
                form_paths: list[Path], services_path: Path | None, sync: SyncSettings | None,
                retention_days: int, demo: bool, now: dt.datetime, sequence: int = 1,
-               linkage: LinkageShare | None = None) -> bytes:
+               linkage: LinkageShare | None = None,
+               speech: SpeechEngine | None = None) -> bytes:
     """Validate the files and write a signed pack (UTF-8 JSON bytes).
 
     With `linkage`, the deployment's linkage key goes in sealed to each of its devices
-    (never in clear: the pack itself is signed, not encrypted).
+    (never in clear: the pack itself is signed, not encrypted). The media each form names
+    comes from its `<form>-media` folder; with `speech`, every child question and answer
+    without a recording in a language is read by espeak-ng (exchange/speech.py).
 
     Raises:
         SourceProblems: a form or the services file is not valid.
+        UserError: a media file is missing, too large or not what its name says.
     """
+    from fieldscreen.forms.translations import with_catalog_languages
+
     forms = []
+    media: dict[str, bytes] = {}
     for path in form_paths:
         text = _read(path)
         form = load_form_text(text, str(path))
         forms.append({"id": form.id, "version": form.version, "yaml": text})
+        for name, data in _form_media(form, path).items():
+            if media.setdefault(name, data) != data:
+                # One name, one file in the pack: two forms cannot mean two recordings.
+                raise _media_refused(name, _("another form of the pack names a different "
+                                             "file by the same name"))
+        if speech is not None:
+            from fieldscreen.exchange.speech import readings
+
+            # The languages the field wizard offers: the form's and its catalogs'.
+            media.update(speech.generate(readings(with_catalog_languages(form), media)))
     services = None
     if services_path is not None:
         services = _read(services_path)
@@ -173,13 +234,155 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         "retention": {"received_days": retention_days},
         "demo": demo,
         "linkage": _envelopes(linkage, pack_id) if linkage is not None else None,
+        "media": _media_index(media),
     }
     raw = canonical_json(content)
-    return json.dumps({
+    if len(raw) > MAX_CONTENT_BYTES // 4 * 3:
+        raise UserError(_("The forms and settings of the deployment pack would be larger "
+                          "than {size} MiB.").format(size=MAX_CONTENT_BYTES >> 20),
+                        hint=_("Put fewer forms in one pack."))
+    pack = json.dumps({
         "format": PACK_FORMAT,
         "content": b64(raw),
         "signature": b64(signing_key.sign(SIGNATURE_DOMAIN, raw)),
+        "media": {name: b64(data) for name, data in sorted(media.items())},
     }, indent=1).encode("utf-8")
+    if len(pack) > MAX_PACK_BYTES:
+        raise UserError(_("The deployment pack would be larger than {size} MiB.").format(
+            size=MAX_PACK_BYTES >> 20), hint=_("Use shorter or fewer recordings, or smaller "
+                                               "pictures."))
+    return pack
+
+
+# -- media ----------------------------------------------------------------------------------
+
+
+def _form_media(form: Form, path: Path) -> dict[str, bytes]:
+    """The media files `form` names, from its media folder, checked and with recordings in
+    Ogg (WAV, FLAC and MP3 are encoded to Ogg Vorbis here, on the coordinator)."""
+    folder = media_folder(path)
+    found: dict[str, bytes] = {}
+    for name, kind in sorted(referenced_names(form).items()):
+        file = folder / name
+        try:
+            if file.stat().st_size > MAX_MEDIA_SOURCE_BYTES:
+                raise _media_refused(name, _("it is larger than {size} MiB").format(
+                    size=MAX_MEDIA_SOURCE_BYTES >> 20))
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise UserError(_("The form {form} names the media file '{name}', which is not "
+                              "in {folder}.").format(form=path, name=name, folder=folder),
+                            hint=_("Put the file there, or remove its name from the form "
+                                   "(fieldscreen forms check lists every missing one).")) from None
+        except OSError as error:
+            raise UserError(_("Cannot read {path}: {reason}").format(
+                path=file, reason=error.strerror or error)) from None
+        found[name] = _checked_media(name, kind, data)
+    return found
+
+
+def _media_refused(name: str, reason: str) -> UserError:
+    return UserError(_("The media file '{name}' cannot go in the pack: {reason}.").format(
+        name=name, reason=reason), hint=_("Replace the file in the form's media folder."))
+
+
+def _checked_media(name: str, kind: str, data: bytes) -> bytes:
+    found = sniff(data)
+    if kind == "audio" and Path(name).suffix.lower() not in OGG_EXTENSIONS:
+        from fieldscreen.exchange.speech import encode_ogg_vorbis
+
+        try:
+            data = encode_ogg_vorbis(data)
+        except ValueError:
+            raise _media_refused(name, _("it is not a recording")) from None
+        found = sniff(data)
+    expected = {"audio": (AUDIO,), "image": (PNG, JPEG)}[kind]
+    if found not in expected or (found == PNG) != (Path(name).suffix.lower() == ".png"):
+        raise _media_refused(name, _("it is not the {kind} its name says").format(
+            kind=_("Ogg Vorbis or Opus recording") if kind == "audio"
+            else Path(name).suffix.lstrip(".").upper()))
+    assert found is not None
+    if len(data) > limit_for(found):
+        raise _media_refused(name, _("it is larger than {size} KiB").format(
+            size=limit_for(found) >> 10))
+    return data
+
+
+def _media_index(media: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    if len(media) > MAX_MEDIA_FILES or sum(map(len, media.values())) > MAX_MEDIA_BYTES:
+        raise UserError(_("The forms' media is more than a pack carries ({count} files, "
+                          "{size} MiB).").format(count=MAX_MEDIA_FILES,
+                                                  size=MAX_MEDIA_BYTES >> 20),
+                        hint=_("Use shorter or fewer recordings, or smaller pictures."))
+    return [{"name": name, "type": sniff(data), "bytes": len(data),
+             "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in sorted(media.items())]
+
+
+_GENERATED = re.compile(
+    r"^speech/[a-z0-9][a-z0-9_-]{0,63}/[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*/"
+    r"(?:q/[A-Za-z_][A-Za-z0-9_]{0,63}|a/[A-Za-z_][A-Za-z0-9_]{0,63}/[a-z0-9_]{1,64})$")
+
+
+def _read_media(index: Any, files: Any) -> dict[str, bytes]:
+    """A format-4 pack's media: every file declared in the signed index, present, with its
+    digest, size and type; nothing undeclared. Raises `_MediaRefused` with the reason."""
+    if index is None:
+        index = []
+    if not isinstance(index, list) or len(index) > MAX_MEDIA_FILES or not isinstance(
+            files, dict):
+        raise ValueError("media")
+    found: dict[str, bytes] = {}
+    total = 0
+    for entry in index:
+        if not isinstance(entry, dict) or set(entry) != {"name", "type", "bytes", "sha256"}:
+            raise ValueError("media")
+        name, kind, size, digest = entry["name"], entry["type"], entry["bytes"], entry["sha256"]
+        if not isinstance(name, str) or name in found or not (
+                MEDIA_NAME.match(name) or _GENERATED.match(name)):
+            raise _MediaRefused(_("a media file has a name that is not allowed ({name!r})"
+                                  ).format(name=str(name)[:60].replace("\x00", "\\0")))
+        if kind not in MEDIA_TYPES or type(size) is not int or not isinstance(digest, str):
+            raise ValueError("media")
+        if (is_generated_name(name) and kind != AUDIO) or (
+                not is_generated_name(name) and media_kind(name) != (
+                "audio" if kind == AUDIO else "image")):
+            raise _MediaRefused(_("the media file '{name}' is declared as another type than "
+                                  "its name says").format(name=name))
+        if not 0 < size <= limit_for(kind):
+            raise _MediaRefused(_("the media file '{name}' is larger than {size} KiB").format(
+                name=name, size=limit_for(kind) >> 10))
+        total += size
+        if total > MAX_MEDIA_BYTES:
+            raise _MediaRefused(_("its media is larger than {size} MiB").format(
+                size=MAX_MEDIA_BYTES >> 20))
+        encoded = files.get(name)
+        if not isinstance(encoded, str) or len(encoded) > (size + 2) // 3 * 4:
+            raise _MediaRefused(_("the media file '{name}' is missing or altered").format(
+                name=name))
+        try:
+            data = unb64(encoded)
+        except (ValueError, binascii.Error):
+            raise _MediaRefused(_("the media file '{name}' is missing or altered").format(
+                name=name)) from None
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise _MediaRefused(_("the media file '{name}' does not match the pack's "
+                                  "signature (it was altered)").format(name=name))
+        if sniff(data) != kind:
+            raise _MediaRefused(_("the media file '{name}' is not the {kind} it is declared "
+                                  "as").format(name=name, kind=kind))
+        found[name] = data
+    if set(files) - set(found):
+        raise _MediaRefused(_("it holds media files its signature does not cover"))
+    return found
+
+
+class _MediaRefused(Exception):
+    """A format-4 pack's media is not what its signed index declares (the reason)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _read(path: Path) -> str:
@@ -213,13 +416,19 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
     try:
         outer = loads_strict(raw.decode("utf-8"))
         if not isinstance(outer, dict) or outer.get("format") not in (
-                PACK_FORMAT, PREVIOUS_PACK_FORMAT, FIRST_PACK_FORMAT):
+                PACK_FORMAT, PREVIOUS_PACK_FORMAT, SECOND_PACK_FORMAT, FIRST_PACK_FORMAT):
             raise ValueError
-        content_bytes = unb64(str(outer["content"]))
+        encoded_content = str(outer["content"])
+        if len(encoded_content) > MAX_CONTENT_BYTES:
+            raise _MediaRefused(_("its forms and settings are larger than {size} MiB").format(
+                size=MAX_CONTENT_BYTES >> 20))
+        content_bytes = unb64(encoded_content)
         signature = unb64(str(outer["signature"]))
         content = loads_strict(content_bytes.decode("utf-8"))
         coordinator = content["coordinator"]
         key = VerifyKey(unb64(str(coordinator["signing_key"])))
+    except _MediaRefused as problem:
+        raise refused(problem.reason) from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, CryptoError, RecursionError):
         raise refused(_("it is not a FieldScreen deployment pack")) from None
     try:
@@ -268,15 +477,19 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
             if type(sequence) is not int or not 1 <= sequence <= MAX_PACK_SEQUENCE:
                 raise ValueError("sequence")
         envelopes = (_read_envelopes(content.get("linkage"))
-                     if outer["format"] == PACK_FORMAT else {})
+                     if outer["format"] in _WITH_LINKAGE else {})
+        media = (_read_media(content.get("media"), outer.get("media", {}))
+                 if outer["format"] == PACK_FORMAT else {})
         return DeploymentPack(
             pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
             coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
             retention_days=min(max(0, retention), MAX_RETENTION_DAYS), demo=demo,
-            sequence=sequence, envelopes=envelopes,
+            sequence=sequence, envelopes=envelopes, media=MappingProxyType(media),
         )
+    except _MediaRefused as problem:
+        raise refused(problem.reason) from None
     except SourceProblems as problems:
         raise refused(_("a form or the services directory in it is not valid: {problems}"
                         ).format(problems=problems.message)) from None
@@ -412,3 +625,18 @@ def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
            if profile.info.role is ProfileRole.FIELD else None)
     profile.install_pack(raw, pack.recipient, linkage_key=key)
     return InstalledPack(pack, key is not None)
+
+
+def installed_question_audio(profile: UnlockedProfile) -> QuestionAudio | None:
+    """What the field wizard plays when the worker presses Listen: the installed pack's
+    recordings and generated readings for its form; None without a pack or when the pack
+    carries no audio at all, so the wizard offers no Listen button (and loads no sound
+    libraries). Slow: it verifies the pack; run it on the worker, then hand the result to
+    `WizardScreen.set_question_audio`."""
+    raw = profile.installed_pack()
+    if raw is None:
+        return None
+    pack = read_pack(raw)
+    if not any(is_generated_name(name) or media_kind(name) == "audio" for name in pack.media):
+        return None
+    return pack.question_audio()

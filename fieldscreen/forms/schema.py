@@ -130,6 +130,29 @@ EMPTY_TEXT = LocalizedText()
 
 
 @dataclass(frozen=True, slots=True)
+class MediaRefs:
+    """The media files an item or a choice names (forms/media.py says which names are valid).
+
+    `audio` is a recording per language (the file a human voice was recorded in); `image`
+    is one picture, the same in every language. Names, not files: the files travel in the
+    deployment pack.
+    """
+
+    audio: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    image: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.audio) or self.image is not None
+
+    def names(self) -> tuple[str, ...]:
+        """Every file named, audio first (in language order as written), then the image."""
+        return (*self.audio.values(), *((self.image,) if self.image else ()))
+
+
+NO_MEDIA = MediaRefs()
+
+
+@dataclass(frozen=True, slots=True)
 class Choice:
     name: str
     label: LocalizedText
@@ -137,6 +160,9 @@ class Choice:
     image: str | None = None
     # Extra values a choice filter can test (XLSForm's extra choices columns), as text.
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Recordings of this answer per language, and a picture file (XLSForm media::audio and
+    # media::image on the choices sheet); not the icon name above.
+    media: MediaRefs = NO_MEDIA
 
 
 def first_of_each_name(choices: Iterable[Choice]) -> tuple[Choice, ...]:
@@ -215,6 +241,9 @@ class Item:
     # A picture of what the question is about, by its name in fieldscreen/forms/pictograms.py
     # (`house`, `school`): shown beside a question to the child, for children who read poorly.
     pictogram: str | None = None
+    # Recordings of the question per language and a picture file (XLSForm media::audio,
+    # media::image); when a language has none, the pack carries a generated reading.
+    media: MediaRefs = NO_MEDIA
 
     @property
     def is_computed(self) -> bool:

@@ -16,16 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
 
+# One seam for the recordings, defined beside the media that fill it; re-exported here for
+# the wizard, which asks only this module.
+from fieldscreen.forms.media import QuestionAudio
 
-class QuestionAudio(Protocol):
-    """The recordings of a form's questions (a deployment pack's media; see forms/media.py)."""
-
-    def clips(self, item_name: str, language: str) -> Sequence[bytes]:
-        """Ogg Vorbis clips in playing order: the question first, then each answer the child
-        sees (in display order); empty when nothing is recorded for that language."""
-        ...
+__all__ = ["Availability", "Offer", "Playlist", "QuestionAudio", "offer"]
 
 
 class Availability(Enum):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fieldscreen.errors import SourceProblem, SourceProblems
 from fieldscreen.forms.loader.reader import FormReader
+from fieldscreen.forms.media import missing_media
 from fieldscreen.forms.yamlsource import (
     parse_yaml,
     read_source_text,
@@ -42,7 +43,8 @@ def check_paths(paths: Iterable[str | Path]) -> list[SourceProblem]:
             if isinstance(kind, str) and kind.startswith("fieldscreen-services/"):
                 read_services(data, str(path))
             else:
-                FormReader(str(path), source=path).read(data)
+                form = FormReader(str(path), source=path).read(data)
+                problems.extend(missing_media(form, path))
         except SourceProblems as error:
             problems.extend(error.problems)
     return problems

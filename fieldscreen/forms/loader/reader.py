@@ -20,12 +20,15 @@ from fieldscreen.forms.loader.checks import WholeFormChecks
 from fieldscreen.forms.loader.vocabulary import (
     _CHOICE_KEYS,
     _ITEM_KEYS,
+    _MEDIA_KEYS,
     _ROLE_TYPES,
     _TOP_KEYS,
     FORM_FORMAT,
 )
+from fieldscreen.forms.media import name_problem
 from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME, LANGUAGE_CODE
 from fieldscreen.forms.schema import (
+    NO_MEDIA,
     SCALE_FOR_AUDIENCE,
     TIME_OF_DAY,
     Audience,
@@ -37,6 +40,7 @@ from fieldscreen.forms.schema import (
     Item,
     ItemType,
     Level,
+    MediaRefs,
     Role,
 )
 from fieldscreen.forms.yamlsource import (
@@ -195,7 +199,8 @@ class FormReader(WholeFormChecks):
                     self.problem(entry.line_of("image"), _("image must be an icon name"))
                     image = None
                 columns = self._choice_columns(entry)
-                choice = Choice(name=name, label=label, image=image, columns=columns)
+                choice = Choice(name=name, label=label, image=image, columns=columns,
+                                media=self._media(entry))
                 first = seen.get(name)
                 if first is not None and replace(choice, columns=first.columns) != first:
                     # A record holds the name: two choices sharing it must say the same words
@@ -394,6 +399,7 @@ class FormReader(WholeFormChecks):
                 default=default,
                 children=children,
                 pictogram=pictogram,
+                media=self._media(entry),
             ),
         )
         return name
@@ -417,6 +423,45 @@ class FormReader(WholeFormChecks):
             name=name, pictogram=Quoted(value),
             near=_(" (did you mean {names}?)").format(names=", ".join(near)) if near else ""))
         return None
+
+    def _media(self, entry: LocatedMap) -> MediaRefs:
+        """An item's or a choice's `media:`: audio per language and one image, by file name."""
+        data = entry.get("media")
+        if data is None:
+            return NO_MEDIA
+        if not isinstance(data, LocatedMap):
+            self.problem(entry.line_of("media"), _(
+                "media must be a mapping with audio and image"))
+            return NO_MEDIA
+        self._unknown_keys(data, _MEDIA_KEYS, "media")
+        audio: dict[str, str] = {}
+        recordings = data.get("audio")
+        if isinstance(recordings, str):
+            recordings_by_language: Any = {self.default_language: recordings}
+        elif recordings is None or isinstance(recordings, LocatedMap):
+            recordings_by_language = recordings or {}
+        else:
+            self.problem(data.line_of("audio"), _(
+                "audio must be a file name or a mapping of language code to file name"))
+            recordings_by_language = {}
+        for language, name in recordings_by_language.items():
+            if language not in self.languages:
+                self.problem(data.line_of("audio"), _(
+                    "language '{language}' is not listed in the form's languages").format(
+                    language=Quoted(language)))
+                continue
+            problem = name_problem(name, "audio")
+            if problem is not None:
+                self.problem(data.line_of("audio"), problem)
+                continue
+            audio[language] = name
+        image = data.get("image")
+        if image is not None:
+            problem = name_problem(image, "image")
+            if problem is not None:
+                self.problem(data.line_of("image"), problem)
+                image = None
+        return MediaRefs(MappingProxyType(audio), image)
 
     def _choice_columns(self, entry: LocatedMap) -> Mapping[str, str]:
         columns = entry.get("columns")

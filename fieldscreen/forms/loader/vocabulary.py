@@ -17,9 +17,11 @@ _TOP_KEYS = frozenset(
 _ITEM_KEYS = frozenset(
     {"name", "type", "label", "hint", "relevant", "required", "constraint",
      "constraint_message", "calculation", "choices", "items", "audience", "role", "level",
-     "kind", "weight", "red_flag", "choice_filter", "default", "pictogram"}
+     "kind", "weight", "red_flag", "choice_filter", "default", "pictogram", "media"}
 )
-_CHOICE_KEYS = frozenset({"name", "label", "image", "columns"})
+_CHOICE_KEYS = frozenset({"name", "label", "image", "columns", "media"})
+# An item's or a choice's `media:` mapping (forms/media.py names the valid files).
+_MEDIA_KEYS = frozenset({"audio", "image"})
 _RULE_KEYS = frozenset(
     {"version", "thresholds", "lowered_thresholds", "lowered_when", "elevated_level_score",
      "elevated_levels_for_referral", "resilience_cap", "gaps_for_follow_up", "answer_scores"}

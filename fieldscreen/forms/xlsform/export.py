@@ -17,6 +17,7 @@ from fieldscreen.errors import UserError
 from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES
 from fieldscreen.forms.schema import Form, Item, ItemType, LocalizedText
 from fieldscreen.forms.xlsform.cells import _language_name, _plain_number, _shorten
+from fieldscreen.forms.xlsform.media import media_cells, media_headers
 from fieldscreen.forms.xlsform.tables import (
     _GAP,
     _RULE_NOTES,
@@ -57,6 +58,7 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
               *(columns("constraint_message") if has_message else []), "calculation",
               *(["choice_filter"] if any(item.choice_filter for item in form.items) else []),
               *(["default"] if any(item.default is not None for item in form.items) else []),
+              *media_headers([item.media for item in form.items], form, names),
               "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag"]
     rows: list[dict[str, Any]] = []
     open_groups: list[str] = []
@@ -64,7 +66,7 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
         while open_groups and open_groups[-1] != item.parent:
             open_groups.pop()
             rows.append({"type": "end_group"})
-        rows.append(_survey_row(item, names))
+        rows.append({**_survey_row(item, names), **media_cells(item.media, form, names)})
         if item.type is ItemType.GROUP:
             open_groups.append(item.name)
     rows.extend({"type": "end_group"} for _group in open_groups)
@@ -74,12 +76,15 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     # The extra columns choice filters test, in the order they first appear.
     extra = list(dict.fromkeys(column for choice_list in form.choice_lists.values()
                                for choice in choice_list.choices for column in choice.columns))
-    header = ["list_name", "name", *columns("label"), "fs_image", *extra]
+    header = ["list_name", "name", *columns("label"), "fs_image", *extra,
+              *media_headers([choice.media for choice_list in form.choice_lists.values()
+                              for choice in choice_list.choices], form, names)]
     rows = []
     for choice_list in form.choice_lists.values():
         for choice in choice_list.choices:
             row: dict[str, Any] = {"list_name": choice_list.name, "name": choice.name,
-                                   "fs_image": choice.image, **choice.columns}
+                                   "fs_image": choice.image, **choice.columns,
+                                   **media_cells(choice.media, form, names)}
             row.update(_localized_cells("label", choice.label, names))
             rows.append(row)
     _fill(choices, header, rows)

@@ -11,6 +11,7 @@ import yaml
 from fieldscreen.errors import SourceProblems
 from fieldscreen.forms.loader import FORM_FORMAT, load_form_text
 from fieldscreen.forms.xlsform.cells import _bounded
+from fieldscreen.forms.xlsform.media import MediaColumns
 from fieldscreen.forms.xlsform.model import ImportResult, _Node
 from fieldscreen.forms.xlsform.survey import _SurveyReader
 from fieldscreen.forms.xlsform.tables import CHOICES, RULES, SETTINGS, SURVEY
@@ -54,10 +55,12 @@ class _Importer(_SurveyReader):
         self._resolve_languages()
         for sheet in self.sheets.values():
             self._assign_fields(sheet)
+        media = MediaColumns.claim(self)
         self._raise_errors()
         settings = self._read_settings()
         choice_lists = self._read_choices()
         items = self._read_survey(choice_lists)
+        media.apply(self, items, choice_lists)
         self._leave_out_unused_lists(choice_lists, items)
         rules = self._read_rules(settings["version"])
         notes = self._read_notes()

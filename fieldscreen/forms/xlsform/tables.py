@@ -65,7 +65,8 @@ _IGNORED_COLUMNS = {
     "repeat_count": N_("repeats are not supported"),
     "guidance_hint": N_("guidance hints are not shown"),
     "required_message": N_("custom 'required' messages are not shown"),
-    "media": N_("images, audio and video are not shown"),
+    # media::audio and media::image are read (xlsform/media.py).
+    "media": N_("videos and large pictures are not shown"),
     "instance_name": N_("FieldScreen names records itself"),
     "submission_url": N_("records are sent through FieldScreen's sealed exchange"),
     "public_key": N_("FieldScreen encrypts records with its own keys"),

@@ -312,27 +312,34 @@ class DevicesPanel(QWidget):
 
         def work() -> str:
             from fieldscreen.errors import UserError
+            from fieldscreen.exchange.speech import find_speech_engine
 
+            speech = find_speech_engine()
             raw = build_pack(
                 signing_key=profile.coordinator_signing_key(),
                 recipient=profile.coordinator_identity().recipient,
                 coordinator_name=profile.info.name, form_paths=[forms],
                 services_path=services, sync=sync, retention_days=retention,
                 demo=profile.info.demo, now=clock(), sequence=profile.next_pack_sequence(),
-                linkage=linkage_share(profile) if child_codes else None)
+                linkage=linkage_share(profile) if child_codes else None, speech=speech)
             try:
                 write_atomically(output, raw, mode=0o644)
             except OSError as error:
                 raise UserError(_("Cannot write {path}: {reason}").format(
                     path=output, reason=error.strerror or error),
                     hint=_("Choose another folder, or free some space.")) from None
-            return profile.coordinator_signing_key().public.fingerprint()
+            wrote = _("Wrote the deployment pack {path}; its key fingerprint is "
+                      "{fingerprint}. Give it to the field laptops (USB stick or shared "
+                      "folder).").format(
+                path=output, fingerprint=profile.coordinator_signing_key().public.fingerprint())
+            if speech is None:
+                # Said, so a coordinator on Windows or the bundle knows why Listen is missing.
+                wrote += " " + _("espeak-ng is not installed here, so the pack has no "
+                                 "generated readings: only the recordings the forms name.")
+            return wrote
 
-        def done(fingerprint: Any) -> None:
-            self.message.setText(_("Wrote the deployment pack {path}; its key fingerprint is "
-                                   "{fingerprint}. Give it to the field laptops (USB stick "
-                                   "or shared folder).").format(path=output,
-                                                                fingerprint=fingerprint))
+        def done(message: Any) -> None:
+            self.message.setText(str(message))
 
         self.message.setText(_("Writing the pack…"))
         self.window_.run_task(work, done, self.message.setText)

@@ -49,6 +49,7 @@ from fieldscreen.workflows.screening import ScreeningWorkflow, load_checklist
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
+    from fieldscreen.forms.media import QuestionAudio
     from fieldscreen.forms.schema import Form
     from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.store.crypto import KdfParameters
@@ -214,6 +215,7 @@ class FieldWindow(ProfileWindow):
         # The wizard, result and trainer screens (and the engine they import) are built on
         # first use: the unlock screen must appear as fast as a bare window.
         self._wizard: WizardScreen | None = None
+        self._question_audio: QuestionAudio | None = None  # the installed pack's recordings
         self._result: ResultScreen | None = None
         self._trainer: TrainerScreen | None = None
         for screen in (self.first_run, self.unlock_screen, self.home):
@@ -347,6 +349,7 @@ class FieldWindow(ProfileWindow):
             self._wizard.finished.connect(self._show_result)
             self._wizard.stopped.connect(self._stop_screening)
             self._wizard.child_language_chosen.connect(self._remember_child_language)
+            self._wizard.set_question_audio(self._question_audio)
         return self._wizard
 
     @property
@@ -448,6 +451,8 @@ class FieldWindow(ProfileWindow):
 
     def _opened(self, profile: UnlockedProfile) -> None:
         self.screenings.opened(profile)
+        if self._wizard is not None:  # built before a lock: this unlock's pack may differ
+            self._wizard.set_question_audio(self._question_audio)
         self.first_run.clear()
         self.unlock_screen.reset()
         self.lock_button.show()
@@ -482,8 +487,12 @@ class FieldWindow(ProfileWindow):
 
     def _load_checklist(self, profile: UnlockedProfile) -> None:
         """The pack's form and services, or the shipped ones (runs on the worker)."""
+        from fieldscreen.exchange.pack import installed_question_audio
+
         self.screenings.form, self.screenings.services = load_checklist(
             profile, self._shipped_checklist())
+        # Verifying the pack's media is slow: done here, handed to the wizard on the GUI thread.
+        self._question_audio = installed_question_audio(profile)
 
     def lock(self) -> None:
         """Drop the keys and clear every screen; the unlock screen remains."""
