@@ -1,9 +1,10 @@
 """Deployment packs: what a coordinator hands to field laptops, signed so it cannot be altered.
 
-A pack carries the coordinator's age recipient and signing key, the checklist forms, the
-services directory, the sync settings and the retention policy. The first pack a profile
-installs pins the coordinator's signing key; later packs (form updates) must be signed by
-that same key.
+A pack carries every coordinator of the deployment (each one's age recipient and signing
+key), the checklist forms, the services directory, the sync settings and the retention
+policy. The first pack a profile installs pins its coordinators' signing keys; a later pack
+(form updates, coordinators added or removed) must be signed by a coordinator the installed
+pack lists, so a coordinator removed from the installed pack can no longer sign one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,10 +40,19 @@ if TYPE_CHECKING:
 
 # Version 2 adds `sequence`: packs are ordered by it, never by their clock-made date.
 # Version 3 adds `linkage`: the deployment's linkage key, sealed to each enrolled device.
-PACK_FORMAT = "fieldscreen-pack/3"
+# Version 4 adds `coordinators`: every coordinator of the deployment; `coordinator` is the
+# one who signed.
+PACK_FORMAT = "fieldscreen-pack/4"
+LINKAGE_PACK_FORMAT = "fieldscreen-pack/3"  # still read: one coordinator
 PREVIOUS_PACK_FORMAT = "fieldscreen-pack/2"  # still read: a pack without linkage
 FIRST_PACK_FORMAT = "fieldscreen-pack/1"  # still read: sequence 0, older than any later one
-_SEQUENCED = (PACK_FORMAT, PREVIOUS_PACK_FORMAT)
+_SEQUENCED = (PACK_FORMAT, LINKAGE_PACK_FORMAT, PREVIOUS_PACK_FORMAT)
+_WITH_LINKAGE = (PACK_FORMAT, LINKAGE_PACK_FORMAT)
+# Coordinators of one deployment: a batch is sealed to each of them, and a laptop checks a
+# receipt or pack against each, so the list is short by design (a pack listing thousands
+# would make every batch's age header as long).
+MAX_COORDINATORS = 16
+MAX_COORDINATOR_NAME = 200
 MAX_PACK_SEQUENCE = 2**31
 SIGNATURE_DOMAIN = "deployment-pack"
 MAX_PACK_BYTES = 8 * 1024 * 1024
@@ -94,8 +105,25 @@ class SyncSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PackCoordinator:
+    """One coordinator of the deployment, as a pack lists them."""
+
+    name: str
+    recipient: str  # the age X25519 recipient batches are sealed to
+    signing_key: VerifyKey  # signs packs and receipts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "age_recipient": self.recipient,
+                "signing_key": b64(self.signing_key.raw)}
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentPack:
-    """A verified pack's contents."""
+    """A verified pack's contents.
+
+    `coordinator_name`, `recipient` and `signing_key` are the coordinator who signed it;
+    `coordinators` lists every coordinator of the deployment, the signer among them.
+    """
 
     pack_id: str
     created_at: str
@@ -114,6 +142,18 @@ class DeploymentPack:
     # The linkage key sealed to each enrolled device, by device id (format 3); empty when
     # the deployment collects no child codes.
     envelopes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Every coordinator of the deployment (format 4); before, the signer alone.
+    coordinators: tuple[PackCoordinator, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The age recipients a batch is sealed to: every coordinator's."""
+        return tuple(entry.recipient for entry in self.coordinators) or (self.recipient,)
+
+    @property
+    def signing_keys(self) -> tuple[VerifyKey, ...]:
+        """The keys a receipt or a later pack may be signed with: every coordinator's."""
+        return tuple(entry.signing_key for entry in self.coordinators) or (self.signing_key,)
 
     def is_older_than(self, other: DeploymentPack) -> bool:
         """Whether this pack came before `other` from the same coordinator.
@@ -137,15 +177,27 @@ class DeploymentPack:
 def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str,
                form_paths: list[Path], services_path: Path | None, sync: SyncSettings | None,
                retention_days: int, demo: bool, now: dt.datetime, sequence: int = 1,
-               linkage: LinkageShare | None = None) -> bytes:
+               linkage: LinkageShare | None = None,
+               coordinators: Sequence[PackCoordinator] = ()) -> bytes:
     """Validate the files and write a signed pack (UTF-8 JSON bytes).
 
     With `linkage`, the deployment's linkage key goes in sealed to each of its devices
-    (never in clear: the pack itself is signed, not encrypted).
+    (never in clear: the pack itself is signed, not encrypted). `coordinators` lists every
+    coordinator of the deployment (`deployment_coordinators`); the signer (`signing_key`,
+    `recipient`, `coordinator_name`) must be one of them, and is the only one when it is
+    empty.
 
     Raises:
         SourceProblems: a form or the services file is not valid.
+        UserError: the coordinators listed are too many, or list one twice.
     """
+    signer = PackCoordinator(coordinator_name, check_age_recipient(recipient),
+                             signing_key.public)
+    listed = tuple(coordinators) or (signer,)
+    _check_coordinators(listed)
+    if not any(entry.signing_key.raw == signer.signing_key.raw
+               and entry.recipient == signer.recipient for entry in listed):
+        raise ValueError("the coordinator signing a pack must be one of those it lists")
     forms = []
     for path in form_paths:
         text = _read(path)
@@ -162,11 +214,8 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         "sequence": sequence,
         "pack_id": pack_id,
         "created_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "coordinator": {
-            "name": coordinator_name,
-            "age_recipient": check_age_recipient(recipient),
-            "signing_key": b64(signing_key.public.raw),
-        },
+        "coordinator": signer.to_json(),
+        "coordinators": [entry.to_json() for entry in listed],
         "forms": forms,
         "services": services,
         "sync": sync.to_json() if sync else None,
@@ -192,16 +241,18 @@ def _read(path: Path) -> str:
         raise UserError(_("{path} is not UTF-8 text.").format(path=path)) from None
 
 
-def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
+def read_pack(raw: bytes, *,
+              pinned: VerifyKey | Sequence[VerifyKey] | None = None) -> DeploymentPack:
     """Verify and parse a pack.
 
     Args:
         raw: the pack file's bytes.
-        pinned: the coordinator key this profile already trusts; a pack signed by any
-            other key is refused.
+        pinned: the coordinator keys this profile already trusts (the installed pack's
+            `signing_keys`); a pack signed by any other key is refused.
 
     Raises:
-        PackRefused: altered, unsigned, signed by another coordinator, or malformed.
+        PackRefused: altered, unsigned, signed by a coordinator not trusted, malformed, or
+            listing its coordinators wrongly (too many, one twice, a key that is not one).
     """
     def refused(reason: str) -> PackRefused:
         return PackRefused(
@@ -213,7 +264,7 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
     try:
         outer = loads_strict(raw.decode("utf-8"))
         if not isinstance(outer, dict) or outer.get("format") not in (
-                PACK_FORMAT, PREVIOUS_PACK_FORMAT, FIRST_PACK_FORMAT):
+                PACK_FORMAT, LINKAGE_PACK_FORMAT, PREVIOUS_PACK_FORMAT, FIRST_PACK_FORMAT):
             raise ValueError
         content_bytes = unb64(str(outer["content"]))
         signature = unb64(str(outer["signature"]))
@@ -226,11 +277,24 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         key.verify(SIGNATURE_DOMAIN, content_bytes, signature)
     except CryptoError:
         raise refused(_("its signature does not match (it was altered)")) from None
-    if pinned is not None and pinned.raw != key.raw:
+    trusted = ([pinned] if isinstance(pinned, VerifyKey) else list(pinned)
+               if pinned is not None else None)
+    if trusted is not None and key.raw not in {each.raw for each in trusted}:
+        # The installed pack's signer is the one people compare by eye.
         raise refused(_("it is signed by a different coordinator than this profile's "
-                        "({fingerprint})").format(fingerprint=pinned.fingerprint()))
+                        "({fingerprint})").format(fingerprint=trusted[0].fingerprint()))
+    coordinators: tuple[PackCoordinator, ...] = ()
+    if outer["format"] == PACK_FORMAT:
+        coordinators = _read_coordinators(content.get("coordinators"), refused)
+        if not any(entry.signing_key.raw == key.raw for entry in coordinators):
+            raise refused(_("the coordinator who signed it is not among the coordinators "
+                            "it lists"))
     try:
         recipient = check_age_recipient(str(coordinator["age_recipient"]))
+        if coordinators and not any(entry.signing_key.raw == key.raw
+                                    and entry.recipient == recipient
+                                    for entry in coordinators):
+            raise ValueError("signer")
         if not isinstance(content["forms"], list) or not content["forms"]:
             raise ValueError("forms")
         forms, sources = [], []
@@ -268,20 +332,79 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
             if type(sequence) is not int or not 1 <= sequence <= MAX_PACK_SEQUENCE:
                 raise ValueError("sequence")
         envelopes = (_read_envelopes(content.get("linkage"))
-                     if outer["format"] == PACK_FORMAT else {})
+                     if outer["format"] in _WITH_LINKAGE else {})
+        name = str(coordinator.get("name", ""))
         return DeploymentPack(
             pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
-            coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
+            coordinator_name=name, recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
             retention_days=min(max(0, retention), MAX_RETENTION_DAYS), demo=demo,
             sequence=sequence, envelopes=envelopes,
+            coordinators=coordinators or (PackCoordinator(name, recipient, key),),
         )
     except SourceProblems as problems:
         raise refused(_("a form or the services directory in it is not valid: {problems}"
                         ).format(problems=problems.message)) from None
     except (ValueError, KeyError, TypeError, AttributeError, CryptoError):
         raise refused(_("its contents are incomplete")) from None
+
+
+# -- the coordinators -----------------------------------------------------------------------
+
+
+def deployment_coordinators(profile: UnlockedProfile) -> tuple[PackCoordinator, ...]:
+    """Every coordinator of this coordinator profile, as `build_pack(coordinators=...)`
+    lists them: a batch is sealed to each, and each may sign packs and receipts."""
+    return tuple(PackCoordinator(entry.name, entry.age_recipient, VerifyKey(entry.signing_key))
+                 for entry in profile.coordinators())
+
+
+def _check_coordinators(listed: Sequence[PackCoordinator]) -> None:
+    """What a pack writer refuses: more coordinators than a pack may list, or one twice."""
+    if len(listed) > MAX_COORDINATORS:
+        raise UserError(_("A deployment has at most {count} coordinators.").format(
+            count=MAX_COORDINATORS), hint=_("Remove a coordinator, then try again."))
+    for values in ({entry.recipient for entry in listed},
+                   {entry.signing_key.raw for entry in listed}):
+        if len(values) != len(listed):
+            raise UserError(_("The deployment lists the same coordinator key twice."),
+                            hint=_("Remove the duplicate coordinator, then try again."))
+
+
+def _read_coordinators(entries: Any, refused: Any) -> tuple[PackCoordinator, ...]:
+    """The coordinators of a format-4 pack: 1 to MAX_COORDINATORS, each with a valid age
+    recipient and Ed25519 key, no key twice. Checked before any form is read."""
+    if not isinstance(entries, list) or not entries:
+        raise refused(_("it lists no coordinator"))
+    if len(entries) > MAX_COORDINATORS:
+        raise refused(_("it lists {count} coordinators; a deployment has at most "
+                        "{limit}").format(count=len(entries), limit=MAX_COORDINATORS))
+    found = []
+    for entry in entries:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "age_recipient",
+                                                           "signing_key"}
+                and isinstance(entry["name"], str)
+                and 0 < len(entry["name"]) <= MAX_COORDINATOR_NAME
+                and isinstance(entry["age_recipient"], str)
+                and isinstance(entry["signing_key"], str)):
+            raise refused(_("its list of coordinators is malformed"))
+        try:
+            recipient = check_age_recipient(entry["age_recipient"])
+        except CryptoError:
+            raise refused(_("a coordinator's age recipient is not an age key (age1…)")
+                          ) from None
+        try:
+            key = VerifyKey(unb64(entry["signing_key"]))
+            if len(key.raw) != 32:
+                raise CryptoError("length")
+        except CryptoError:
+            raise refused(_("a coordinator's signing key is not an Ed25519 key")) from None
+        found.append(PackCoordinator(entry["name"], recipient, key))
+    if (len({entry.recipient for entry in found}) != len(found)
+            or len({entry.signing_key.raw for entry in found}) != len(found)):
+        raise refused(_("it lists the same coordinator key twice"))
+    return tuple(found)
 
 
 # -- the linkage key ------------------------------------------------------------------------
@@ -401,7 +524,7 @@ def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
     """
     installed = profile.installed_pack()
     current = read_pack(installed) if installed is not None else None
-    pack = read_pack(raw, pinned=current.signing_key if current else None)
+    pack = read_pack(raw, pinned=current.signing_keys if current else None)
     if current is not None and pack.is_older_than(current):
         raise UserError(_("This deployment pack is older than the one installed; nothing "
                           "was changed."),
@@ -410,5 +533,5 @@ def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
 
     key = (open_linkage_key(pack, profile.device_key())
            if profile.info.role is ProfileRole.FIELD else None)
-    profile.install_pack(raw, pack.recipient, linkage_key=key)
+    profile.install_pack(raw, pack.recipients, linkage_key=key)
     return InstalledPack(pack, key is not None)
