@@ -476,7 +476,11 @@ class ReferralPanel(QWidget):
             if current is not None and status is current.status:
                 profile.referrals.add_note(record_id, note)
             else:
-                profile.referrals.change_status(record_id, status, note)
+                # The version shown: a case another console changed since is refused
+                # with "Someone else changed this case", never written over.
+                profile.referrals.change_status(
+                    record_id, status, note,
+                    expected_version=current.version if current is not None else None)
 
         def done(_result: None) -> None:
             self.message.setText(_("Saved."))
