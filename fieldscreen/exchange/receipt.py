@@ -102,11 +102,11 @@ def _verified(outer: dict[str, object], trusted: Sequence[VerifyKey]) -> bytes:
         raise CryptoError("signed by no coordinator of this deployment")
     data = loads_strict(content.decode("utf-8"))
     signer = unb64(str(data["coordinator"]))
-    key = next((key for key in trusted if key.raw == signer), None)
-    if key is None:
+    signer_key = next((key for key in trusted if key.raw == signer), None)
+    if signer_key is None:
         # A coordinator removed from the deployment (or never in it).
         raise CryptoError("signed by a coordinator this deployment does not list")
-    key.verify(SIGNATURE_DOMAIN, content, signature)
+    signer_key.verify(SIGNATURE_DOMAIN, content, signature)
     return content
 
 

@@ -666,9 +666,10 @@ class UnlockedProfile:
                 "SELECT data FROM key_slots WHERE slot = ?", [PASSPHRASE_SLOT]).fetchone()[0])
         locked = LockedProfile(self._database, self._clock)
         # Each passphrase must open one slot only: the slot that opens names the actor.
-        for slot in [first, *locked._coordinator_slots()]:
+        slots: list[PassphraseSlot | CoordinatorSlot] = [first, *locked._coordinator_slots()]
+        for taken in slots:
             with contextlib.suppress(CryptoError):
-                slot.open(passphrase, self.profile_id)
+                taken.open(passphrase, self.profile_id)
                 raise CoordinatorChangeRefused(
                     _("That passphrase already opens this profile for a coordinator."),
                     hint=_("Each coordinator chooses their own passphrase."))

@@ -97,7 +97,7 @@ def test_two_processes_importing_one_folder_import_each_batch_once(world, tmp_pa
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for path in files]
     results = [process.communicate(timeout=300) for process in processes]
-    for process, (out, err) in zip(processes, results, strict=True):
+    for process, (_out, err) in zip(processes, results, strict=True):
         assert process.returncode == 0, err
         assert "Traceback" not in err
     reports = [json.loads(out) for out, _err in results]

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from fieldscreen.errors import UserError
 from fieldscreen.store.audit import AuditAction
+from fieldscreen.store.crypto import CryptoError
 from fieldscreen.store.keyslots import COORDINATOR_SLOT_PREFIX, CoordinatorSlot
 from fieldscreen.store.profile import (
     MAX_COORDINATORS,
@@ -82,7 +84,7 @@ def test_another_coordinators_keys_are_in_their_slot_only(tmp_path, clock, first
     # as her.
     assert not any(added.coordinator_id in name for name in secrets)
     slot = CoordinatorSlot.from_json(stored)
-    with pytest.raises(Exception):  # noqa: B017,PT011 - CryptoError, the only outcome
+    with pytest.raises(CryptoError):
         slot.open(PASSPHRASE, first.profile_id)
     assert "AGE-SECRET-KEY" not in stored
 
@@ -184,7 +186,7 @@ def test_a_coordinator_changes_only_their_own_passphrase(tmp_path, clock, first)
 def test_a_field_profile_has_no_coordinators_to_add(tmp_path, clock):
     field = make_profile(tmp_path / "field", ProfileRole.FIELD, clock=clock)
     try:
-        with pytest.raises(Exception) as refused:  # noqa: PT011 - the role check's UserError
+        with pytest.raises(UserError) as refused:
             field.add_coordinator("Amina", SECOND)
         assert "coordinator profile" in str(refused.value)
     finally:
