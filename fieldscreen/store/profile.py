@@ -628,6 +628,16 @@ class UnlockedProfile:
                   for row in rows]
         return found
 
+    def coordinator_names(self) -> dict[str, str]:
+        """Who each audit `actor` of this profile is: the profile id names the first
+        coordinator; every coordinator ever added (removed ones too) by their id."""
+        names = {self.profile_id: self.info.name}
+        if self.info.role is ProfileRole.COORDINATOR:
+            with self._database.read() as connection:
+                names.update(connection.execute(
+                    "SELECT coordinator_id, name FROM coordinators").fetchall())
+        return names
+
     def acting_coordinator(self) -> CoordinatorEntry:
         """The coordinator who unlocked this profile."""
         wanted = self._acting[0] if self._acting is not None else self.profile_id
