@@ -281,7 +281,9 @@ def test_two_processes_changing_one_case_on_one_version_keep_exactly_one(world, 
              "--passphrase-file", str(path)],
             cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
-    results = [(process.wait(timeout=120), *process.communicate()) for process in processes]
+    answers = [process.communicate(timeout=120) for process in processes]
+    results = [(process.returncode, out, err)
+               for process, (out, err) in zip(processes, answers, strict=True)]
     codes = sorted(code for code, _out, _err in results)
     assert codes == [0, 1], results
     (refused,) = [err for code, _out, err in results if code == 1]
