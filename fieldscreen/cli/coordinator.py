@@ -1,6 +1,7 @@
 """`coordinator identity | pack | enroll | revoke | check | devices | quarantine |
-small-cell-minimum`: the coordinator's keys, deployment packs, enrolled devices, the health
-of its store and the deployment's smallest count shown."""
+small-cell-minimum | coordinators | add-coordinator | remove-coordinator`: the coordinator's
+keys, deployment packs, enrolled devices, the health of its store, the deployment's
+smallest count shown, and the several coordinators who share one coordinator profile."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fieldscreen.cli.shared import (
     EXIT_OK,
     EXIT_USER_ERROR,
     Verbs,
+    new_passphrase,
     now,
     passphrase_options,
     unlock,
@@ -36,6 +38,9 @@ def register(verbs: Verbs) -> None:
     _add_devices(coordinator_verbs)
     _add_quarantine(coordinator_verbs)
     _add_small_cell_minimum(coordinator_verbs)
+    _add_coordinators(coordinator_verbs)
+    _add_add_coordinator(coordinator_verbs)
+    _add_remove_coordinator(coordinator_verbs)
 
 
 def _json_option(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +109,7 @@ def _run_pack(args: argparse.Namespace) -> int:
         SyncSettings,
         absolute_sync_target,
         build_pack,
+        deployment_coordinators,
         linkage_share,
     )
     from fieldscreen.exchange.speech import find_speech_engine
@@ -123,7 +129,9 @@ def _run_pack(args: argparse.Namespace) -> int:
         raw = build_pack(
             signing_key=profile.coordinator_signing_key(),
             recipient=profile.coordinator_identity().recipient,
-            coordinator_name=profile.info.name, form_paths=forms, services_path=services,
+            coordinator_name=profile.acting_coordinator().name,
+            coordinators=deployment_coordinators(profile), form_paths=forms,
+            services_path=services,
             sync=sync_settings, retention_days=args.retention_days, demo=profile.info.demo,
             now=now(), sequence=profile.next_pack_sequence(),
             linkage=linkage_share(profile) if args.child_codes else None, speech=speech)
@@ -350,4 +358,84 @@ def _run_small_cell_minimum(args: argparse.Namespace) -> int:
         print(_("Counts below {minimum} are now hidden in every dashboard and export of this "
                 "deployment (it was {before}). This cannot be lowered again.").format(
             minimum=args.minimum, before=before))
+    return EXIT_OK
+
+
+# -- several coordinators ----------------------------------------------------------------------
+
+
+def _add_coordinators(verbs: Verbs) -> None:
+    listing = verbs.add_parser("coordinators",
+                               help=_("list the coordinators who share this profile"))
+    _json_option(listing)
+    passphrase_options(listing)
+    listing.set_defaults(run=_run_coordinators)
+
+
+def _run_coordinators(args: argparse.Namespace) -> int:
+    from fieldscreen.store.crypto import VerifyKey
+
+    profile = unlock(args)
+    try:
+        entries = profile.coordinators()
+        acting = profile.acting_coordinator().coordinator_id
+    finally:
+        profile.lock()
+    rows = [{"coordinator_id": entry.coordinator_id, "name": entry.name,
+             "age_recipient": entry.age_recipient,
+             "fingerprint": VerifyKey(entry.signing_key).fingerprint(),
+             "added_at": entry.added_at, "first": entry.first,
+             "you": entry.coordinator_id == acting} for entry in entries]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return EXIT_OK
+    for row in rows:
+        print(f"{row['name']:<20} {row['fingerprint']}  {row['age_recipient']}"
+              + ("  *" if row["you"] else ""))
+    return EXIT_OK
+
+
+def _add_add_coordinator(verbs: Verbs) -> None:
+    add = verbs.add_parser(
+        "add-coordinator",
+        help=_("add a coordinator who opens this profile with their own passphrase"))
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--new-passphrase-file", metavar="FILE", type=Path,
+                     help=_("read the new coordinator's passphrase from the first line of "
+                            "FILE"))
+    passphrase_options(add)
+    add.set_defaults(run=_run_add_coordinator)
+
+
+def _run_add_coordinator(args: argparse.Namespace) -> int:
+    profile = unlock(args)
+    try:
+        profile.coordinator_signing_key()  # a coordinator profile only
+        entry = profile.add_coordinator(args.name, new_passphrase(args))
+    finally:
+        profile.lock()
+    print(_("Added coordinator {name}. Write a new deployment pack so that laptops seal "
+            "batches to them too.").format(name=entry.name))
+    return EXIT_OK
+
+
+def _add_remove_coordinator(verbs: Verbs) -> None:
+    remove = verbs.add_parser(
+        "remove-coordinator", help=_("close a coordinator's key slot in this profile"))
+    remove.add_argument("name", metavar="NAME")
+    passphrase_options(remove)
+    remove.set_defaults(run=_run_remove_coordinator)
+
+
+def _run_remove_coordinator(args: argparse.Namespace) -> int:
+    profile = unlock(args)
+    try:
+        profile.coordinator_signing_key()  # a coordinator profile only
+        entry = profile.remove_coordinator(args.name)
+    finally:
+        profile.lock()
+    print(_("Removed coordinator {name}: their passphrase no longer opens this profile. "
+            "Write a new deployment pack: laptops that install it refuse their packs and "
+            "receipts.").format(name=entry.name))
     return EXIT_OK

@@ -119,6 +119,18 @@ def register(subparsers: Any) -> None:
     passphrase_options(cases)
     cases.set_defaults(run=_run_cases)
 
+    status = verbs.add_parser("case-status", help=_("move a follow-up case to another status"))
+    status.add_argument("case", metavar="RECORD_ID", help=_("the case's record id"))
+    status.add_argument("status", metavar="STATUS", choices=[
+        "new", "contacted", "referred", "accepted", "delivered", "closed"])
+    status.add_argument("--note-file", metavar="FILE", type=Path,
+                        help=_("a note for the case, read from FILE"))
+    status.add_argument("--version", metavar="N", type=int, dest="case_version",
+                        help=_("the case's version as `referral cases --json` showed it: "
+                               "refused if another console changed the case since"))
+    passphrase_options(status)
+    status.set_defaults(run=_run_case_status)
+
     queue = verbs.add_parser("queue", help=_("list referrals sent, overdue first"))
     queue.add_argument("--json", action="store_true", help=_("print JSON"))
     passphrase_options(queue)
@@ -312,7 +324,8 @@ def _run_cases(args: argparse.Namespace) -> int:
         profile.lock()
     rows = [{"record_id": case.record_id, "priority": case.priority,
              "status": case.status.value, "screened_at": case.screened_at,
-             "due_at": case.due_at, "overdue": case.overdue} for case in cases]
+             "due_at": case.due_at, "overdue": case.overdue, "version": case.version}
+            for case in cases]
     if args.json:
         json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -321,6 +334,21 @@ def _run_cases(args: argparse.Namespace) -> int:
         flag = _("OVERDUE") if row["overdue"] else ""
         print(f"{row['record_id']}  {row['priority']:<8} {row['status']:<10} "
               f"{row['screened_at']}  {flag}")
+    return EXIT_OK
+
+
+def _run_case_status(args: argparse.Namespace) -> int:
+    from fieldscreen.store.follow_up import FollowUpStatus
+
+    note = _text_file(args.note_file)
+    profile = shared.unlock(args)
+    try:
+        profile.coordinator_signing_key()  # a coordinator profile only
+        case = profile.referrals.change_status(args.case, FollowUpStatus(args.status), note,
+                                               expected_version=args.case_version)
+    finally:
+        profile.lock()
+    print(f"{case.record_id}  {case.status.value}  {case.version}")
     return EXIT_OK
 
 

@@ -1,8 +1,9 @@
 """Sealed batches: the field-to-coordinator file format, written and checked strictly.
 
-A batch is a standard age file encrypted to the coordinator's recipient. Inside is a tar of
-`manifest.json`, `manifest.sig` (the device's Ed25519 signature over the manifest, which
-names the recipient: sign-then-encrypt) and `records.jsonl`. docs/batch-format.md specifies
+A batch is a standard age file encrypted to every coordinator recipient of the deployment,
+so any of them can import it. Inside is a tar of `manifest.json`, `manifest.sig` (the
+device's Ed25519 signature over the manifest, which names the recipients:
+sign-then-encrypt) and `records.jsonl`. docs/batch-format.md specifies
 every byte; this module is its reference implementation.
 """
 
@@ -15,7 +16,7 @@ import io
 import re
 import tarfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -38,7 +39,11 @@ from fieldscreen.store.crypto import (
 )
 from fieldscreen.store.incoming import Device, IncomingRecord, summary_from_outcome
 
-BATCH_FORMAT = "fieldscreen-batch/1"
+# Version 2 names every coordinator recipient (`recipients`) where version 1 named one.
+BATCH_FORMAT = "fieldscreen-batch/2"
+PREVIOUS_BATCH_FORMAT = "fieldscreen-batch/1"  # still read: one `recipient`
+# As many as a deployment pack may list (exchange.pack.MAX_COORDINATORS).
+MAX_RECIPIENTS = 16
 SIGNATURE_DOMAIN = "batch-manifest"
 AGE_MAGIC = b"age-encryption.org/v1\n"
 MEMBERS = ("manifest.json", "manifest.sig", "records.jsonl")
@@ -88,9 +93,10 @@ def valid_time(text: object, pattern: re.Pattern[str] = _TIME) -> bool:
 
 _MANIFEST_KEYS = {
     "format", "batch_id", "created_at", "demo", "device_public_key", "device_sequence",
-    "previous_manifest_sha256", "recipient", "audit_head_seq", "audit_head_mac",
+    "previous_manifest_sha256", "recipients", "audit_head_seq", "audit_head_mac",
     "record_count", "records",
 }
+_PREVIOUS_MANIFEST_KEYS = _MANIFEST_KEYS - {"recipients"} | {"recipient"}
 _RECORD_KEYS = {"id", "version", "form_id", "form_version", "created_at", "updated_at",
                 "demo", "answers", "outcome"}
 
@@ -173,21 +179,35 @@ def _tar(members: list[tuple[str, bytes]], mtime: int) -> bytes:
     return buffer.getvalue()
 
 
-def seal_batch(records: list[dict[str, Any]], *, device_key: SigningKey, recipient: str,
-               sequence: int, previous_manifest_sha256: str, audit_head: tuple[int, str],
-               demo: bool, now: dt.datetime) -> SealedBatch:
-    """Sign and encrypt `records` (dicts with exactly the record keys) into a batch."""
+def seal_batch(records: list[dict[str, Any]], *, device_key: SigningKey,
+               recipient: str | Sequence[str], sequence: int, previous_manifest_sha256: str,
+               audit_head: tuple[int, str], demo: bool, now: dt.datetime,
+               manifest_format: str = BATCH_FORMAT) -> SealedBatch:
+    """Sign and encrypt `records` (dicts with exactly the record keys) into a batch.
+
+    `recipient` is every coordinator recipient of the deployment (the pack's
+    `recipients`), or one. `manifest_format` writes the previous format, for tests of
+    coordinators that still read it.
+
+    Raises:
+        CryptoError: no recipient, or one that is not an age recipient.
+    """
+    recipients = [recipient] if isinstance(recipient, str) else list(recipient)
+    if not recipients:
+        raise CryptoError("a batch must be sealed to at least one coordinator")
     lines = [record_line(record) for record in records]
     created = now.astimezone(dt.UTC).replace(microsecond=0)
+    named: dict[str, Any] = ({"recipients": recipients} if manifest_format == BATCH_FORMAT
+                             else {"recipient": recipients[0]})
     manifest = {
-        "format": BATCH_FORMAT,
+        "format": manifest_format,
         "batch_id": str(uuid.uuid4()),
         "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "demo": demo,
         "device_public_key": b64(device_key.public.raw),
         "device_sequence": sequence,
         "previous_manifest_sha256": previous_manifest_sha256,
-        "recipient": recipient,
+        **named,
         "audit_head_seq": audit_head[0],
         "audit_head_mac": audit_head[1],
         "record_count": len(records),
@@ -203,7 +223,7 @@ def seal_batch(records: list[dict[str, Any]], *, device_key: SigningKey, recipie
                     ("records.jsonl", body)], int(created.timestamp()))
     return SealedBatch(
         batch_id=manifest["batch_id"],
-        data=age_encrypt(archive, recipient),
+        data=age_encrypt(archive, recipients),
         manifest_sha256=sha256(manifest_bytes).hex(),
         records=tuple((r["id"], r["version"]) for r in records),
     )
@@ -275,9 +295,16 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError):
         # ValueError also covers a key given twice and an integer of thousands of digits.
         raise bad(_("not JSON, or a key appears twice")) from None
-    if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
+    if not isinstance(manifest, dict):
         raise bad(_("unexpected keys"))
-    if manifest["format"] != BATCH_FORMAT:
+    if manifest.get("format") == PREVIOUS_BATCH_FORMAT:
+        if set(manifest) != _PREVIOUS_MANIFEST_KEYS:
+            raise bad(_("unexpected keys"))
+        # Read as a version-2 manifest naming one recipient.
+        manifest["recipients"] = [manifest.pop("recipient")]
+    elif set(manifest) != _MANIFEST_KEYS:
+        raise bad(_("unexpected keys"))
+    elif manifest["format"] != BATCH_FORMAT:
         raise bad(_("unknown format"))
     checks = [
         isinstance(manifest["batch_id"], str) and _UUID.match(manifest["batch_id"]),
@@ -288,7 +315,7 @@ def _manifest(raw: bytes) -> dict[str, Any]:
         and 1 <= manifest["device_sequence"] <= MAX_INTEGER,
         isinstance(manifest["previous_manifest_sha256"], str)
         and _HEX64.match(manifest["previous_manifest_sha256"]),
-        isinstance(manifest["recipient"], str),
+        _valid_recipients(manifest["recipients"]),
         type(manifest["audit_head_seq"]) is int
         and 0 <= manifest["audit_head_seq"] <= MAX_INTEGER,
         isinstance(manifest["audit_head_mac"], str)
@@ -306,6 +333,13 @@ def _manifest(raw: bytes) -> dict[str, Any]:
                 and isinstance(entry["sha256"], str) and _HEX64.match(entry["sha256"])):
             raise bad(_("a record entry is malformed"))
     return manifest
+
+
+def _valid_recipients(recipients: object) -> bool:
+    """1 to MAX_RECIPIENTS strings, none twice (the age header holds one stanza each)."""
+    return (type(recipients) is list and 1 <= len(recipients) <= MAX_RECIPIENTS
+            and all(type(each) is str and len(each) <= 100 for each in recipients)
+            and len(set(recipients)) == len(recipients))
 
 
 def _records(body: bytes, manifest: dict[str, Any]) -> tuple[IncomingRecord, ...]:
@@ -416,7 +450,7 @@ def verify_batch(data: bytes, *, identity: AgeIdentity, find_device: Callable[
         raise BatchRefused(RefusalCode.BAD_SIGNATURE, _(
             "the device's signature does not match: the batch was altered or forged"),
             device_id=device.device_id, batch_id=batch_id) from None
-    if manifest["recipient"] != identity.recipient:
+    if identity.recipient not in manifest["recipients"]:
         raise BatchRefused(RefusalCode.WRONG_RECIPIENT, _(
             "it was signed for another coordinator and re-encrypted"),
             device_id=device.device_id, batch_id=batch_id)

@@ -31,7 +31,12 @@ from fieldscreen.files import read_regular_file, write_atomically
 from fieldscreen.i18n import _, active_language, ngettext
 from fieldscreen.store.crypto import sha256
 from fieldscreen.store.database import StorageFull, StorageUnavailable, storage_error
-from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry, RecordOwnershipConflict
+from fieldscreen.store.inbox import (
+    BatchAlreadyInLedger,
+    LedgerVerdict,
+    QuarantineEntry,
+    RecordOwnershipConflict,
+)
 from fieldscreen.store.incoming import Sealed
 from fieldscreen.store.profile import UnlockedProfile
 
@@ -330,24 +335,14 @@ class BatchImporter:
                     kind=value)))
         verified: VerifiedBatch = value[0]
         sealed: Sealed | None = value[1]
-        check = inbox.check(verified.device.device_id, verified.batch_id, verified.sequence,
-                            verified.manifest_sha256)
-        if check.verdict is LedgerVerdict.CONFLICT:
-            return self._quarantine(data, file_sha256, source, BatchRefused(
-                RefusalCode.CONFLICT,
-                _("ALERT: device {device} already sent batch {batch} (or sequence {sequence}) "
-                  "with different contents; this copy was altered or the device is "
-                  "compromised").format(device=verified.device.name, batch=verified.batch_id,
-                                        sequence=verified.sequence),
-                device_id=verified.device.device_id, batch_id=verified.batch_id))
-        pending = _PendingChecks(verified.device.device_id, verified.device.name,
-                                 verified.sequence, verified.previous_manifest_sha256)
-        if check.verdict is LedgerVerdict.DUPLICATE:
-            outcome = BatchOutcome(source, "duplicate", duplicates=len(verified.records))
-        else:
+        device = verified.device
+        verdict = inbox.check(device.device_id, verified.batch_id, verified.sequence,
+                              verified.manifest_sha256).verdict
+        outcome: BatchOutcome | None = None
+        if verdict is LedgerVerdict.NEW:
             try:
                 with _storing(source):
-                    counts = inbox.import_batch(verified.device.device_id, verified.batch_id,
+                    counts = inbox.import_batch(device.device_id, verified.batch_id,
                                                 verified.sequence, verified.manifest_sha256,
                                                 file_sha256, list(verified.records), sealed)
             except RecordOwnershipConflict as conflict:
@@ -361,11 +356,30 @@ class BatchImporter:
                              "device sent first; only the device a record came from may "
                              "update it. Nothing of this batch was imported (a compromised "
                              "or misconfigured device?)", conflict.count).format(
-                        device=verified.device.name, count=conflict.count),
-                    device_id=verified.device.device_id, batch_id=verified.batch_id))
-            outcome = BatchOutcome(source, "imported", records=counts.imported,
-                                   duplicates=counts.duplicate, updated=counts.updated,
-                                   pending=pending)
+                        device=device.name, count=conflict.count),
+                    device_id=device.device_id, batch_id=verified.batch_id))
+            except BatchAlreadyInLedger:
+                # Another console stored it (or another batch with its sequence) since the
+                # check above: the ledger refused this copy and nothing of it was written.
+                # It is settled as the ledger now says: already imported, or a conflict.
+                verdict = inbox.check(device.device_id, verified.batch_id, verified.sequence,
+                                      verified.manifest_sha256).verdict
+            else:
+                outcome = BatchOutcome(
+                    source, "imported", records=counts.imported, duplicates=counts.duplicate,
+                    updated=counts.updated, pending=_PendingChecks(
+                        device.device_id, device.name, verified.sequence,
+                        verified.previous_manifest_sha256))
+        if verdict is LedgerVerdict.CONFLICT:
+            return self._quarantine(data, file_sha256, source, BatchRefused(
+                RefusalCode.CONFLICT,
+                _("ALERT: device {device} already sent batch {batch} (or sequence {sequence}) "
+                  "with different contents; this copy was altered or the device is "
+                  "compromised").format(device=device.name, batch=verified.batch_id,
+                                        sequence=verified.sequence),
+                device_id=device.device_id, batch_id=verified.batch_id))
+        if outcome is None:
+            outcome = BatchOutcome(source, "duplicate", duplicates=len(verified.records))
         self._write_receipt(verified, relay, outcome)
         return outcome
 

@@ -1,9 +1,11 @@
 """Deployment packs: what a coordinator hands to field laptops, signed so it cannot be altered.
 
-A pack carries the coordinator's age recipient and signing key, the checklist forms, their
-media (recordings and pictures, with generated readings), the services directory, the sync
-settings and the retention policy. The first pack a profile installs pins the coordinator's
-signing key; later packs (form updates) must be signed by that same key.
+A pack carries every coordinator of the deployment (each one's age recipient and signing
+key), the checklist forms, their media (recordings and pictures, with generated readings),
+the services directory, the sync settings and the retention policy. The first pack a profile
+installs pins its coordinators' signing keys; a later pack (form updates, coordinators added
+or removed) must be signed by a coordinator the installed pack lists, so a coordinator
+removed from the installed pack can no longer sign one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -62,13 +64,22 @@ if TYPE_CHECKING:
 
 # Version 2 adds `sequence`: packs are ordered by it, never by their clock-made date.
 # Version 3 adds `linkage`: the deployment's linkage key, sealed to each enrolled device.
-# Version 4 adds `media`: recordings and pictures, each file's digest signed in the content.
-PACK_FORMAT = "fieldscreen-pack/4"
-PREVIOUS_PACK_FORMAT = "fieldscreen-pack/3"  # still read: a pack without media
-SECOND_PACK_FORMAT = "fieldscreen-pack/2"  # still read: a pack without linkage
+# Version 5 adds `coordinators`: every coordinator of the deployment; `coordinator` is the
+# one who signed. Version 4 added `media`: recordings and pictures, each file's digest
+# signed in the content.
+PACK_FORMAT = "fieldscreen-pack/5"
+MEDIA_PACK_FORMAT = "fieldscreen-pack/4"  # still read: one coordinator
+LINKAGE_PACK_FORMAT = "fieldscreen-pack/3"  # still read: a pack without media
+PREVIOUS_PACK_FORMAT = "fieldscreen-pack/2"  # still read: a pack without linkage
 FIRST_PACK_FORMAT = "fieldscreen-pack/1"  # still read: sequence 0, older than any later one
-_SEQUENCED = (PACK_FORMAT, PREVIOUS_PACK_FORMAT, SECOND_PACK_FORMAT)
-_WITH_LINKAGE = (PACK_FORMAT, PREVIOUS_PACK_FORMAT)
+_SEQUENCED = (PACK_FORMAT, MEDIA_PACK_FORMAT, LINKAGE_PACK_FORMAT, PREVIOUS_PACK_FORMAT)
+_WITH_LINKAGE = (PACK_FORMAT, MEDIA_PACK_FORMAT, LINKAGE_PACK_FORMAT)
+_WITH_MEDIA = (PACK_FORMAT, MEDIA_PACK_FORMAT)
+# Coordinators of one deployment: a batch is sealed to each of them, and a laptop checks a
+# receipt or pack against each, so the list is short by design (a pack listing thousands
+# would make every batch's age header as long).
+MAX_COORDINATORS = 16
+MAX_COORDINATOR_NAME = 200
 MAX_PACK_SEQUENCE = 2**31
 SIGNATURE_DOMAIN = "deployment-pack"
 # Media (at most 40 MiB, base64 in the file) made 8 MiB too small: a checklist read aloud
@@ -129,8 +140,25 @@ class SyncSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PackCoordinator:
+    """One coordinator of the deployment, as a pack lists them."""
+
+    name: str
+    recipient: str  # the age X25519 recipient batches are sealed to
+    signing_key: VerifyKey  # signs packs and receipts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "age_recipient": self.recipient,
+                "signing_key": b64(self.signing_key.raw)}
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentPack:
-    """A verified pack's contents."""
+    """A verified pack's contents.
+
+    `coordinator_name`, `recipient` and `signing_key` are the coordinator who signed it;
+    `coordinators` lists every coordinator of the deployment, the signer among them.
+    """
 
     pack_id: str
     created_at: str
@@ -159,6 +187,19 @@ class DeploymentPack:
         first), in `QuestionAudio` form."""
         return FormAudio(self.form(form_id), self.media)
 
+    # Every coordinator of the deployment (format 5); before, the signer alone.
+    coordinators: tuple[PackCoordinator, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The age recipients a batch is sealed to: every coordinator's."""
+        return tuple(entry.recipient for entry in self.coordinators) or (self.recipient,)
+
+    @property
+    def signing_keys(self) -> tuple[VerifyKey, ...]:
+        """The keys a receipt or a later pack may be signed with: every coordinator's."""
+        return tuple(entry.signing_key for entry in self.coordinators) or (self.signing_key,)
+
     def is_older_than(self, other: DeploymentPack) -> bool:
         """Whether this pack came before `other` from the same coordinator.
 
@@ -182,20 +223,32 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
                form_paths: list[Path], services_path: Path | None, sync: SyncSettings | None,
                retention_days: int, demo: bool, now: dt.datetime, sequence: int = 1,
                linkage: LinkageShare | None = None,
-               speech: SpeechEngine | None = None) -> bytes:
+               speech: SpeechEngine | None = None,
+               coordinators: Sequence[PackCoordinator] = ()) -> bytes:
     """Validate the files and write a signed pack (UTF-8 JSON bytes).
 
     With `linkage`, the deployment's linkage key goes in sealed to each of its devices
     (never in clear: the pack itself is signed, not encrypted). The media each form names
     comes from its `<form>-media` folder; with `speech`, every child question and answer
     without a recording in a language is read by espeak-ng (exchange/speech.py).
+    `coordinators` lists every coordinator of the deployment (`deployment_coordinators`);
+    the signer (`signing_key`, `recipient`, `coordinator_name`) must be one of them, and is
+    the only one when it is empty.
 
     Raises:
         SourceProblems: a form or the services file is not valid.
-        UserError: a media file is missing, too large or not what its name says.
+        UserError: a media file is missing, too large or not what its name says; the
+            coordinators listed are too many, or list one twice.
     """
     from fieldscreen.forms.translations import with_catalog_languages
 
+    signer = PackCoordinator(coordinator_name, check_age_recipient(recipient),
+                             signing_key.public)
+    listed = tuple(coordinators) or (signer,)
+    _check_coordinators(listed)
+    if not any(entry.signing_key.raw == signer.signing_key.raw
+               and entry.recipient == signer.recipient for entry in listed):
+        raise ValueError("the coordinator signing a pack must be one of those it lists")
     forms = []
     media: dict[str, bytes] = {}
     for path in form_paths:
@@ -223,11 +276,8 @@ def build_pack(*, signing_key: SigningKey, recipient: str, coordinator_name: str
         "sequence": sequence,
         "pack_id": pack_id,
         "created_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "coordinator": {
-            "name": coordinator_name,
-            "age_recipient": check_age_recipient(recipient),
-            "signing_key": b64(signing_key.public.raw),
-        },
+        "coordinator": signer.to_json(),
+        "coordinators": [entry.to_json() for entry in listed],
         "forms": forms,
         "services": services,
         "sync": sync.to_json() if sync else None,
@@ -395,16 +445,18 @@ def _read(path: Path) -> str:
         raise UserError(_("{path} is not UTF-8 text.").format(path=path)) from None
 
 
-def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
+def read_pack(raw: bytes, *,
+              pinned: VerifyKey | Sequence[VerifyKey] | None = None) -> DeploymentPack:
     """Verify and parse a pack.
 
     Args:
         raw: the pack file's bytes.
-        pinned: the coordinator key this profile already trusts; a pack signed by any
-            other key is refused.
+        pinned: the coordinator keys this profile already trusts (the installed pack's
+            `signing_keys`); a pack signed by any other key is refused.
 
     Raises:
-        PackRefused: altered, unsigned, signed by another coordinator, or malformed.
+        PackRefused: altered, unsigned, signed by a coordinator not trusted, malformed, or
+            listing its coordinators wrongly (too many, one twice, a key that is not one).
     """
     def refused(reason: str) -> PackRefused:
         return PackRefused(
@@ -416,7 +468,8 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
     try:
         outer = loads_strict(raw.decode("utf-8"))
         if not isinstance(outer, dict) or outer.get("format") not in (
-                PACK_FORMAT, PREVIOUS_PACK_FORMAT, SECOND_PACK_FORMAT, FIRST_PACK_FORMAT):
+                PACK_FORMAT, MEDIA_PACK_FORMAT, LINKAGE_PACK_FORMAT, PREVIOUS_PACK_FORMAT,
+                FIRST_PACK_FORMAT):
             raise ValueError
         encoded_content = str(outer["content"])
         if len(encoded_content) > MAX_CONTENT_BYTES:
@@ -435,11 +488,24 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         key.verify(SIGNATURE_DOMAIN, content_bytes, signature)
     except CryptoError:
         raise refused(_("its signature does not match (it was altered)")) from None
-    if pinned is not None and pinned.raw != key.raw:
+    trusted = ([pinned] if isinstance(pinned, VerifyKey) else list(pinned)
+               if pinned is not None else None)
+    if trusted is not None and key.raw not in {each.raw for each in trusted}:
+        # The installed pack's signer is the one people compare by eye.
         raise refused(_("it is signed by a different coordinator than this profile's "
-                        "({fingerprint})").format(fingerprint=pinned.fingerprint()))
+                        "({fingerprint})").format(fingerprint=trusted[0].fingerprint()))
+    coordinators: tuple[PackCoordinator, ...] = ()
+    if outer["format"] == PACK_FORMAT:
+        coordinators = _read_coordinators(content.get("coordinators"), refused)
+        if not any(entry.signing_key.raw == key.raw for entry in coordinators):
+            raise refused(_("the coordinator who signed it is not among the coordinators "
+                            "it lists"))
     try:
         recipient = check_age_recipient(str(coordinator["age_recipient"]))
+        if coordinators and not any(entry.signing_key.raw == key.raw
+                                    and entry.recipient == recipient
+                                    for entry in coordinators):
+            raise ValueError("signer")
         if not isinstance(content["forms"], list) or not content["forms"]:
             raise ValueError("forms")
         forms, sources = [], []
@@ -479,14 +545,16 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
         envelopes = (_read_envelopes(content.get("linkage"))
                      if outer["format"] in _WITH_LINKAGE else {})
         media = (_read_media(content.get("media"), outer.get("media", {}))
-                 if outer["format"] == PACK_FORMAT else {})
+                 if outer["format"] in _WITH_MEDIA else {})
+        name = str(coordinator.get("name", ""))
         return DeploymentPack(
             pack_id=str(content["pack_id"]), created_at=str(content["created_at"]),
-            coordinator_name=str(coordinator.get("name", "")), recipient=recipient,
+            coordinator_name=name, recipient=recipient,
             signing_key=key, forms=tuple(forms), form_sources=tuple(sources),
             services=services, services_source=services_source, sync=sync,
             retention_days=min(max(0, retention), MAX_RETENTION_DAYS), demo=demo,
             sequence=sequence, envelopes=envelopes, media=MappingProxyType(media),
+            coordinators=coordinators or (PackCoordinator(name, recipient, key),),
         )
     except _MediaRefused as problem:
         raise refused(problem.reason) from None
@@ -495,6 +563,63 @@ def read_pack(raw: bytes, *, pinned: VerifyKey | None = None) -> DeploymentPack:
                         ).format(problems=problems.message)) from None
     except (ValueError, KeyError, TypeError, AttributeError, CryptoError):
         raise refused(_("its contents are incomplete")) from None
+
+
+# -- the coordinators -----------------------------------------------------------------------
+
+
+def deployment_coordinators(profile: UnlockedProfile) -> tuple[PackCoordinator, ...]:
+    """Every coordinator of this coordinator profile, as `build_pack(coordinators=...)`
+    lists them: a batch is sealed to each, and each may sign packs and receipts."""
+    return tuple(PackCoordinator(entry.name, entry.age_recipient, VerifyKey(entry.signing_key))
+                 for entry in profile.coordinators())
+
+
+def _check_coordinators(listed: Sequence[PackCoordinator]) -> None:
+    """What a pack writer refuses: more coordinators than a pack may list, or one twice."""
+    if len(listed) > MAX_COORDINATORS:
+        raise UserError(_("A deployment has at most {count} coordinators.").format(
+            count=MAX_COORDINATORS), hint=_("Remove a coordinator, then try again."))
+    for values in ({entry.recipient for entry in listed},
+                   {entry.signing_key.raw for entry in listed}):
+        if len(values) != len(listed):
+            raise UserError(_("The deployment lists the same coordinator key twice."),
+                            hint=_("Remove the duplicate coordinator, then try again."))
+
+
+def _read_coordinators(entries: Any, refused: Any) -> tuple[PackCoordinator, ...]:
+    """The coordinators of a format-4 pack: 1 to MAX_COORDINATORS, each with a valid age
+    recipient and Ed25519 key, no key twice. Checked before any form is read."""
+    if not isinstance(entries, list) or not entries:
+        raise refused(_("it lists no coordinator"))
+    if len(entries) > MAX_COORDINATORS:
+        raise refused(_("it lists {count} coordinators; a deployment has at most "
+                        "{limit}").format(count=len(entries), limit=MAX_COORDINATORS))
+    found = []
+    for entry in entries:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "age_recipient",
+                                                           "signing_key"}
+                and isinstance(entry["name"], str)
+                and 0 < len(entry["name"]) <= MAX_COORDINATOR_NAME
+                and isinstance(entry["age_recipient"], str)
+                and isinstance(entry["signing_key"], str)):
+            raise refused(_("its list of coordinators is malformed"))
+        try:
+            recipient = check_age_recipient(entry["age_recipient"])
+        except CryptoError:
+            raise refused(_("a coordinator's age recipient is not an age key (age1…)")
+                          ) from None
+        try:
+            key = VerifyKey(unb64(entry["signing_key"]))
+            if len(key.raw) != 32:
+                raise CryptoError("length")
+        except CryptoError:
+            raise refused(_("a coordinator's signing key is not an Ed25519 key")) from None
+        found.append(PackCoordinator(entry["name"], recipient, key))
+    if (len({entry.recipient for entry in found}) != len(found)
+            or len({entry.signing_key.raw for entry in found}) != len(found)):
+        raise refused(_("it lists the same coordinator key twice"))
+    return tuple(found)
 
 
 # -- the linkage key ------------------------------------------------------------------------
@@ -614,7 +739,7 @@ def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
     """
     installed = profile.installed_pack()
     current = read_pack(installed) if installed is not None else None
-    pack = read_pack(raw, pinned=current.signing_key if current else None)
+    pack = read_pack(raw, pinned=current.signing_keys if current else None)
     if current is not None and pack.is_older_than(current):
         raise UserError(_("This deployment pack is older than the one installed; nothing "
                           "was changed."),
@@ -623,7 +748,7 @@ def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
 
     key = (open_linkage_key(pack, profile.device_key())
            if profile.info.role is ProfileRole.FIELD else None)
-    profile.install_pack(raw, pack.recipient, linkage_key=key)
+    profile.install_pack(raw, pack.recipients, linkage_key=key)
     return InstalledPack(pack, key is not None)
 
 

@@ -154,7 +154,7 @@ def seal_pending(profile: UnlockedProfile, pack: DeploymentPack, *,
         if not chunk:
             continue
         sequence, previous = profile.outbox.next_link()
-        sealed = seal_batch(chunk, device_key=device_key, recipient=pack.recipient,
+        sealed = seal_batch(chunk, device_key=device_key, recipient=pack.recipients,
                             sequence=sequence, previous_manifest_sha256=previous,
                             audit_head=profile.audit_head(), demo=profile.info.demo, now=now())
         profile.outbox.add(sealed.batch_id, sequence, sealed.manifest_sha256, sealed.data,
@@ -241,7 +241,7 @@ def _sync(profile: UnlockedProfile, *, target: str | None,
             if raw is None:
                 continue
             try:
-                receipt = read_receipt(raw, coordinator=pack.signing_key,
+                receipt = read_receipt(raw, coordinator=pack.signing_keys,
                                        batch_id=batch.batch_id, device_public_key=device_key,
                                        device_key=signing_key)
             except ReceiptInvalid:

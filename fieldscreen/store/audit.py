@@ -65,6 +65,9 @@ class AuditAction(StrEnum):
     SCREENINGS_UNLINKED = "linkage.unlinked"
     LINKAGE_KEY_CREATED = "linkage.key_created"
     SMALL_CELL_MINIMUM_RAISED = "statistics.minimum_raised"
+    # Several coordinators in one profile (docs/security.md, "Several coordinators").
+    COORDINATOR_ADDED = "coordinator.added"
+    COORDINATOR_REMOVED = "coordinator.removed"
 
 
 @dataclass(frozen=True, slots=True)

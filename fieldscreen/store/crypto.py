@@ -13,7 +13,7 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -385,15 +385,20 @@ class AgeIdentity:
             raise CryptoError("the age file does not open with this identity") from error
 
 
-def age_encrypt(data: bytes, recipient: str) -> bytes:
-    """Encrypt `data` to one age X25519 recipient (`age1...`), binary age format."""
+def age_encrypt(data: bytes, recipient: str | Sequence[str]) -> bytes:
+    """Encrypt `data` to one age X25519 recipient (`age1...`) or to several, binary age
+    format: with several (every coordinator of a deployment), any one of their identities
+    opens it. CryptoError for no recipient, or one that is not an age recipient."""
     import pyrage
 
+    recipients = [recipient] if isinstance(recipient, str) else list(recipient)
+    if not recipients:
+        raise CryptoError("no age recipient to encrypt to")
     try:
-        parsed = pyrage.x25519.Recipient.from_str(recipient.strip())
+        parsed = [pyrage.x25519.Recipient.from_str(each.strip()) for each in recipients]
     except Exception as error:
         raise CryptoError("not an age recipient (age1...)") from error
-    return pyrage.encrypt(data, [parsed])
+    return pyrage.encrypt(data, parsed)
 
 
 def check_age_recipient(recipient: str) -> str:

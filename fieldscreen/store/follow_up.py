@@ -19,6 +19,12 @@ Screenings the coordinator linked as one child share one case (decision 55): the
 the earliest screening carries the others (`linked`, their reasons shown with it, its
 priority the most urgent of them), and each other case is closed as "shared" with a note
 of where it went and the status it had, so that unlinking gives it back as it was.
+
+Two consoles may change one case at once. Each case has a version, one more at every
+change of its state; a status change names the version it was decided on, and the
+`UPDATE ... WHERE version = ?` that writes it refuses it when another console changed the
+case since (`CaseChangedElsewhere`): the second change is refused with a message, never
+silently written over the first. Notes are only ever added, so none is lost either.
 """
 
 from __future__ import annotations
@@ -65,6 +71,16 @@ CASE_PRIORITIES = ("urgent", "referral")
 # How far this computer's clock may be behind a case's import time before the wait cannot
 # be told (clock corrections and a wrong time zone setting stay well inside it).
 CLOCK_BACK_TOLERANCE = dt.timedelta(days=1)
+
+
+class CaseChangedElsewhere(UserError):
+    """Another console changed the case since it was shown here; nothing was saved."""
+
+    def __init__(self) -> None:
+        super().__init__(_("Someone else changed this case since you opened it; your change "
+                           "was not saved."),
+                         hint=_("Reload the case, check what changed, then make your change "
+                                "again."))
 
 
 class FollowUpStatus(StrEnum):
@@ -133,6 +149,9 @@ class FollowUpCase:
     linked: tuple[tuple[str, dict[str, Any]], ...] = ()
     # The case that carries this one, when this screening was linked into it.
     shared_with: str | None = None
+    # One more at every change of the case's state: a change names the version it was
+    # decided on (optimistic versioning; see the module docstring).
+    version: int = 1
 
 
 def _parse_stamp(stamp: Any) -> dt.datetime | None:
@@ -232,8 +251,10 @@ def open_cases(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt.datetime,
                                   for record_id, state in states]), strict=True)]
     if rows:
         db.conn.executemany(
-            f"INSERT OR REPLACE INTO {CASES} (record_id, changed_at, state) "  # noqa: S608
-            "VALUES (?, ?, ?)", rows)
+            f"INSERT INTO {CASES} (record_id, changed_at, state) "  # noqa: S608
+            "VALUES (?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET "
+            "changed_at = excluded.changed_at, state = excluded.state, "
+            f"version = {CASES}.version + 1", rows)
         audit.append(db, AuditAction.FOLLOW_UP_OPENED, at=now,
                      details={"opened": opened, "raised": raised})
         append_entries(db, cipher, states)
@@ -294,7 +315,8 @@ class ReferralQueue:
 
     def _case(self, record_id: str, state: dict[str, Any], facts: dict[str, Any],
               deadlines: Deadlines, now: dt.datetime,
-              linked: dict[str, dict[str, Any]] | None = None) -> FollowUpCase:
+              linked: dict[str, dict[str, Any]] | None = None,
+              version: int = 1) -> FollowUpCase:
         status = FollowUpStatus(state["status"])
         opened = _parse_stamp(state["opened_at"])
         screened = _parse_stamp(state["screened_at"]) or opened or now
@@ -312,11 +334,11 @@ class ReferralQueue:
             facts=facts,
             linked=tuple((other, (linked or {}).get(other, {}))
                          for other in state.get("linked", ())),
-            shared_with=state.get("shared_with"))
+            shared_with=state.get("shared_with"), version=version)
 
     def _cases(self, record_id: str | None, include_closed: bool,
                record_ids: list[str] | None = None) -> list[FollowUpCase]:
-        query = (f"SELECT f.record_id, f.state, r.summary FROM {CASES} f "  # noqa: S608
+        query = (f"SELECT f.record_id, f.state, r.summary, f.version FROM {CASES} f "  # noqa: S608
                  "JOIN imported_records r ON r.id = f.record_id")
         if record_ids is not None:
             marks = ", ".join("?" * len(record_ids))
@@ -360,7 +382,7 @@ class ReferralQueue:
                  for other in state.get("linked", ())})
             for row, state, plain_summary in opened:
                 found.append(self._case(row[0], state, orjson.loads(plain_summary),
-                                        deadlines, now, linked))
+                                        deadlines, now, linked, row[3]))
         finally:
             if collecting:
                 gc.enable()
@@ -489,11 +511,22 @@ class ReferralQueue:
         return text
 
     def change_status(self, record_id: str, status: FollowUpStatus,
-                      note: str | None = None) -> FollowUpCase:
+                      note: str | None = None, *,
+                      expected_version: int | None = None) -> FollowUpCase:
         """Move a case to `status`; going back, or closing before services were delivered,
-        needs a note saying why. The change, its note and the audit entry commit together."""
+        needs a note saying why. The change, its note and the audit entry commit together.
+
+        `expected_version` is the version of the case as the person saw it (the console's
+        list, `referral cases --json`); without it, the version read here.
+
+        Raises:
+            CaseChangedElsewhere: the case changed since that version; nothing was saved.
+        """
         text = self._clean_note(note)
         current = self.case(record_id)
+        seen = current.version if expected_version is None else expected_version
+        if current.version != seen:
+            raise CaseChangedElsewhere
         if status is current.status:
             return current
         going_back = status.rank < current.status.rank
@@ -514,11 +547,16 @@ class ReferralQueue:
             state["status"] = status.value
             state["changed_at"] = stamp
             state["history"].append([status.value, stamp])
-            db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ? "  # noqa: S608
-                       "WHERE record_id = ?",
-                       [stamp, self._cipher.seal(orjson.dumps(state),
-                                                 _context(CASES, "state", record_id)),
-                        record_id])
+            # The version decides, in the database: a console that changed the case since
+            # `seen` leaves this UPDATE with no row, and this transaction rolls back.
+            written = db.execute(
+                f"UPDATE {CASES} SET changed_at = ?, state = ?, "  # noqa: S608
+                "version = version + 1 WHERE record_id = ? AND version = ?",
+                [stamp, self._cipher.seal(orjson.dumps(state),
+                                          _context(CASES, "state", record_id)),
+                 record_id, seen])
+            if written.rowcount != 1:
+                raise CaseChangedElsewhere
             if text:
                 self._insert_note(db, record_id, text, now)
             self._audit.append(db, AuditAction.FOLLOW_UP_STATUS, at=now, record_id=record_id,
@@ -566,8 +604,8 @@ def move_case_for_partner(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt
         state["status"] = status.value
         state["changed_at"] = stamp
         state["history"].append([status.value, stamp])
-        db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ? "  # noqa: S608
-                   "WHERE record_id = ?",
+        db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ?, "  # noqa: S608
+                   "version = version + 1 WHERE record_id = ?",
                    [stamp, cipher.seal(orjson.dumps(state),
                                        _context(CASES, "state", record_id)), record_id])
         moved = status.value
@@ -625,8 +663,8 @@ def _carrier(db: Any, cipher: FieldCipher, record_id: str) -> str:
 def _write_states(db: Any, cipher: FieldCipher, stamp: str,
                   states: dict[str, dict[str, Any]]) -> None:
     for record_id, state in states.items():
-        db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ? "  # noqa: S608
-                   "WHERE record_id = ?",
+        db.execute(f"UPDATE {CASES} SET changed_at = ?, state = ?, "  # noqa: S608
+                   "version = version + 1 WHERE record_id = ?",
                    [stamp, cipher.seal(orjson.dumps(state),
                                        _context(CASES, "state", record_id)), record_id])
 

@@ -3,11 +3,18 @@
 An import is one transaction: the ledger entry, every record and the audit entry commit
 together or not at all, so a crash mid-import leaves nothing half-imported and a re-import
 completes it.
+
+Two consoles importing the same folder at once import each batch exactly once: the ledger
+row is the transaction's first write, and the ledger's unique keys (device and batch id;
+device and sequence) refuse the second copy, whose whole transaction then rolls back
+(`BatchAlreadyInLedger`). No lock held by the application decides it, so a database
+server with concurrent writers keeps the promise too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -121,6 +128,12 @@ class ImportCounts:
     updated: int = 0
 
 
+class BatchAlreadyInLedger(Exception):
+    """The ledger's unique keys refused a batch: another console stored it (or another
+    batch with its sequence) since it was checked. Nothing of it was written; `check`
+    says now whether it is a duplicate or a conflict."""
+
+
 class RecordOwnershipConflict(Exception):
     """A batch carries records that another device first sent; nothing of it was stored.
 
@@ -213,16 +226,28 @@ class Inbox:
         """Store a verified batch's records and its ledger entry in one transaction.
 
         Records are upserted by (id, version): an older or equal version changes nothing.
-        A batch already in the ledger is a no-op (all its records count as duplicates).
+
+        Raises:
+            BatchAlreadyInLedger: the ledger holds this batch (or its sequence) already;
+                nothing was written.
         `sealed` holds each record's (summary, payload) as `seal_incoming` gives them with
         this profile's key, when the checking process sealed them already.
         """
         now = utc_stamp(self._clock())
         imported = duplicate = 0
         with self._database.write() as db:
-            check = self._check(db, device_id, batch_id, sequence, manifest_sha256)
-            if check.verdict is not LedgerVerdict.NEW:
-                return ImportCounts(0, len(records))
+            # The ledger row first: its unique keys, not a lock, decide which of two
+            # consoles importing this batch at once stores it; the other's whole
+            # transaction rolls back here.
+            try:
+                db.execute(
+                    "INSERT INTO batch_ledger (device_id, batch_id, sequence, "
+                    "manifest_sha256, file_sha256, record_count, imported_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [device_id, batch_id, sequence, manifest_sha256, file_sha256,
+                     len(records), now])
+            except sqlite3.IntegrityError:
+                raise BatchAlreadyInLedger(batch_id) from None
             # One query for the versions already held and one executemany for the rows:
             # per-record statements were the largest cost of importing 100k records.
             connection = db.conn
@@ -266,11 +291,6 @@ class Inbox:
             imported = len(rows)
             # Children who need a referral join the queue in the same transaction.
             open_cases(db, self._cipher, self._audit, self._clock(), cases)
-            db.execute(
-                "INSERT INTO batch_ledger (device_id, batch_id, sequence, manifest_sha256, "
-                "file_sha256, record_count, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [device_id, batch_id, sequence, manifest_sha256, file_sha256, len(records),
-                 now])
             # The statistics snapshot learns of these records in the same transaction, so
             # it can never disagree with what was committed.
             self.statistics.append_delta(

@@ -3,6 +3,10 @@
 A profile is one SQLite database under `<data>/profiles/<name>/`. Everything that could
 describe a child, and every private key, is encrypted with the profile's random data key
 (DEK); the DEK itself exists on disk only inside key slots.
+
+A coordinator profile may hold several coordinators (`add_coordinator`): each unlocks with
+their own passphrase (their own key slot), acts with their own age identity and signing
+key, and is named in the audit log as the actor of what they do.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -44,7 +48,15 @@ from fieldscreen.store.database import (
 )
 from fieldscreen.store.follow_up import ReferralQueue, share_case, unshare_case
 from fieldscreen.store.inbox import DeviceRegistry, Inbox
-from fieldscreen.store.keyslots import PASSPHRASE_SLOT, RECOVERY_SLOT, PassphraseSlot, RecoverySlot
+from fieldscreen.store.keyslots import (
+    COORDINATOR_SLOT_PREFIX,
+    PASSPHRASE_SLOT,
+    RECOVERY_SLOT,
+    CoordinatorKeys,
+    CoordinatorSlot,
+    PassphraseSlot,
+    RecoverySlot,
+)
 from fieldscreen.store.layout import DATABASE_FILE, profile_names, profiles_root
 from fieldscreen.store.outbox import Outbox
 from fieldscreen.store.partners import PartnerInbox, PartnerRegistry, ReferralLedger
@@ -75,6 +87,10 @@ PACK_SEQUENCE = "pack-sequence"
 # Packs replaced while drafts existed, kept so each draft resumes with the form version it
 # was started with: "<prefix>000001", "<prefix>000002" ... (higher is newer).
 EARLIER_PACK_PREFIX = "deployment_pack.earlier."
+# Coordinators of one profile, the first included: as many as a deployment pack may list
+# (exchange.pack.MAX_COORDINATORS); unlocking tries each one's slot in turn.
+MAX_COORDINATORS = 16
+MAX_COORDINATOR_NAME = 200
 
 
 
@@ -128,6 +144,26 @@ class ProfileInfo:
     created_at: str
     demo: bool
     has_recovery: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorEntry:
+    """One coordinator of a coordinator profile: public keys only.
+
+    The first coordinator (`first`) is the profile's own: its id is the profile id, its
+    name the profile's name.
+    """
+
+    coordinator_id: str
+    name: str
+    age_recipient: str
+    signing_key: bytes  # the Ed25519 public key, 32 raw bytes
+    added_at: str
+    first: bool = False
+
+
+class CoordinatorChangeRefused(UserError):
+    """A coordinator that cannot be added or removed; nothing was changed."""
 
 
 def unlock_delay(failures: int) -> float:
@@ -341,10 +377,20 @@ class LockedProfile:
         if delay > 0:
             raise UnlockDelayed(delay)
         slot = self._passphrase_slot()
+        others = self._coordinator_slots()
         dek = None
+        acting: tuple[str, CoordinatorKeys] | None = None
         for candidate in passphrase_candidates(passphrase):
             with contextlib.suppress(CryptoError):
                 dek = slot.open(candidate, self.info.profile_id)
+                break
+            # The coordinators added later, each with their own slot (and passphrase).
+            for other in others:
+                with contextlib.suppress(CryptoError):
+                    keys = other.open(candidate, self.info.profile_id)
+                    dek, acting = keys.dek, (other.coordinator_id, keys)
+                    break
+            if dek is not None:
                 break
         if dek is None:
             failures = self._record_failure()
@@ -354,7 +400,23 @@ class LockedProfile:
                        "coordinator can recover the profile."),
                 delay=unlock_delay(failures),
             )
-        return self._opened(dek, AuditAction.UNLOCKED)
+        return self._opened(dek, AuditAction.UNLOCKED, acting)
+
+    def _coordinator_slots(self) -> list[CoordinatorSlot]:
+        """The slots of the coordinators added to this profile and not removed (at most
+        MAX_COORDINATORS: each costs a key derivation at every unlock)."""
+        with self._database.read() as connection:
+            rows = connection.execute(
+                "SELECT k.data FROM key_slots k JOIN coordinators c "
+                "ON k.slot = ? || c.coordinator_id WHERE c.removed_at IS NULL "
+                "ORDER BY c.added_at, c.coordinator_id LIMIT ?",
+                [COORDINATOR_SLOT_PREFIX, MAX_COORDINATORS]).fetchall()
+        found = []
+        for (data,) in rows:
+            # A damaged slot opens for nobody; the others still do.
+            with contextlib.suppress(CryptoError):
+                found.append(CoordinatorSlot.from_json(data))
+        return found
 
     def recover(self, identity: AgeIdentity, new_passphrase: str) -> UnlockedProfile:
         """Open the profile with the coordinator's age identity and set a new passphrase."""
@@ -421,9 +483,10 @@ class LockedProfile:
                 hint=_("Nothing was changed. Ask your coordinator for help."),
             ) from None
 
-    def _opened(self, dek: bytes, action: AuditAction) -> UnlockedProfile:
+    def _opened(self, dek: bytes, action: AuditAction,
+                acting: tuple[str, CoordinatorKeys] | None = None) -> UnlockedProfile:
         self._check_key(dek)
-        unlocked = UnlockedProfile(self._database, dek, self.info, self._clock)
+        unlocked = UnlockedProfile(self._database, dek, self.info, self._clock, acting)
         if self._database.read_only:
             # Nothing can be written: this unlock is not audited, and no failed attempt
             # was counted either (docs/security.md, "Limits").
@@ -445,13 +508,16 @@ class UnlockedProfile:
     """
 
     def __init__(self, database: ProfileDatabase, dek: bytes, info: ProfileInfo,
-                 clock: Clock) -> None:
+                 clock: Clock, acting: tuple[str, CoordinatorKeys] | None = None) -> None:
         self._database = database
         self._dek = dek
         self._clock = clock
         self.info = info
         self.profile_id = info.profile_id
-        self._audit = AuditLog(dek, info.profile_id)
+        # A coordinator added to this profile, when they unlocked it: (id, their keys).
+        # The audit log names them as the actor; otherwise the profile id is the actor.
+        self._acting = acting
+        self._audit = AuditLog(dek, acting[0] if acting else info.profile_id)
         self._secrets = FieldCipher(derive_subkey(dek, "secrets"))
         self.records = RecordRepository(
             database, FieldCipher(derive_subkey(dek, "records")), self._audit, clock,
@@ -523,7 +589,9 @@ class UnlockedProfile:
                                                        PARTNER_SIGNING_KEY))
 
     def coordinator_identity(self) -> AgeIdentity:
-        """The coordinator's age identity, which opens batches and recovery slots."""
+        """The acting coordinator's age identity, which opens batches and recovery slots."""
+        if self._acting is not None:
+            return AgeIdentity(self._acting[1].age_identity)
         return AgeIdentity(self._role_secret(ProfileRole.COORDINATOR,
                                              COORDINATOR_AGE_IDENTITY).decode("ascii"))
 
@@ -536,13 +604,140 @@ class UnlockedProfile:
         return derive_subkey(self._dek, "imported-records")
 
     def coordinator_signing_key(self) -> SigningKey:
-        """The coordinator's Ed25519 key, which signs deployment packs and receipts."""
+        """The acting coordinator's Ed25519 key, which signs deployment packs and receipts."""
+        if self._acting is not None:
+            return SigningKey.from_bytes(self._acting[1].signing_key)
         return SigningKey.from_bytes(self._role_secret(ProfileRole.COORDINATOR,
                                                        COORDINATOR_SIGNING_KEY))
 
-    def install_pack(self, raw: bytes, recipient: str, *,
+    # -- several coordinators -----------------------------------------------------------------
+
+    def coordinators(self) -> list[CoordinatorEntry]:
+        """Every coordinator of this profile, the first one first, removed ones left out."""
+        self._role_secret_check(ProfileRole.COORDINATOR)
+        first_identity = AgeIdentity(self.secret(COORDINATOR_AGE_IDENTITY).decode("ascii"))
+        first_key = SigningKey.from_bytes(self.secret(COORDINATOR_SIGNING_KEY)).public
+        found = [CoordinatorEntry(self.profile_id, self.info.name, first_identity.recipient,
+                                  first_key.raw, self.info.created_at, first=True)]
+        with self._database.read() as connection:
+            rows = connection.execute(
+                "SELECT coordinator_id, name, age_recipient, signing_key, added_at "
+                "FROM coordinators WHERE removed_at IS NULL "
+                "ORDER BY added_at, coordinator_id").fetchall()
+        found += [CoordinatorEntry(row[0], row[1], row[2], bytes.fromhex(row[3]), row[4])
+                  for row in rows]
+        return found
+
+    def coordinator_names(self) -> dict[str, str]:
+        """Who each audit `actor` of this profile is: the profile id names the first
+        coordinator; every coordinator ever added (removed ones too) by their id."""
+        names = {self.profile_id: self.info.name}
+        if self.info.role is ProfileRole.COORDINATOR:
+            with self._database.read() as connection:
+                names.update(connection.execute(
+                    "SELECT coordinator_id, name FROM coordinators").fetchall())
+        return names
+
+    def acting_coordinator(self) -> CoordinatorEntry:
+        """The coordinator who unlocked this profile."""
+        wanted = self._acting[0] if self._acting is not None else self.profile_id
+        for entry in self.coordinators():
+            if entry.coordinator_id == wanted:
+                return entry
+        raise CoordinatorChangeRefused(_("You were removed from this profile's coordinators."),
+                                       hint=_("Lock the profile."))
+
+    def add_coordinator(self, name: str, passphrase: str) -> CoordinatorEntry:
+        """Add a coordinator who unlocks this profile with their own passphrase and acts
+        with their own new age identity and signing key (the next pack lists them).
+
+        Raises:
+            CoordinatorChangeRefused: an empty or taken name, too many coordinators, or a
+                passphrase that already opens this profile; nothing was changed.
+            WeakPassphrase: the passphrase is too short.
+        """
+        existing = self.coordinators()
+        name = name.strip()
+        if not name or len(name) > MAX_COORDINATOR_NAME or any(
+                entry.name == name for entry in existing):
+            raise CoordinatorChangeRefused(
+                _("'{name}' cannot be a coordinator's name here: it is empty, too long or "
+                  "taken.").format(name=name[:80]),
+                hint=_("List the coordinators with: fieldscreen coordinator coordinators"))
+        if len(existing) >= MAX_COORDINATORS:
+            raise CoordinatorChangeRefused(
+                _("A deployment has at most {count} coordinators.").format(
+                    count=MAX_COORDINATORS),
+                hint=_("Remove a coordinator, then try again."))
+        passphrase = normalise_passphrase(passphrase)
+        check_passphrase_strength(passphrase)
+        with self._database.read() as connection:
+            first = PassphraseSlot.from_json(connection.execute(
+                "SELECT data FROM key_slots WHERE slot = ?", [PASSPHRASE_SLOT]).fetchone()[0])
+        locked = LockedProfile(self._database, self._clock)
+        # Each passphrase must open one slot only: the slot that opens names the actor.
+        slots: list[PassphraseSlot | CoordinatorSlot] = [first, *locked._coordinator_slots()]
+        for taken in slots:
+            with contextlib.suppress(CryptoError):
+                taken.open(passphrase, self.profile_id)
+                raise CoordinatorChangeRefused(
+                    _("That passphrase already opens this profile for a coordinator."),
+                    hint=_("Each coordinator chooses their own passphrase."))
+        coordinator_id = str(uuid.uuid4())
+        identity, signing = AgeIdentity.generate(), SigningKey.generate()
+        keys = CoordinatorKeys(self._dek, identity.secret, signing.to_bytes())
+        # Slow part (Argon2id) before the transaction, so the write lock is held briefly.
+        slot = CoordinatorSlot.create(keys, passphrase, first.kdf, self.profile_id,
+                                      coordinator_id)
+        now = self._clock()
+        entry = CoordinatorEntry(coordinator_id, name, identity.recipient,
+                                 signing.public.raw, precise_utc_stamp(now))
+        with self._database.write() as db:
+            db.execute("INSERT INTO key_slots (slot, data, updated_at) VALUES (?, ?, ?)",
+                       [slot.name, slot.to_json(), entry.added_at])
+            db.execute("INSERT INTO coordinators (coordinator_id, name, age_recipient, "
+                       "signing_key, added_at) VALUES (?, ?, ?, ?, ?)",
+                       [coordinator_id, name, entry.age_recipient, entry.signing_key.hex(),
+                        entry.added_at])
+            self._audit.append(db, AuditAction.COORDINATOR_ADDED, at=now,
+                               details={"coordinator": coordinator_id, "name": name})
+        return entry
+
+    def remove_coordinator(self, name: str) -> CoordinatorEntry:
+        """Close a coordinator's slot: their passphrase no longer opens this profile, and
+        the next pack no longer lists them (laptops then refuse their packs and receipts).
+
+        Raises:
+            CoordinatorChangeRefused: no such coordinator, the first one, or oneself.
+        """
+        entries = self.coordinators()
+        found = next((entry for entry in entries
+                      if name in (entry.name, entry.coordinator_id)), None)
+        if found is None:
+            raise CoordinatorChangeRefused(
+                _("There is no coordinator '{name}' in this profile.").format(name=name[:80]),
+                hint=_("List the coordinators with: fieldscreen coordinator coordinators"))
+        acting = self._acting[0] if self._acting is not None else self.profile_id
+        if found.first or found.coordinator_id == acting:
+            raise CoordinatorChangeRefused(
+                _("The profile's first coordinator, and the coordinator who unlocked it, "
+                  "cannot be removed."),
+                hint=_("Another coordinator removes a coordinator; nothing was changed."))
+        now = self._clock()
+        with self._database.write() as db:
+            db.execute("DELETE FROM key_slots WHERE slot = ?",
+                       [COORDINATOR_SLOT_PREFIX + found.coordinator_id])
+            db.execute("UPDATE coordinators SET removed_at = ? WHERE coordinator_id = ?",
+                       [precise_utc_stamp(now), found.coordinator_id])
+            self._audit.append(db, AuditAction.COORDINATOR_REMOVED, at=now,
+                               details={"coordinator": found.coordinator_id,
+                                        "name": found.name})
+        return found
+
+    def install_pack(self, raw: bytes, recipient: str | Sequence[str], *,
                      linkage_key: bytes | None = None) -> None:
-        """Keep a verified deployment pack and (re)seal the recovery slot to its coordinator.
+        """Keep a verified deployment pack and (re)seal the recovery slot to its
+        coordinators (`recipient`: the pack's `recipients`, any of whom can recover).
 
         `linkage_key` is the key the pack brought sealed to this laptop (opened by
         `exchange.pack.install_pack`); it is kept with the pack in the same transaction. A
@@ -554,7 +749,9 @@ class UnlockedProfile:
         dropped questions it answers). Once no draft is left, earlier packs are dropped at
         the next install.
         """
-        slot = RecoverySlot.create(self._dek, check_age_recipient(recipient), self.profile_id)
+        recipients = [recipient] if isinstance(recipient, str) else list(recipient)
+        slot = RecoverySlot.create(self._dek, [check_age_recipient(each) for each in recipients],
+                                   self.profile_id)
         with self._database.write() as db:
             current = self.installed_pack()
             drafts = db.execute("SELECT 1 FROM records WHERE status = 'draft' LIMIT 1"
@@ -645,6 +842,9 @@ class UnlockedProfile:
         """Rewrite the passphrase slot (one row, one transaction: the old or the new opens)."""
         new_passphrase = normalise_passphrase(new_passphrase)
         check_passphrase_strength(new_passphrase)
+        if self._acting is not None:
+            self._change_coordinator_passphrase(new_passphrase, *self._acting)
+            return
         with self._database.read() as connection:
             current = PassphraseSlot.from_json(connection.execute(
                 "SELECT data FROM key_slots WHERE slot = ?", [PASSPHRASE_SLOT]).fetchone()[0])
@@ -653,6 +853,20 @@ class UnlockedProfile:
         with self._database.write() as db:
             db.execute("UPDATE key_slots SET data = ?, updated_at = ? WHERE slot = ?",
                        [slot.to_json(), precise_utc_stamp(self._clock()), PASSPHRASE_SLOT])
+            self._audit.append(db, AuditAction.PASSPHRASE_CHANGED, at=self._clock())
+
+    def _change_coordinator_passphrase(self, new_passphrase: str, coordinator_id: str,
+                                       keys: CoordinatorKeys) -> None:
+        """Rewrite the acting coordinator's own slot, with the same keys."""
+        name = COORDINATOR_SLOT_PREFIX + coordinator_id
+        with self._database.read() as connection:
+            current = CoordinatorSlot.from_json(connection.execute(
+                "SELECT data FROM key_slots WHERE slot = ?", [name]).fetchone()[0])
+        slot = CoordinatorSlot.create(keys, new_passphrase, current.kdf, self.profile_id,
+                                      coordinator_id)
+        with self._database.write() as db:
+            db.execute("UPDATE key_slots SET data = ?, updated_at = ? WHERE slot = ?",
+                       [slot.to_json(), precise_utc_stamp(self._clock()), name])
             self._audit.append(db, AuditAction.PASSPHRASE_CHANGED, at=self._clock())
 
     def set_recovery_recipient(self, recipient: str) -> None:
@@ -717,6 +931,7 @@ class UnlockedProfile:
         freed (see docs/security.md, "Limits").
         """
         self._dek = b""
+        self._acting = None
         self.records = None  # type: ignore[assignment]
         self.outbox = None  # type: ignore[assignment]
         self.devices = None  # type: ignore[assignment]

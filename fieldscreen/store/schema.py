@@ -125,6 +125,21 @@ def _queue_index(db: sqlite_utils.Database) -> None:
     queue_index.create_table(db)
 
 
+def _coordinators(db: sqlite_utils.Database) -> None:
+    # The coordinators added to a coordinator profile after its first one: public keys in
+    # clear, as for devices (their private keys are in each one's own key slot). The first
+    # coordinator is the profile's own passphrase slot and secrets, as before.
+    db.execute(
+        "CREATE TABLE coordinators (coordinator_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+        "age_recipient TEXT NOT NULL UNIQUE, signing_key TEXT NOT NULL UNIQUE, "
+        "added_at TEXT NOT NULL, removed_at TEXT)"
+    )
+    # Optimistic versioning of follow-up cases: a change names the version it was made
+    # on, and `UPDATE ... WHERE version = ?` refuses it when another console changed the
+    # case since (store/follow_up.py).
+    db.execute("ALTER TABLE follow_ups ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+
+
 MIGRATIONS = [
     Migration(1, "initial schema", _initial),
     Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
@@ -133,4 +148,5 @@ MIGRATIONS = [
     Migration(5, "sealed statistics snapshot", _statistics_snapshot),
     Migration(6, "referrals to partner services", _referrals),
     Migration(7, "sealed referral queue index", _queue_index),
+    Migration(8, "several coordinators; follow-up case versions", _coordinators),
 ]

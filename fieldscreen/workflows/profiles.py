@@ -74,7 +74,7 @@ def create_profile(store: ProfileStore, name: str, role: ProfileRole,
                            demo=pack.demo if pack else demo)
     if pack is not None and pack_raw is not None:
         try:
-            profile.install_pack(pack_raw, pack.recipient)
+            profile.install_pack(pack_raw, pack.recipients)
         except BaseException:
             profile.lock()
             raise

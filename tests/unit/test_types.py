@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 # The number of modules exempted when the gate was set up. Lower it as modules are fixed;
 # never raise it: new code is typed from the start.
-EXEMPTION_CEILING = 9
+EXEMPTION_CEILING = 8
 
 pytestmark = pytest.mark.slow
 

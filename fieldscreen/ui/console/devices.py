@@ -293,6 +293,7 @@ class DevicesPanel(QWidget):
             SyncSettings,
             absolute_sync_target,
             build_pack,
+            deployment_coordinators,
             linkage_share,
         )
         from fieldscreen.files import write_atomically
@@ -318,7 +319,8 @@ class DevicesPanel(QWidget):
             raw = build_pack(
                 signing_key=profile.coordinator_signing_key(),
                 recipient=profile.coordinator_identity().recipient,
-                coordinator_name=profile.info.name, form_paths=[forms],
+                coordinator_name=profile.acting_coordinator().name,
+                coordinators=deployment_coordinators(profile), form_paths=[forms],
                 services_path=services, sync=sync, retention_days=retention,
                 demo=profile.info.demo, now=clock(), sequence=profile.next_pack_sequence(),
                 linkage=linkage_share(profile) if child_codes else None, speech=speech)

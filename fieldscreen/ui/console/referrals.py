@@ -331,17 +331,17 @@ class ReferralPanel(QWidget):
         linked_ids = [other for other, _summary in case.linked]
 
         def work() -> tuple[list[CaseNote], dict[str, Any], list[AuditEntry],
-                            list[tuple[str, dict[str, Any]]]]:
+                            list[tuple[str, dict[str, Any]]], dict[str, str]]:
             # The screenings linked into this case as the same child: their reasons too.
             linked = [(other, profile.inbox.record_payload(other)) for other in linked_ids]
             return (profile.referrals.notes(record_id), profile.inbox.record_payload(record_id),
-                    profile.audit_entries(record_id), linked)
+                    profile.audit_entries(record_id), linked, profile.coordinator_names())
 
         def shown(found: tuple[list[CaseNote], dict[str, Any], list[AuditEntry],
-                               list[tuple[str, dict[str, Any]]]]) -> None:
+                               list[tuple[str, dict[str, Any]]], dict[str, str]]) -> None:
             if self.chosen != record_id:
                 return
-            notes, record, audited, linked = found
+            notes, record, audited, linked, names = found
             # Two lookups can be in flight for one case (a refresh re-selects it): the
             # last one to arrive replaces the list instead of adding to it.
             self.history.clear()
@@ -357,7 +357,7 @@ class ReferralPanel(QWidget):
                 reasons.append(self._reasons_text(other_record.get("outcome") or {}))
             self.reasons.setText("\n".join(reasons))
             self.case_facts.setText(self._facts_text(record))
-            self._show_changes(audited, profile.info.name)
+            self._show_changes(audited, profile.info.name, names)
 
         self.window_.run_task(work, shown, self.message.setText)
 
@@ -398,14 +398,20 @@ class ReferralPanel(QWidget):
         if self.services.count() == 0:
             self.services.addItem(_("No matching service in the directory for this area."))
 
-    def _show_changes(self, audited: list[AuditEntry], profile_name: str) -> None:
-        """The audit log's entries for the case: when, and what was done. The console is
-        one coordinator's profile, so every entry was made by that profile."""
+    def _show_changes(self, audited: list[AuditEntry], profile_name: str,
+                      names: dict[str, str]) -> None:
+        """The audit log's entries for the case: when, what was done, and by which
+        coordinator of this profile (the audit log's actor; decision 64)."""
         self.changes.clear()
-        self.changes_note.setText(_(
-            "Every change below was made in this coordinator profile, \u201c{name}\u201d. "
-            "The console has one coordinator profile, so the audit log names no other "
-            "person.").format(name=profile_name))
+        if len(names) > 1:
+            self.changes_note.setText(_(
+                "Every change below was made in this coordinator profile, \u201c{name}\u201d, "
+                "and names the coordinator who made it.").format(name=profile_name))
+        else:
+            self.changes_note.setText(_(
+                "Every change below was made in this coordinator profile, \u201c{name}\u201d. "
+                "The console has one coordinator profile, so the audit log names no other "
+                "person.").format(name=profile_name))
         for entry in audited:
             words = _ACTION_WORDS.get(entry.action)
             text = _(words) if words else entry.action
@@ -420,7 +426,8 @@ class ReferralPanel(QWidget):
                 if moved.get("with_note"):
                     text = _("{change}, with a note").format(change=text)
             self.changes.addItem(_("{when} — {what} — by {who}").format(
-                when=_when(entry.at[:19] + "Z"), what=text, who=profile_name))
+                when=_when(entry.at[:19] + "Z"), what=text,
+                who=names.get(entry.actor, profile_name)))
         if not audited:
             self.changes.addItem(_("No change yet: the case is as the import opened it."))
 
@@ -476,7 +483,11 @@ class ReferralPanel(QWidget):
             if current is not None and status is current.status:
                 profile.referrals.add_note(record_id, note)
             else:
-                profile.referrals.change_status(record_id, status, note)
+                # The version shown: a case another console changed since is refused
+                # with "Someone else changed this case", never written over.
+                profile.referrals.change_status(
+                    record_id, status, note,
+                    expected_version=current.version if current is not None else None)
 
         def done(_result: None) -> None:
             self.message.setText(_("Saved."))

@@ -248,7 +248,7 @@ def test_manifest_altered_after_signing_is_bad_signature(world, batch, edit):
         elif edit == "demo":  # make real records look like training data, or back
             manifest["demo"] = not manifest["demo"]
         else:
-            manifest["recipient"] = AgeIdentity.generate().recipient
+            manifest["recipients"] = [AgeIdentity.generate().recipient]
 
     lines = (lambda found: found[:-1]) if edit == "drop_a_record" else None
     altered = rewrite(batch, world.identity, world.recipient, manifest=alter, lines=lines)

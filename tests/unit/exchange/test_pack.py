@@ -168,6 +168,7 @@ def test_malformed_pack_signed_with_its_own_key_is_refused_not_a_crash(world, re
     outer, content = _content(world.pack_raw)
     stranger = SigningKey.generate()
     content["coordinator"]["signing_key"] = b64(stranger.public.raw)
+    content["coordinators"][0]["signing_key"] = b64(stranger.public.raw)
     content["retention"] = retention
     signed = canonical_json(content)
     raw = json.dumps({**outer, "content": b64(signed),

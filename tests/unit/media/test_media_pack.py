@@ -43,7 +43,7 @@ def _refused(raw: bytes, *words: str) -> str:
 
 
 def test_a_pack_with_media_round_trips_and_verifies(tmp_path, key, pack_raw):
-    assert json.loads(pack_raw)["format"] == "fieldscreen-pack/4"
+    assert json.loads(pack_raw)["format"] == "fieldscreen-pack/5"
     pack = read_pack(pack_raw, pinned=key.public)
     folder = tmp_path / "media-test-media"
     for name in ("sleeps_ar.ogg", "yes_ar.ogg", "house.png", "no.png"):
@@ -155,6 +155,18 @@ def test_a_previous_format_pack_still_reads(key, pack_raw):
     pack = read_pack(json.dumps(legacy).encode())
     assert not pack.media
     assert pack.question_audio().clips("sleeps_safe", "ar") == ()
+
+
+def test_a_media_pack_of_one_coordinator_still_reads(key, pack_raw):
+    # Format 4 carried media before packs listed their coordinators (format 5).
+    def strip(content, media):
+        content.pop("coordinators")
+    legacy = json.loads(resigned(pack_raw, key, strip))
+    legacy["format"] = "fieldscreen-pack/4"
+    pack = read_pack(json.dumps(legacy).encode())
+    assert pack.media and len(pack.coordinators) == 1
+    assert pack.coordinators[0].signing_key.raw == pack.signing_key.raw
+    assert pack.question_audio().clips("sleeps_safe", "ar")
 
 
 def test_two_forms_naming_different_files_by_one_name_are_refused(tmp_path, key):
