@@ -33,6 +33,7 @@ from fieldscreen.store.crypto import sha256
 from fieldscreen.store.database import StorageFull, StorageUnavailable, storage_error
 from fieldscreen.store.inbox import LedgerVerdict, QuarantineEntry, RecordOwnershipConflict
 from fieldscreen.store.incoming import Sealed
+from fieldscreen.store.postgres import ServerStorageFull
 from fieldscreen.store.profile import UnlockedProfile
 
 BATCH_SUFFIX = ".age"
@@ -159,6 +160,8 @@ def _storing(source: str) -> Iterator[None]:
         yield
     except (StorageFull, OSError) as error:
         mapped = error if isinstance(error, StorageFull) else storage_error(error)
+        if isinstance(mapped, ServerStorageFull):
+            raise  # the database server's disk, not this computer's: its message says so
         if isinstance(mapped, StorageFull):
             raise StorageFull(
                 _("The disk is full, so batch {source} was not imported.").format(

@@ -147,6 +147,8 @@ def server_error(error: BaseException, url: str, *, connecting: bool = False) ->
 
     where, database, user = describe(url)
     state = getattr(error, "sqlstate", None) or ""
+    if connecting and not state:
+        state = _connection_state(str(error))
     if isinstance(error, errors.DiskFull | errors.OutOfMemory) or state in ("53100", "53200"):
         return ServerStorageFull(
             _("The database server's disk is full, so this was not saved."),
@@ -171,12 +173,6 @@ def server_error(error: BaseException, url: str, *, connecting: bool = False) ->
             hint=_("Check the database name in --database, or ask the database "
                    "administrator to create it."))
     if connecting and isinstance(error, psycopg.OperationalError):
-        if "password" in str(error).lower() or "authentication" in str(error).lower():
-            return ServerRefused(
-                _("The database server {server} refused the user name or password.").format(
-                    server=where),
-                hint=_("Check the user and password (in --database, PGPASSWORD or "
-                       "~/.pgpass) with the database administrator, then try again."))
         return ServerUnreachable(
             _("Cannot reach the database server {server}.").format(server=where),
             hint=_("Check that the server is running and this computer can reach it, then "
@@ -192,6 +188,25 @@ def server_error(error: BaseException, url: str, *, connecting: bool = False) ->
             server=where, code=state or type(error).__name__),
         hint=_("Nothing of it was kept. Tell the database administrator the code, then "
                "try again."))
+
+
+def _connection_state(text: str) -> str:
+    """The SQLSTATE a refused connection would have: libpq gives only the server's text.
+
+    The text is read here and never shown: it can quote the user and the host, and a
+    malformed URL can put the password in it.
+    """
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered or (
+            "authentication failed" in lowered) or "pg_hba.conf" in lowered:
+        return "28P01"
+    if "database" in lowered and "does not exist" in lowered:
+        return "3D000"
+    if "role" in lowered and "does not exist" in lowered:
+        return "28000"
+    if "permission denied" in lowered:
+        return "42501"
+    return ""
 
 
 # -- the database --------------------------------------------------------------------------
@@ -253,6 +268,16 @@ class PostgresDatabase(ProfileDatabase):
         with self._lock:
             raw = self._live()
             outermost = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if outermost:
+                # A connection the server dropped while it was idle (a restart, an
+                # administrator) is only found out by using it: one round trip before the
+                # transaction, so that nothing has been done yet when it is replaced.
+                try:
+                    raw.execute("SELECT 1")
+                except psycopg.OperationalError:
+                    with contextlib.suppress(Exception):
+                        raw.close()
+                    raw = self._live()
             try:
                 with raw.transaction():
                     if outermost and first is not None:
