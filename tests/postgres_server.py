@@ -17,7 +17,8 @@ How it runs, also as root in CI:
 * The server listens on 127.0.0.1 only, on a free port, with its Unix socket in the same
   temporary folder (not /run/postgresql, which the user may not write), and password
   (scram-sha-256) authentication for every connection, so the tests see what a
-  deployment sees. `fsync=off` only makes the tests faster; nothing here tests durability.
+  deployment sees. `fsync=off` only makes the tests faster; nothing here tests durability (the bench
+  starts it with `durable=True`: fsync on, as a deployment runs).
 * `stop()` and `start()` take it down and bring it back on the same port (the fault tests);
   the session fixture stops it and removes the folder at the end.
 
@@ -40,7 +41,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
+try:
+    import pytest
+except ImportError:  # bench/postgres.py starts a server too, without the test tools
+    pytest = None  # type: ignore[assignment]
 
 ADMIN = "fieldscreen_admin"
 ADMIN_PASSWORD = "admin pass 7 on loopback"
@@ -96,10 +100,12 @@ def _free_port() -> int:
 class PostgresServer:
     """One PostgreSQL cluster in a temporary folder; see the module's docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False, parent: str = "/tmp") -> None:
+        # `durable`: fsync on, as a real server runs (the bench); the tests run without.
+        self.durable = durable
         self.bin = binaries()
         self.user = _server_user()
-        self.folder = Path(tempfile.mkdtemp(prefix="fieldscreen-pg-", dir="/tmp"))
+        self.folder = Path(tempfile.mkdtemp(prefix="fieldscreen-pg-", dir=parent))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
         self.port = _free_port()
@@ -134,7 +140,11 @@ class PostgresServer:
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses={self.host} "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=60")
+                   "-c max_connections=60")
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
+        else:
+            options += " -c shared_buffers=512MB -c max_wal_size=4GB"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
                   "-w", "-t", "60", "start")
 
@@ -179,7 +189,7 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@(pytest.fixture(scope="session") if pytest is not None else (lambda function: function))
 def postgres_server() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer()
@@ -191,7 +201,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.remove()
 
 
-@pytest.fixture
+@(pytest.fixture if pytest is not None else (lambda function: function))
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh, empty database on the session's server, as a connection URL (with password)."""
     name = postgres_server.create_database()
