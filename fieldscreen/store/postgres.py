@@ -287,17 +287,17 @@ class PostgresDatabase(ProfileDatabase):
                 raise server_error(error, self.url) from None
 
     def _migrate_server(self) -> None:
-        import psycopg
-
         with self._transaction(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})") as db:
-            try:
-                db.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            except psycopg.errors.InsufficientPrivilege:
-                # A role that may not create the schema may still use one an administrator
-                # made for it: the next statement tells.
-                raise
-            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (number bigint PRIMARY "
-                       "KEY, name text NOT NULL, applied_at text NOT NULL)")
+            # Looked up before anything is created: PostgreSQL checks the right to create
+            # before IF NOT EXISTS, and a role an administrator gave a ready schema (and no
+            # right to create one) must still open it.
+            if db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?",
+                          [SCHEMA]).fetchone() is None:
+                db.execute(f"CREATE SCHEMA {SCHEMA}")
+            if db.execute("SELECT to_regclass(?)",
+                          [f"{SCHEMA}.schema_migrations"]).fetchone()[0] is None:
+                db.execute("CREATE TABLE schema_migrations (number bigint PRIMARY KEY, "
+                           "name text NOT NULL, applied_at text NOT NULL)")
             applied = {row[0] for row in db.execute("SELECT number FROM schema_migrations")}
             for migration in MIGRATIONS:
                 if migration.number in applied:
