@@ -113,6 +113,13 @@ def _import(profile: UnlockedProfile, devices: list[Any], index: int,
     return time.perf_counter_ns() - begun
 
 
+def _size_mib(profile: UnlockedProfile) -> float:
+    """The server's database size: tables, indexes and the TOASTed ciphertext."""
+    with profile._database.read() as connection:
+        return float(connection.execute(
+            "SELECT pg_database_size(current_database())").fetchone()[0]) / 2**20
+
+
 def run(quick: bool) -> list[Result]:
     import psycopg
 
@@ -150,6 +157,7 @@ def _import_cases(scratch: Path, url: str, form: Any, count: int,
         server_ns.append(_import(server_profile, server_devices, index, records))
         progress(f"postgres: batch {index + 1}/{len(batches)}: SQLite "
                  f"{sqlite_ns[-1] / 1e6:,.0f} ms, PostgreSQL {server_ns[-1] / 1e6:,.0f} ms")
+    server_mib = _size_mib(server_profile)
     sqlite_profile.lock()
     server_profile.lock()
     rate = {name: count / (sum(samples) / 1e9)
@@ -162,7 +170,8 @@ def _import_cases(scratch: Path, url: str, form: Any, count: int,
                     f"payload, upsert, open the follow-up cases, the ledger entry, the "
                     f"statistics delta, the audit entry) in one transaction; {count:,} "
                     f"records in {sum(server_ns) / 1e9:.1f} s = {rate['server']:,.0f} "
-                    f"records/s; in turns with SQLite; {note}"),
+                    f"records/s; in turns with SQLite; the database then took "
+                    f"{server_mib:,.0f} MiB; {note}"),
         Result(SUITE, sqlite_case, sqlite_ns,
                note=f"the same batches into the local SQLite file (WAL, synchronous=FULL): "
                     f"{sum(sqlite_ns) / 1e9:.1f} s = {rate['sqlite']:,.0f} records/s"),
@@ -193,6 +202,7 @@ def _dashboard_cases(scratch: Path, url: str, form: Any, count: int,
     assert len(facts) == count
     expected = _comparable(disaggregate(facts, FILTER))
     profile.referrals.page(0, QUEUE_ROWS)  # builds the sealed queue index
+    filled_mib = _size_mib(profile)
     profile.lock()
 
     store = ProfileStore(data_dir, clock=_fixed_clock, database=url)
@@ -220,7 +230,8 @@ def _dashboard_cases(scratch: Path, url: str, form: Any, count: int,
                note=f"what the coordinator waits for before the dashboard, the profile on "
                     f"PostgreSQL: connect, migrations check, unlock (weak Argon2id: not "
                     f"measured here), read and open the sealed statistics snapshot; set-up "
-                    f"filled {count:,} records in {fill_s:.0f} s; the first load_facts "
+                    f"filled {count:,} records in {fill_s:.0f} s ({filled_mib:,.0f} MiB on "
+                    f"the server); the first load_facts "
                     f"(build and seal the base) took {first_load_ns / 1e9:.1f} s"
                     f"{target_note}"),
         Result(SUITE, f"dashboard refresh {label}, PostgreSQL profile", refresh,
