@@ -99,6 +99,15 @@ def test_import_queue_dashboard_and_export_on_either_engine(tmp_path: Path, caps
     finally:
         profile.lock()
 
+    # The data check (every stored value opens, the store reads to the end) and the audit.
+    code, out, err = run(capsys, *coordinator, "coordinator", "check", "--json", *database,
+                         *unlock)
+    assert code == 0, err
+    checked = json.loads(out)
+    assert checked["integrity_ok"] and checked["records"] == CHILDREN
+    code, out, err = run(capsys, *coordinator, "audit", "verify", *database, *unlock)
+    assert code == 0, err
+
     counts = tmp_path / "counts.csv"
     code, _out, err = run(capsys, *coordinator, "export", "--format", "csv", "-o",
                           str(counts), *database, *unlock)

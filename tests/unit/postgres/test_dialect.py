@@ -86,3 +86,18 @@ def test_a_role_given_a_ready_schema_and_no_right_to_create_opens_it(postgres_se
             connection.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
             connection.execute(f"DROP OWNED BY {role}")
             connection.execute(f"DROP ROLE {role}")
+
+
+def test_the_check_reads_every_table_and_fails_when_one_cannot_be_read(postgres_server,
+                                                                        postgres_url,
+                                                                        tmp_path):
+    database = PostgresDatabase(postgres_url, tmp_path)
+    try:
+        steps = []
+        assert database.integrity_check(lambda: steps.append(1))
+        assert len(steps) == len(PRIMARY_KEYS)
+        with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as connection:
+            connection.execute(f"DROP TABLE {SCHEMA}.partner_messages")
+        assert not database.integrity_check()
+    finally:
+        database.close()
