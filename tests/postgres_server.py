@@ -22,8 +22,9 @@ How it runs, also as root in CI:
 * `stop()` and `start()` take it down and bring it back on the same port (the fault tests);
   the session fixture stops it and removes the folder at the end.
 
-Use it with `from tests.postgres_server import postgres_server, postgres_url  # noqa: F401`
-(or bind by assignment, as tests/webdav_server.py explains).
+The fixtures `postgres_server` (the session's one server) and `postgres_url` (a fresh
+database on it for each test, dropped after) are imported by tests/conftest.py, so every
+test can ask for them by name.
 """
 
 from __future__ import annotations

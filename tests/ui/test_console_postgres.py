@@ -16,9 +16,6 @@ from tests.exchange_helpers import PASSPHRASE, PROFILE, make_world
 from tests.ui.test_console_window import import_from
 from tests.unit.postgres.test_faults import _inside_the_import
 
-postgres_server = pg.postgres_server
-postgres_url = pg.postgres_url
-
 
 def _console(qtbot, data_dir, database: str, clock=None) -> ConsoleWindow:
     window = ConsoleWindow(data_dir=data_dir, profile_name=PROFILE, database=database,

@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests import postgres_server as pg
-
-postgres_server = pg.postgres_server
-postgres_url = pg.postgres_url
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine_url(request: pytest.FixtureRequest) -> str | None:

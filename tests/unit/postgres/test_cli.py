@@ -6,9 +6,6 @@ from fieldscreen.cli import main
 from tests import postgres_server as pg
 from tests.exchange_helpers import PASSPHRASE
 
-postgres_server = pg.postgres_server
-postgres_url = pg.postgres_url
-
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))

@@ -24,8 +24,6 @@ from tests.store_helpers import CHILD_NAME, CHILD_NAME_2, answers_with_note, fil
 from tests.unit.postgres import engines
 
 engine_url = engines.engine_url
-postgres_server = engines.postgres_server
-postgres_url = engines.postgres_url
 
 SECRETS = [CHILD_NAME, CHILD_NAME_2, "Zuleikha", "Çocukgül"]
 CHILDREN = 24

@@ -7,10 +7,6 @@ import sqlite3
 from fieldscreen.store.postgres import PostgresDatabase, translate
 from fieldscreen.store.postgres_schema import PRIMARY_KEYS, SCHEMA
 from fieldscreen.store.schema import MIGRATIONS
-from tests import postgres_server as pg
-
-postgres_server = pg.postgres_server
-postgres_url = pg.postgres_url
 
 
 def test_parameters_and_upserts_are_translated():

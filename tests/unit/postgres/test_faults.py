@@ -27,9 +27,6 @@ from fieldscreen.store.statistics_snapshot import StatisticsSnapshotStore
 from tests import postgres_server as pg
 from tests.exchange_helpers import PASSPHRASE, make_world, record_dict
 
-postgres_server = pg.postgres_server
-postgres_url = pg.postgres_url
-
 RECORDS = 40
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from tests import postgres_server as pg
 
-postgres_server = pg.postgres_server
-
 
 def test_the_server_answers_on_loopback_with_a_password(postgres_server):
     with postgres_server.admin() as connection:
