@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 from fieldscreen.cli import main
@@ -47,8 +48,9 @@ def _screen(field, count: int) -> None:
                                  session.outcome().to_json())
 
 
-def test_import_queue_dashboard_and_export_on_either_engine(tmp_path: Path, capsys, engine_url,
-                                                             request):
+def test_import_queue_dashboard_and_export_on_either_engine(tmp_path: Path, capsys, caplog,
+                                                             engine_url, request):
+    caplog.set_level(logging.DEBUG)
     world = make_world(tmp_path, database=engine_url)
     _screen(world.field, CHILDREN // 2)
     world.close()
@@ -117,6 +119,10 @@ def test_import_queue_dashboard_and_export_on_either_engine(tmp_path: Path, caps
     # Nothing of the children in clear: not in the coordinator's files, not in the database.
     hits = files_containing(world.coordinator_base, [*SECRETS, PASSPHRASE])
     assert not hits, hits
+    logged = caplog.text + "".join(record.getMessage() for record in caplog.records)
+    assert not [secret for secret in (*SECRETS, PASSPHRASE) if secret in logged]
+    if engine_url is not None:
+        assert engine_url.split("@")[0].split(":")[-1] not in logged  # the URL's password
     local_files = list(world.coordinator_base.rglob(DATABASE_FILE))
     assert len(local_files) == (0 if engine_url else 1)
     if engine_url is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pwd
 import subprocess
@@ -123,18 +124,31 @@ def test_server_down_is_a_message_with_what_to_do(capsys, postgres_server):
     assert "secret-pw-1" not in err
 
 
-def test_wrong_credentials_are_refused_without_echoing_the_password(capsys, site, monkeypatch):
+def test_wrong_credentials_are_refused_without_echoing_the_password(capsys, caplog, site,
+                                                                    monkeypatch, tmp_path):
+    caplog.set_level(logging.DEBUG)
     wrong = site.server.url(site.database, password="wrong-pw-93")
     code, _out, err = _import(capsys, site, wrong)
     assert code == 1
     assert "refused the user name or password" in err and "PGPASSWORD" in err
-    assert "wrong-pw-93" not in err
+    assert "wrong-pw-93" not in err and "wrong-pw-93" not in caplog.text
     assert site.imported() == (0, 0, 0)
-    # As libpq does, the password may come from PGPASSWORD instead of the URL.
-    monkeypatch.setenv("PGPASSWORD", pg.ADMIN_PASSWORD)
-    code, out, err = _import(capsys, site, site.server.url(site.database, password=None))
+    # As libpq does, the password may come from ~/.pgpass (here PGPASSFILE) ...
+    without = site.server.url(site.database, password=None)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{site.server.port}:{site.database}:{pg.ADMIN}:"
+                        f"{pg.ADMIN_PASSWORD}\n", encoding="utf-8")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    code, out, err = run(capsys, "--database", without, *site.argv[:2], "coordinator",
+                         "devices", *site.argv[2:])
     assert code == 0, err
-    _no_password(out + err)
+    monkeypatch.delenv("PGPASSFILE")
+    # ... or from PGPASSWORD, instead of the URL.
+    monkeypatch.setenv("PGPASSWORD", pg.ADMIN_PASSWORD)
+    code, out, err = _import(capsys, site, without)
+    assert code == 0, err
+    _no_password(out + err + caplog.text)
     assert site.imported()[0] == RECORDS
 
 
