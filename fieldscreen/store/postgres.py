@@ -149,7 +149,13 @@ def server_error(error: BaseException, url: str, *, connecting: bool = False) ->
     state = getattr(error, "sqlstate", None) or ""
     if connecting and not state:
         state = _connection_state(str(error))
-    if isinstance(error, errors.DiskFull | errors.OutOfMemory) or state in ("53100", "53200"):
+    if state == "53300" or isinstance(error, errors.TooManyConnections):
+        return ServerUnreachable(
+            _("The database server {server} has no free connection for FieldScreen now.").format(
+                server=where),
+            hint=_("Nothing was changed. Try again in a moment; if it lasts, ask the database "
+                   "administrator to allow more connections (docs/postgresql.md)."))
+    if isinstance(error, errors.DiskFull) or state == "53100":
         return ServerStorageFull(
             _("The database server's disk is full, so this was not saved."),
             hint=_("Nothing of it was kept. Ask the database administrator to free space on "
@@ -206,6 +212,8 @@ def _connection_state(text: str) -> str:
         return "28000"
     if "permission denied" in lowered:
         return "42501"
+    if "too many clients" in lowered or "too many connections" in lowered:
+        return "53300"
     return ""
 
 

@@ -161,6 +161,22 @@ def test_a_database_that_does_not_exist_is_named(capsys, postgres_server):
     _no_password(err)
 
 
+def test_no_free_connection_is_a_message_with_what_to_do(capsys, site):
+    busy = "fs_busy_" + uuid.uuid4().hex[:6]
+    with site.server.admin(site.database) as connection:
+        connection.execute(f"CREATE ROLE {busy} LOGIN PASSWORD 'busy pw 8' CONNECTION LIMIT 0")
+    try:
+        code, _out, err = _import(capsys, site, site.server.url(
+            site.database, user=busy, password="busy pw 8"))
+        assert code == 1
+        assert "has no free connection for FieldScreen now" in err
+        assert "allow more connections" in err and "busy pw 8" not in err
+        assert site.imported() == (0, 0, 0)
+    finally:
+        with site.server.admin(site.database) as connection:
+            connection.execute(f"DROP ROLE {busy}")
+
+
 def test_a_role_without_rights_imports_nothing(capsys, site):
     reader = "fs_reader_" + uuid.uuid4().hex[:6]
     with site.server.admin(site.database) as connection:
