@@ -270,7 +270,14 @@ class PostgresDatabase(ProfileDatabase):
         return self._raw
 
     @contextlib.contextmanager
-    def _transaction(self, first: str | None) -> Iterator[PostgresConnection]:
+    def _transaction(self, *, writer: bool) -> Iterator[PostgresConnection]:
+        """One transaction (a savepoint when nested).
+
+        `writer` takes the writer lock (re-entrant within the connection, so a write nested
+        in a read still queues) and stays READ COMMITTED: each statement then sees what
+        the writer before it committed, which a snapshot taken before the lock was granted
+        would not. A read, outermost, is one REPEATABLE READ snapshot.
+        """
         import psycopg
 
         with self._lock:
@@ -288,14 +295,16 @@ class PostgresDatabase(ProfileDatabase):
                     raw = self._live()
             try:
                 with raw.transaction():
-                    if outermost and first is not None:
-                        raw.execute(first)
+                    if outermost and not writer:
+                        raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    if writer:
+                        raw.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
                     yield PostgresConnection(raw)
             except psycopg.Error as error:
                 raise server_error(error, self.url) from None
 
     def _migrate_server(self) -> None:
-        with self._transaction(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})") as db:
+        with self._transaction(writer=True) as db:
             # Looked up before anything is created: PostgreSQL checks the right to create
             # before IF NOT EXISTS, and a role an administrator gave a ready schema (and no
             # right to create one) must still open it.
@@ -329,13 +338,13 @@ class PostgresDatabase(ProfileDatabase):
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
         """One write transaction, serialised server-wide; rolled back on any error."""
-        with self._transaction(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})") as db:
+        with self._transaction(writer=True) as db:
             yield db
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Any]:
         """A consistent read: one REPEATABLE READ snapshot."""
-        with self._transaction("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") as db:
+        with self._transaction(writer=False) as db:
             yield db
 
     def integrity_check(self, progress: Callable[[], None] | None = None) -> bool:
