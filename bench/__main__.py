@@ -25,7 +25,7 @@ from bench.core import Result, format_ns
 # The registry: each name is a module bench/<name>.py with `run(quick: bool) ->
 # list[Result]`. Add a suite by writing its module and listing it here.
 SUITES: tuple[str, ...] = ("engine", "store", "exchange", "ui", "coordinator", "scale", "bundle",
-                          "linkage", "suppression")
+                          "linkage", "suppression", "postgres")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

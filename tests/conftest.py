@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The real PostgreSQL server (one for the whole session) and a fresh database per test.
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401
+
 # Qt tests run headless unless a test starts Xvfb itself.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Messages are checked in English unless a test asks for another language.

@@ -205,8 +205,9 @@ class World:
 
 
 def make_profile(data_dir: Path, role: ProfileRole, *, clock: FakeClock, name: str = PROFILE,
-                 demo: bool = False, recovery: str | None = None) -> UnlockedProfile:
-    store = ProfileStore(data_dir, clock=clock, kdf=weak_kdf())
+                 demo: bool = False, recovery: str | None = None,
+                 database: str | None = None) -> UnlockedProfile:
+    store = ProfileStore(data_dir, clock=clock, kdf=weak_kdf(), database=database)
     return store.create(name, role, PASSPHRASE, recovery_recipient=recovery, demo=demo)
 
 
@@ -233,12 +234,14 @@ def make_field(data_dir: Path, pack_raw: bytes, *, clock: FakeClock,
     return field
 
 
-def make_world(root: Path, *, enrol: bool = True, coordinator_demo: bool = False) -> World:
+def make_world(root: Path, *, enrol: bool = True, coordinator_demo: bool = False,
+               database: str | None = None) -> World:
+    """`database`: the coordinator's profile on this PostgreSQL URL instead of SQLite."""
     clock = FakeClock()
     relay = root / "relay"
     relay.mkdir(parents=True)
     coordinator = make_profile(root / "coord" / "data", ProfileRole.COORDINATOR, clock=clock,
-                               demo=coordinator_demo)
+                               demo=coordinator_demo, database=database)
     pack_raw = make_pack(coordinator, relay=relay, clock=clock)
     pack = read_pack(pack_raw)
     field = make_field(root / "field" / "data", pack_raw, clock=clock, pack=pack)

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from fieldscreen import __version__
-from fieldscreen.cli.shared import EXIT_BUG, EXIT_OK, EXIT_USER_ERROR, report_bug
+from fieldscreen.cli.shared import (
+    EXIT_BUG,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    database_option,
+    report_bug,
+)
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 
@@ -81,11 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help=_("the profile to use (default: %(default)s)"),
     )
+    database_option(parser)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     for group in VERB_GROUPS:
         importlib.import_module(group).register(verbs)
+    _database_on_verbs(verbs)
     return parser
+
+
+def _database_on_verbs(verbs: Any) -> None:
+    """`--database` after the verb too (`fieldscreen console --database URL`), at any depth."""
+    for parser in verbs.choices.values():
+        if not any("--database" in action.option_strings for action in parser._actions):
+            database_option(parser)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _database_on_verbs(action)
 
 
 def _choose_language(argv: Sequence[str]) -> None:

@@ -132,10 +132,36 @@ def app_directories(args: argparse.Namespace) -> AppDirectories:
             else AppDirectories.platform_default())
 
 
+def database_option(parser: argparse.ArgumentParser) -> None:
+    """`--database URL`: the coordinator's profile on a PostgreSQL server (docs/postgresql.md).
+
+    Given before the verb or after it. The URL may carry the password; libpq also takes it
+    from PGPASSWORD or ~/.pgpass, which keep it out of the shell history and `ps`.
+    """
+    parser.add_argument(
+        "--database", metavar="postgresql://...", default=argparse.SUPPRESS,
+        help=_("keep the coordinator's profile in this PostgreSQL database instead of the "
+               "local file (the password may come from PGPASSWORD or ~/.pgpass)"))
+
+
+def database_url(args: argparse.Namespace) -> str | None:
+    """The --database URL, checked to be one; None for the local SQLite file."""
+    from fieldscreen.store.postgres import is_server_url
+
+    url: str | None = getattr(args, "database", None)
+    if url is None:
+        return None
+    if not is_server_url(url):
+        # Not echoed: a mistyped URL may still hold a password.
+        raise UserError(_("--database takes a PostgreSQL URL (postgresql://user@host/name)."),
+                        hint=_("Leave it out to keep the profile in the local file."))
+    return url
+
+
 def profile_store(args: argparse.Namespace) -> ProfileStore:
     from fieldscreen.store.profile import ProfileStore
 
-    return ProfileStore(app_directories(args).ensure().data)
+    return ProfileStore(app_directories(args).ensure().data, database=database_url(args))
 
 
 def unlock(args: argparse.Namespace) -> UnlockedProfile:

@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fieldscreen.cli.shared import EXIT_OK, EXIT_USER_ERROR, Verbs, app_directories
+from fieldscreen.cli.shared import (
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    Verbs,
+    app_directories,
+    database_url,
+)
 from fieldscreen.errors import UserError
 from fieldscreen.i18n import _, ngettext
 
@@ -166,7 +172,8 @@ def _run_console(args: argparse.Namespace) -> int:
                    "PySide6-Addons)."),
         ) from None
     code: int = _gui().run_console(directories, args.profile, quit_after_ms=args.quit_after,
-                                   idle_minutes=args.auto_lock_minutes)
+                                   idle_minutes=args.auto_lock_minutes,
+                                   database=database_url(args))
     return code
 
 

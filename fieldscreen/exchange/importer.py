@@ -38,6 +38,7 @@ from fieldscreen.store.inbox import (
     RecordOwnershipConflict,
 )
 from fieldscreen.store.incoming import Sealed
+from fieldscreen.store.postgres import ServerStorageFull
 from fieldscreen.store.profile import UnlockedProfile
 
 BATCH_SUFFIX = ".age"
@@ -164,6 +165,8 @@ def _storing(source: str) -> Iterator[None]:
         yield
     except (StorageFull, OSError) as error:
         mapped = error if isinstance(error, StorageFull) else storage_error(error)
+        if isinstance(mapped, ServerStorageFull):
+            raise  # the database server's disk, not this computer's: its message says so
         if isinstance(mapped, StorageFull):
             raise StorageFull(
                 _("The disk is full, so batch {source} was not imported.").format(

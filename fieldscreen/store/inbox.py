@@ -319,14 +319,15 @@ class Inbox:
                 "AND resolved_at IS NULL", [file_sha256, reason_code]).fetchone()
             if existing is not None:
                 return existing[0]
-            cursor = db.execute(
+            # RETURNING, not the cursor's lastrowid: the same SQL on SQLite and PostgreSQL.
+            row = db.execute(
                 "INSERT INTO quarantine (file_sha256, source, stored_as, reason_code, reason, "
-                "at, device_id, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "at, device_id, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [file_sha256, source, stored_as, reason_code, reason, utc_stamp(self._clock()),
-                 device_id, batch_id])
+                 device_id, batch_id]).fetchone()
             self._audit.append(db, AuditAction.BATCH_QUARANTINED, at=self._clock(),
                                details={"reason": reason_code, "file": file_sha256})
-            return int(cursor.lastrowid)
+            return int(row[0])
 
     def missing_sequences(self, device_id: str, below: int) -> list[int]:
         """The sequences from 1 to `below` - 1 that no imported batch of the device has."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldscreen.engine.session import utc_now
 from fieldscreen.errors import UserError
@@ -65,6 +65,9 @@ from fieldscreen.store.queue_index import append_entries
 from fieldscreen.store.records import RecordRepository
 from fieldscreen.store.schema import MIGRATIONS
 from fieldscreen.store.timestamps import precise_utc_stamp
+
+if TYPE_CHECKING:
+    from fieldscreen.store.postgres import PostgresDatabase
 
 Clock = Callable[[], dt.datetime]
 MAX_UNLOCK_DELAY = 300.0
@@ -215,11 +218,14 @@ class ProfileStore:
     """
 
     def __init__(self, data_dir: Path, *, clock: Clock = utc_now,
-                 kdf: KdfParameters | None = None) -> None:
+                 kdf: KdfParameters | None = None, database: str | None = None) -> None:
         self.data_dir = data_dir
         self.root = profiles_root(data_dir)
         self._clock = clock
         self._kdf = kdf
+        # A coordinator profile on a PostgreSQL server (docs/postgresql.md) instead of the
+        # SQLite file; the local folder keeps only what stays on this computer.
+        self._server = database
 
     def path(self, name: str) -> Path:
         if not _NAME.match(name):
@@ -245,7 +251,10 @@ class ProfileStore:
                                 hint=_("Copy it again from the coordinator's deployment pack.")
                                 ) from None
         folder = self.path(name)
-        if (folder / DATABASE_FILE).exists():
+        if self._server is not None and role is not ProfileRole.COORDINATOR:
+            raise UserError(_("Only a coordinator profile can be kept on a database server."),
+                            hint=_("Create field and partner profiles without --database."))
+        if (folder / DATABASE_FILE).exists() and self._server is None:
             raise ProfileExists(_("A profile called '{name}' already exists.").format(name=name),
                                 hint=_("Choose another name, or unlock the existing profile."))
         kdf = self._kdf
@@ -263,7 +272,8 @@ class ProfileStore:
             raise storage_error(error) or StorageUnavailable(
                 _("Cannot open the profile database: {reason}").format(
                     reason=error.strerror or error)) from None
-        database = ProfileDatabase(building, MIGRATIONS)
+        database = (self._server_database(folder, empty=True) if self._server is not None
+                    else ProfileDatabase(building, MIGRATIONS))
         try:
             profile_id = str(uuid.uuid4())
             dek = random_key()
@@ -300,6 +310,8 @@ class ProfileStore:
                                          SigningKey.generate().to_bytes())
                 unlocked._audit.append(db, AuditAction.PROFILE_CREATED, at=now,
                                        details={"role": role.value})
+            if self._server is not None:  # one server transaction made it whole
+                return UnlockedProfile(database, dek, info, self._clock)
             database.close()  # checkpoints the write-ahead log into the one file
             final = folder / DATABASE_FILE
             os.replace(building, final)
@@ -313,8 +325,36 @@ class ProfileStore:
                 raise mapped from None
             raise
 
+    def _server_database(self, folder: Path, *, empty: bool) -> PostgresDatabase:
+        """The server's database for a profile whose local files go in `folder`."""
+        from fieldscreen.store.postgres import PostgresDatabase
+
+        assert self._server is not None
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise storage_error(error) or StorageUnavailable(
+                _("Cannot open the profile database: {reason}").format(
+                    reason=error.strerror or error)) from None
+        database = PostgresDatabase(self._server, folder)
+        if empty and database.holds_profile():
+            database.close()
+            raise ProfileExists(_("The database already holds a coordinator profile."),
+                                hint=_("Unlock it with --profile and its passphrase, or use "
+                                       "another database."))
+        return database
+
     def open(self, name: str) -> LockedProfile:
         """The profile called `name`, still locked."""
+        if self._server is not None:
+            database = self._server_database(self.path(name), empty=False)
+            if not database.holds_profile():
+                database.close()
+                raise ProfileNotFound(
+                    _("The database holds no FieldScreen profile yet."),
+                    hint=_("Create the coordinator's profile there first: fieldscreen "
+                           "profile create --role coordinator --database URL"))
+            return LockedProfile(database, self._clock)
         path = self.path(name) / DATABASE_FILE
         if not path.is_file():
             known = self.names()

@@ -128,15 +128,19 @@ def shipped_form() -> Any:
 
 def run_console(directories: AppDirectories, profile_name: str, *, demo: bool = False,
                 quit_after_ms: int | None = None, idle_minutes: float = 15.0,
-                import_source: str | None = None, sandbox: Path | None = None) -> int:
-    """Open the coordinator's console (training mode with `demo`) until it closes."""
+                import_source: str | None = None, sandbox: Path | None = None,
+                database: str | None = None) -> int:
+    """Open the coordinator's console (training mode with `demo`) until it closes.
+
+    `database`: a PostgreSQL URL holding the coordinator's profile (docs/postgresql.md).
+    """
     from fieldscreen.ui.console.window import ConsoleWindow
 
     app = application()
     window = ConsoleWindow(data_dir=directories.ensure().data, profile_name=profile_name,
                            form_loader=shipped_form, demo=demo, idle_minutes=idle_minutes,
                            demo_passphrase=DEMO_PASSPHRASE if demo else None,
-                           import_source=import_source)
+                           import_source=import_source, database=database)
     window.end_process = ending_process(sandbox)
     window.show()
     if quit_after_ms is not None:

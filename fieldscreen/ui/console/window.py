@@ -104,9 +104,12 @@ class ConsoleWindow(ProfileWindow):
                  demo_passphrase: str | None = None, idle_minutes: float = 15.0,
                  kdf: KdfParameters | None = None, clock: Clock | None = None,
                  make_transport: Callable[[str, str | None, str | None], Transport]
-                 | None = None, import_source: str | None = None) -> None:
+                 | None = None, import_source: str | None = None,
+                 database: str | None = None) -> None:
         super().__init__()
         self.data_dir = data_dir
+        # The profile on a PostgreSQL server instead of the local SQLite file, if given.
+        self.database = database
         self.profile_name = profile_name
         self.demo = demo
         self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -236,7 +239,8 @@ class ConsoleWindow(ProfileWindow):
         if self._store is None:
             from fieldscreen.store.profile import ProfileStore
 
-            self._store = ProfileStore(self.data_dir, clock=self.clock, kdf=self._kdf)
+            self._store = ProfileStore(self.data_dir, clock=self.clock, kdf=self._kdf,
+                                       database=self.database)
         return self._store
 
     @property
@@ -249,7 +253,8 @@ class ConsoleWindow(ProfileWindow):
     def _start(self) -> None:
         self.lock_button.hide()
         self._hide_check()
-        if self.profile_name in profile_names(self.data_dir):
+        # On a server the profile is asked for at unlock: no connection before then.
+        if self.database is not None or self.profile_name in profile_names(self.data_dir):
             self.stack.setCurrentWidget(self.unlock_screen)
             self.unlock_screen.reset()
             if self.demo and self._demo_passphrase:
