@@ -244,6 +244,10 @@ class Item:
     # Recordings of the question per language and a picture file (XLSForm media::audio,
     # media::image); when a language has none, the pack carries a generated reading.
     media: MediaRefs = NO_MEDIA
+    # The XLSForm type the item came from when it is not the native type's own: a select
+    # whose choices were on the external_choices sheet (`select_one_external`), a calculate
+    # that was a `hidden` value. Only export reads it, to write the workbook back as it was.
+    xlsform_type: str | None = None
 
     @property
     def is_computed(self) -> bool:

@@ -58,7 +58,7 @@ class _Importer(_SurveyReader):
         media = MediaColumns.claim(self)
         self._raise_errors()
         settings = self._read_settings()
-        choice_lists = self._read_choices()
+        choice_lists = self._with_external_choices(self._read_choices())
         items = self._read_survey(choice_lists)
         media.apply(self, items, choice_lists)
         self._leave_out_unused_lists(choice_lists, items)
@@ -86,7 +86,7 @@ class _Importer(_SurveyReader):
                    for _row, entry in choice_lists[name]):
                 continue
             rows = self.choice_rows.get(name, [0])
-            self.warn(CHOICES, rows[0], _(
+            self.warn(self.list_sheets.get(name, CHOICES), rows[0], _(
                 "the choice list '{name}' has a choice without a label and is used by no "
                 "question; it is left out").format(name=name))
             del choice_lists[name]
@@ -137,9 +137,10 @@ class _Importer(_SurveyReader):
         if isinstance(lists, LocatedMap):
             for list_name, entries in lists.items():
                 rows = self.choice_rows.get(list_name, [0])
-                found.append((lists.line_of(list_name), CHOICES, rows[0]))
+                sheet = self.list_sheets.get(list_name, CHOICES)
+                found.append((lists.line_of(list_name), sheet, rows[0]))
                 for line, row in zip(entries.item_lines, rows, strict=False):
-                    found.append((line, CHOICES, row))
+                    found.append((line, sheet, row))
         found.append((data.line_of("choice_lists"), CHOICES, 0))
         found.append((data.line_of("rules"), RULES, 0))
         rules = data.get("rules")

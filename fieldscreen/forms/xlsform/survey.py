@@ -203,10 +203,19 @@ class _SurveyReader(_SheetReaders):
                      children=[] if item_type is ItemType.GROUP else None)
         entry = node.entry
         number = row.number
+        if parsed.xlsform_type is not None:
+            entry["xlsform_type"] = parsed.xlsform_type
         if parsed.list_name is not None:
             entry["choices"] = parsed.list_name
-            if parsed.list_name not in choice_lists and (
-                    parsed.list_name not in self.refused_lists):
+            external = parsed.xlsform_type == "select_one_external"
+            if parsed.list_name in self.refused_lists:
+                pass  # reported on the choices sheet
+            elif external and parsed.list_name not in self.external_lists:
+                self.error(SURVEY, number, _(
+                    "'{name}' uses the choice list '{list}', which is not on the "
+                    "external_choices sheet").format(name=name, list=parsed.list_name))
+            elif parsed.list_name not in choice_lists or (
+                    not external and self.list_sheets.get(parsed.list_name)):
                 self.error(SURVEY, number, _(
                     "'{name}' uses the choice list '{list}', which is not on the choices "
                     "sheet").format(name=name, list=parsed.list_name))
@@ -235,12 +244,40 @@ class _SurveyReader(_SheetReaders):
                     self.warn(SURVEY, number, _(
                         "the {column} of '{name}' contains ${{...}}; FieldScreen shows it as "
                         "written, without putting answers in").format(column=key, name=name))
+        if parsed.xlsform_type == "hidden":
+            self._hidden(sheet, row, node)
         self._expressions(sheet, row, node, item_type)
         self._preset(parsed, node)
         self._choice_filter(sheet, row, node, item_type)
-        self._default(sheet, row, node, item_type)
+        if parsed.xlsform_type != "hidden":
+            self._default(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
         return node
+
+    def _hidden(self, sheet: _Sheet, row: _Row, node: _Node) -> None:
+        """pyxform's `hidden`: a value no one sees, its default or nothing. Carried as a
+        calculate whose value is that default as text (or empty), marked to be written back
+        as `hidden` (docs/decisions.md, 65); one with its own calculation is a calculate."""
+        if self._expression_text(sheet, row, "calculation") is not None:
+            del node.entry["xlsform_type"]
+            self.warn(SURVEY, row.number, _(
+                "the hidden '{name}' has a calculation: it is carried as a calculate, and "
+                "exported as one").format(name=node.name))
+            return
+        value = self._cell(sheet, row, "default")
+        text = "" if value is None else _as_text(value)
+        if "${" in text or "(" in text:
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
+                "not supported").format(name=node.name, source=_shorten(text, 80))))
+            return
+        if "'" in text and '"' in text:
+            self.error(SURVEY, row.number, _(
+                "the default of the hidden '{name}' holds both ' and \"; FieldScreen writes "
+                "it as a quoted value: remove one kind of quote").format(name=node.name))
+            return
+        quote = '"' if "'" in text else "'"
+        node.entry["calculation"] = f"{quote}{text}{quote}"
 
     def _preset(self, parsed: _Type, node: _Node) -> None:
         # pyxform gives `phone number` and `percentage` a constraint (and a hint) of their

@@ -743,6 +743,8 @@ def test_other_sheets_are_warned(tmp_path):
     _form, warnings = imported(path)
     assert {(w.path, w.line) for w in warnings} == {
         (f"{path}#external_choices", 0), (f"{path}#Notes", 0)}
+    assert "no select_one_external" in next(
+        w.message for w in warnings if w.path.endswith("#external_choices"))
 
 
 def test_unknown_settings_and_extra_settings_rows_are_warned(tmp_path):
@@ -1226,3 +1228,96 @@ def test_a_sheet_ends_where_pyxform_ends_it(tmp_path, gap, read):
     assert ("far" in form) is read
     assert [w.line for w in warnings if "more than 60 empty rows" in w.message] == (
         [] if read else [3 + gap])
+
+
+# -- select_one_external and hidden (docs/decisions.md, 64 and 65) ------------------------
+
+EXTERNAL = [["list_name", "name", "label", "zone"], ["kind", "a", "Type A", "north"],
+            ["kind", "b", "Type B", "south"]]
+ZONES = [["list_name", "name", "label"], ["zone", "north", "North"], ["zone", "south", "South"]]
+
+
+def test_select_one_external_reads_its_list_from_external_choices_and_round_trips(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one zone", "z", "Zone", None],
+                           ["select_one_external kind", "k", "Kind", "zone = ${z}"]],
+                choices=ZONES, external_choices=EXTERNAL)
+    form, warnings = imported(path)
+    item = form.item("k")
+    assert (item.type, item.choice_list.name, item.xlsform_type) == (
+        ItemType.SELECT_ONE, "kind", "select_one_external")
+    assert [c.columns["zone"] for c in item.choice_list.choices] == ["north", "south"]
+    assert item.choice_filter.source == "zone = ${z}"
+    assert not warnings
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    book_again = openpyxl.load_workbook(target)
+    assert [r[0] for r in book_again["external_choices"].iter_rows(min_row=2, values_only=True)
+            ] == ["kind", "kind"]
+    assert "kind" not in [r[0] for r in book_again["choices"].iter_rows(min_row=2,
+                                                                         values_only=True)]
+    assert [r[0] for r in book_again["survey"].iter_rows(min_row=2, values_only=True)][1] == (
+        "select_one_external kind")
+    again, _warnings = imported(target)
+    assert describe(again) == describe(form)
+    assert again.item("k").xlsform_type == "select_one_external"
+
+
+def test_select_one_external_needs_its_list_on_external_choices(tmp_path):
+    path = book(tmp_path, [BASE, ["select_one_external zone", "k", "Kind"]], choices=ZONES,
+                external_choices=EXTERNAL)
+    assert any(line == 2 and "not on the external_choices sheet" in message
+               for line, message in located(refused(path), path, "survey"))
+
+
+def test_one_list_name_with_other_choices_on_both_sheets_is_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["select_one zone", "z", "Zone"],
+                           ["select_one_external zone", "k", "Kind"]],
+                choices=ZONES, external_choices=[["list_name", "name", "label"],
+                                                 ["zone", "east", "East"]])
+    problems = refused(path)
+    assert any(line == 2 and "also on the choices sheet (row 2)" in message
+               for line, message in located(problems, path, "external_choices")), problems
+    assert not located(problems, path, "survey")
+
+
+@pytest.mark.parametrize("default, value", [(None, ""), ("abc", "abc"), (5, "5"),
+                                            ("it's", "it's")])
+def test_hidden_is_a_calculate_of_its_default_and_round_trips(tmp_path, default, value):
+    path = book(tmp_path, [[*BASE, "default"], ["text", "q", "Q", None],
+                           ["hidden", "h", None, default]])
+    form, warnings = imported(path)
+    item = form.item("h")
+    assert (item.type, item.xlsform_type, item.label) == (
+        ItemType.CALCULATE, "hidden", LocalizedText())
+    assert item.calculation.evaluate(lambda _name: None) == value
+    assert not warnings
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    rows = list(openpyxl.load_workbook(target)["survey"].iter_rows(values_only=True))
+    header = rows[0]
+    hidden = dict(zip(header, rows[2], strict=True))
+    assert (hidden["type"], hidden["calculation"], hidden["default"]) == (
+        "hidden", None, value or None)
+    again, _warnings = imported(target)
+    assert describe(again) == describe(form) and again.item("h").xlsform_type == "hidden"
+
+
+def test_a_hidden_with_a_dynamic_default_is_refused(tmp_path):
+    path = book(tmp_path, [[*BASE, "default"], ["text", "q", "Q", None],
+                           ["hidden", "h", None, "${q}"]])
+    assert any(line == 3 and "dynamic defaults" in message and OUT_OF_SCOPE in message
+               for line, message in located(refused(path), path, "survey"))
+
+
+def test_xlsform_type_must_go_with_the_native_type(tmp_path):
+    # The loader refuses a mismatch at its line: export would write a type that lies.
+    source = MINI.read_text(encoding="utf-8")
+    assert "xlsform_type" not in source
+    for native, marker in (("        type: text\n", "hidden"),
+                           ("        type: text\n", "select_one_external")):
+        with pytest.raises(SourceProblems) as raised:
+            load_form_text(source.replace(
+                native, f"{native}        xlsform_type: {marker}\n", 1), "m")
+        assert [p.line for p in raised.value.problems] == [101]
+        assert f"xlsform_type '{marker}' does not go with a text" in (
+            raised.value.problems[0].message)
