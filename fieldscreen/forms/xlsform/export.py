@@ -61,7 +61,8 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
               *(["default"] if any(item.default is not None or item.xlsform_type == "hidden"
                                    for item in form.items) else []),
               *media_headers([item.media for item in form.items], form, names),
-              "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag"]
+              "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag",
+              *(["fs_pictogram"] if any(item.pictogram for item in form.items) else [])]
     rows: list[dict[str, Any]] = []
     open_groups: list[str] = []
     for item in form.items:
@@ -149,6 +150,7 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         **(_hidden_cells(item) if item.xlsform_type == "hidden" else {}),
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
+        "fs_pictogram": item.pictogram,
     }
     if item.indicator is not None:
         row.update({"fs_level": item.indicator.level.value,

@@ -226,6 +226,11 @@ class _SurveyReader(_SheetReaders):
             text = self._text(sheet, row, column)
             if text is not None:
                 entry[key] = text.lower()
+        pictogram = self._text(sheet, row, "fs_pictogram")
+        if pictogram is not None:
+            # Checked by the loader against fieldscreen/forms/pictograms.py; its refusal is
+            # reported at this row.
+            entry["pictogram"] = pictogram
         level = self._text(sheet, row, "fs_level")
         if level is not None:
             entry["level"] = level.upper()

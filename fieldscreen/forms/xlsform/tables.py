@@ -25,7 +25,7 @@ _FIELDS = {
     SURVEY: frozenset({"type", "name", "relevant", "constraint", "required", "calculation",
                        "choice_filter", "default",
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
-                       "fs_role"}),
+                       "fs_role", "fs_pictogram"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
     EXTERNAL_CHOICES: frozenset({"list_name", "name", "fs_image"}),
     # allow_choice_duplicates: read with the choices (sheets.py `_shared_name`).

@@ -112,6 +112,7 @@ def describe(form: Form) -> dict[str, Any]:
             "calculation": i.calculation and i.calculation.source,
             "audience": i.audience, "role": i.role, "indicator": i.indicator,
             "choices": i.choice_list and i.choice_list.name,
+            "pictogram": i.pictogram, "xlsform_type": i.xlsform_type,
         } for i in form.items],
         "rules": (rules.version, rules.thresholds, rules.lowered_thresholds,
                   rules.lowered_when and rules.lowered_when.source, rules.elevated_level_score,
@@ -1321,3 +1322,30 @@ def test_xlsform_type_must_go_with_the_native_type(tmp_path):
         assert [p.line for p in raised.value.problems] == [101]
         assert f"xlsform_type '{marker}' does not go with a text" in (
             raised.value.problems[0].message)
+
+
+# -- fs_pictogram ---------------------------------------------------------------------------
+
+
+def test_fs_pictogram_names_the_questions_picture_and_round_trips(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_pictogram"], ["select_one yn", "home", "Home?", "house"],
+                           ["text", "q", "Q", None]])
+    form, warnings = imported(path)
+    assert (form.item("home").pictogram, form.item("q").pictogram) == ("house", None)
+    assert not warnings
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    header = next(openpyxl.load_workbook(target)["survey"].iter_rows(values_only=True))
+    assert "fs_pictogram" in header
+    again, _warnings = imported(target)
+    assert describe(again) == describe(form)
+
+
+def test_an_unknown_pictogram_is_refused_at_its_row_with_a_suggestion(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_pictogram"], ["text", "q", "Q", None],
+                           ["select_one yn", "home", "Home?", "houze"]])
+    problems = located(refused(path), path, "survey")
+    assert [line for line, _message in problems] == [3], problems
+    assert "no pictogram called 'houze'" in problems[0][1]
+    assert "did you mean house" in problems[0][1]
+    assert str(path) + "#survey:3:" in str(refused(path)[0])
