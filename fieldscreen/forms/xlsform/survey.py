@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
@@ -120,7 +121,14 @@ class _SurveyReader(_SheetReaders):
         return node
 
     def _claim(self, name: str, row: _Row) -> None:
-        if not ITEM_NAME.match(name):
+        if not ITEM_NAME.match(name) and ITEM_NAME.match(re.sub(r"[.-]", "_", name)):
+            # XML and pyxform allow them; FieldScreen's names do not (docs/decisions.md, 66).
+            self.error(SURVEY, row.number, _(
+                "name '{name}' holds '-' or '.', which ODK allows but FieldScreen does not "
+                "(its names are used in the deployment pack's file names); rename it, e.g. "
+                "'{suggestion}', and the ${{...}} references to it").format(
+                name=_shorten(name), suggestion=re.sub(r"[.-]", "_", name)))
+        elif not ITEM_NAME.match(name):
             self.error(SURVEY, row.number, _(
                 "name '{name}' must start with a letter and use only letters, digits or '_' "
                 "(at most 64)").format(name=_shorten(name)))

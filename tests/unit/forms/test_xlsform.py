@@ -1349,3 +1349,12 @@ def test_an_unknown_pictogram_is_refused_at_its_row_with_a_suggestion(tmp_path):
     assert "no pictogram called 'houze'" in problems[0][1]
     assert "did you mean house" in problems[0][1]
     assert str(path) + "#survey:3:" in str(refused(path)[0])
+
+
+def test_a_name_with_a_hyphen_or_a_dot_is_refused_with_the_name_to_use(tmp_path):
+    # ODK allows them; FieldScreen's names travel into the pack's file names
+    # (docs/decisions.md, 66), so the author is told what to rename it to.
+    path = book(tmp_path, [BASE, ["text", "label-test", "L"], ["text", "a.b", "A"]])
+    problems = located(refused(path), path, "survey")
+    assert [line for line, _message in problems] == [2, 3]
+    assert "'label_test'" in problems[0][1] and "'a_b'" in problems[1][1]
