@@ -11,7 +11,9 @@ from fieldscreen.forms.names import ITEM_NAME
 from fieldscreen.forms.schema import ItemType
 from fieldscreen.forms.xlsform.cells import (
     _as_text,
+    _expression_mistake,
     _flag,
+    _form_mistake,
     _number_or_text,
     _out_of_scope,
     _shorten,
@@ -261,7 +263,7 @@ class _SurveyReader(_SheetReaders):
             self._hidden(sheet, row, node)
         self._expressions(sheet, row, node, item_type)
         self._preset(parsed, node)
-        self._choice_filter(sheet, row, node, item_type)
+        self._choice_filter(sheet, row, node, item_type, choice_lists)
         if parsed.xlsform_type != "hidden":
             self._default(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
@@ -347,7 +349,7 @@ class _SurveyReader(_SheetReaders):
             node.entry["default"] = text
 
     def _choice_filter(self, sheet: _Sheet, row: _Row, node: _Node,
-                       item_type: ItemType) -> None:
+                       item_type: ItemType, choice_lists: dict[str, Any]) -> None:
         source = self._expression_text(sheet, row, "choice_filter")
         if source is None:
             return
@@ -359,15 +361,47 @@ class _SurveyReader(_SheetReaders):
         try:
             expression = parse_expression(source, choice_columns=True)
         except ExpressionError as problem:
-            self.error(SURVEY, row.number, _out_of_scope(_(
-                "the {column} of '{name}' cannot be represented: {message} (at character "
-                "{position} of \"{source}\"); FieldScreen supports the expressions listed "
-                "in docs/form-format.md").format(
-                column="choice_filter", name=node.name, message=problem.message,
-                position=problem.position + 1, source=_shorten(source, 80))))
+            self._unrepresentable(row, node.name, "choice_filter", source, problem)
+            return
+        entries = choice_lists.get(node.entry.get("choices", ""), [])
+        present = {"name"}.union(*((entry.get("columns") or {}) for _row, entry in entries))
+        values = {value for _row, entry in entries
+                  for value in (entry.get("columns") or {}).values()}
+        missing = sorted(expression.columns - present)
+        if entries and missing:
+            # ODK reads a missing column as empty: the filter would offer no choice at all.
+            quoted = [word for word in missing if word in values]
+            self.error(SURVEY, row.number, _form_mistake(
+                _("the choice_filter of '{name}' (\"{source}\") names {columns}, which no "
+                  "choice of the list '{list}' has as a column, so no choice would ever be "
+                  "offered").format(
+                    name=node.name, source=_shorten(source, 80),
+                    columns=", ".join(f"'{word}'" for word in missing),
+                    list=node.entry["choices"]),
+                _("if {words} is a value, put it in quotes ({example}); otherwise add the "
+                  "column to the choices sheet").format(
+                    words=" / ".join(f"'{word}'" for word in quoted or missing),
+                    example=f"= '{(quoted or missing)[0]}'")))
             return
         node.entry["choice_filter"] = source
         node.references.append(("choice_filter", expression.references))
+
+    def _unrepresentable(self, row: _Row, name: str, column: str, source: str,
+                         problem: ExpressionError) -> None:
+        """An expression that does not parse: the form's own mistake when it is not an
+        XLSForm expression either (ODK could not run it), else out of scope."""
+        what = _("the {column} of '{name}' (\"{source}\")").format(
+            column=column, name=name, source=_shorten(source, 80))
+        fix = _expression_mistake(source, choice_filter=column == "choice_filter")
+        if fix is not None:
+            self.error(SURVEY, row.number, _form_mistake(what, fix))
+            return
+        self.error(SURVEY, row.number, _out_of_scope(_(
+            "the {column} of '{name}' cannot be represented: {message} (at character "
+            "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+            "in docs/form-format.md").format(
+            column=column, name=name, message=problem.message,
+            position=problem.position + 1, source=_shorten(source, 80))))
 
     def _required(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
         value = self._cell(sheet, row, "required")
@@ -385,12 +419,7 @@ class _SurveyReader(_SheetReaders):
             try:
                 expression = parse_expression(source)
             except ExpressionError as problem:
-                self.error(SURVEY, row.number, _out_of_scope(_(
-                    "the {column} of '{name}' cannot be represented: {message} (at character "
-                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
-                    "in docs/form-format.md").format(
-                    column="required", name=node.name, message=problem.message,
-                    position=problem.position + 1, source=_shorten(source, 80))))
+                self._unrepresentable(row, node.name, "required", source, problem)
                 return
             node.entry["required"] = source
             node.references.append(("required", expression.references))
@@ -422,12 +451,7 @@ class _SurveyReader(_SheetReaders):
                 expression = parse_expression(source)
             except ExpressionError as problem:
                 failed = True
-                self.error(SURVEY, row.number, _out_of_scope(_(
-                    "the {column} of '{name}' cannot be represented: {message} (at character "
-                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
-                    "in docs/form-format.md").format(
-                    column=column, name=node.name, message=problem.message,
-                    position=problem.position + 1, source=_shorten(source, 80))))
+                self._unrepresentable(row, node.name, column, source, problem)
                 continue
             node.entry[column] = source
             node.references.append((column, expression.references))

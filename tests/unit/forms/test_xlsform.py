@@ -575,23 +575,37 @@ def test_a_choice_filter_and_the_columns_it_tests_are_carried(tmp_path):
     assert "region = " in xls2xform.convert(xlsform=str(target)).xform
 
 
-@pytest.mark.parametrize("rows, words", [
-    ([["select_one towns", "t", "T", "pulldata('a', 'b', 'c', 'd')"]], "cannot be represented"),
-    ([["select_one towns", "t", "T", "label::English != ''"]], "cannot be represented"),
-], ids=["function", "label path"])
-def test_a_choice_filter_that_cannot_be_evaluated_refuses_the_form(tmp_path, rows, words):
-    path = book(tmp_path, [[*BASE, "choice_filter"], *rows], choices=CASCADE)
-    problems = refused(path)
-    assert any(line == 2 and words in message and OUT_OF_SCOPE in message
-               for line, message in located(problems, path, "survey")), problems
-
-
-def test_a_choice_filter_naming_a_missing_column_is_refused(tmp_path):
-    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one towns", "t", "T", "zone = 1"]],
+def test_a_choice_filter_that_cannot_be_evaluated_refuses_the_form(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"],
+                           ["select_one towns", "t", "T", "pulldata('a', 'b', 'c', 'd')"]],
                 choices=CASCADE)
     problems = refused(path)
-    assert any(line == 2 and "column 'zone'" in message
+    assert any(line == 2 and "cannot be represented" in message and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "survey")), problems
+
+
+FORM_MISTAKES = 'docs/xlsform.md, "Form mistakes"'
+
+
+@pytest.mark.parametrize("column, source, words", [
+    ("choice_filter", "label::English != ''", "label in a language"),
+    ("choice_filter", "region = north", "put it in quotes (= 'north')"),
+    ("choice_filter", "zone = 1", "'zone', which no choice"),
+    ("calculation", "because it doesn't work", "quote (') is not closed"),
+    ("relevant", "${q} = \u2018yes\u2019", "typographic quotes (\u2018 \u2019)"),
+    ("constraint", "${q} = \u201cyes\u201d", "straight quotes"),
+], ids=["label column", "unquoted value", "missing column", "prose", "curly single",
+        "curly double"])
+def test_a_forms_own_mistake_is_refused_as_one_with_the_fix(tmp_path, column, source, words):
+    # Mistakes that would not work in ODK either: the message says so and what to fix.
+    choices = [*CASCADE, ["towns", "x", "X", "north"]]
+    path = book(tmp_path, [[*BASE, column], ["select_one towns", "q", "Q", None],
+                           ["select_one towns", "t", "T", source]], choices=choices)
+    problems = located(refused(path), path, "survey")
+    assert [line for line, _message in problems] == [3], problems
+    message = problems[0][1]
+    assert "a mistake in the form" in message and FORM_MISTAKES in message, message
+    assert OUT_OF_SCOPE not in message and words in message, message
 
 
 def test_a_cascades_shared_choice_names_are_carried_and_round_trip(tmp_path):
@@ -1358,3 +1372,12 @@ def test_a_name_with_a_hyphen_or_a_dot_is_refused_with_the_name_to_use(tmp_path)
     problems = located(refused(path), path, "survey")
     assert [line for line, _message in problems] == [2, 3]
     assert "'label_test'" in problems[0][1] and "'a_b'" in problems[1][1]
+
+
+def test_choices_with_only_a_picture_are_out_of_scope(tmp_path):
+    choices = [["list_name", "name", "label", "image"], ["hs", "happy", None, "happy.jpg"],
+               ["hs", "sad", "Sad", "sad.jpg"]]
+    path = book(tmp_path, [BASE, ["select_one hs", "mood", "Mood"]], choices=choices)
+    problems = located(refused(path), path, "choices")
+    assert [line for line, _message in problems] == [2], problems
+    assert "only a picture (happy.jpg)" in problems[0][1] and OUT_OF_SCOPE in problems[0][1]
