@@ -248,11 +248,14 @@ class Item:
     # whose choices were on the external_choices sheet (`select_one_external`), a calculate
     # that was a `hidden` value. Only export reads it, to write the workbook back as it was.
     xlsform_type: str | None = None
+    # XLSForm's `readonly`: the question shows the value the form gives it (its calculation,
+    # its default, or nothing) and no one can change it (docs/decisions.md, 69).
+    read_only: bool = False
 
     @property
     def is_computed(self) -> bool:
-        """A question whose answer the form computes (read-only), not the person."""
-        return self.calculation is not None and self.type.takes_answer
+        """A question whose answer the form gives (read-only), not the person."""
+        return (self.calculation is not None or self.read_only) and self.type.takes_answer
 
     @property
     def may_be_required(self) -> bool:

@@ -341,7 +341,18 @@ class FormReader(WholeFormChecks):
         indicator = self._read_indicator(entry, name, item_type, audience, choice_list)
 
         choice_filter = self._read_choice_filter(entry, name, choice_list)
-        default = self._read_default(entry, name, item_type, audience, choice_list)
+        read_only = self._bool(entry, "read_only")
+        if read_only and (not item_type.takes_answer or item_type is ItemType.ACKNOWLEDGE):
+            self.problem(where("read_only"), _(
+                "item '{name}': a {type} cannot be read-only; only a question shows a "
+                "value").format(name=name, type=item_type.value))
+            read_only = False
+        if read_only and (required or required_when is not None):
+            self.problem(where("required"), _(
+                "item '{name}': a read-only question cannot be required; no one can answer "
+                "it").format(name=name))
+        default = self._read_default(entry, name, item_type, audience, choice_list,
+                                     read_only=read_only)
         pictogram = self._read_pictogram(entry, name, item_type)
         xlsform_type = self._read_xlsform_type(entry, name, item_type)
         relevant = self._expression(entry, "relevant", name)
@@ -409,6 +420,7 @@ class FormReader(WholeFormChecks):
                 pictogram=pictogram,
                 media=self._media(entry),
                 xlsform_type=xlsform_type,
+                read_only=read_only,
             ),
         )
         return name
@@ -534,8 +546,8 @@ class FormReader(WholeFormChecks):
         return expression
 
     def _read_default(self, entry: LocatedMap, name: str, item_type: ItemType,
-                      audience: Audience | None, choice_list: ChoiceList | None
-                      ) -> str | int | float | None:
+                      audience: Audience | None, choice_list: ChoiceList | None, *,
+                      read_only: bool = False) -> str | int | float | None:
         if "default" not in entry:
             return None
         line = entry.line_of("default")
@@ -548,7 +560,10 @@ class FormReader(WholeFormChecks):
             return None
         # Child safety: an answer the child did not give must not be put in the child's
         # mouth (a page without an audience is put to the child), nor counted in the score.
-        if audience is not Audience.WORKER or {"level", "kind"} & set(entry):
+        # A read-only question's default is the form's own value, shown as such and never
+        # taken for anyone's answer; still never scored (docs/decisions.md, 69).
+        if (audience is not Audience.WORKER and not read_only) or {"level", "kind"} & set(
+                entry):
             self.problem(line, _(
                 "item '{name}': only the worker's own questions (audience: worker) that are "
                 "not indicators can have a default answer").format(name=name))

@@ -18,7 +18,7 @@ _ITEM_KEYS = frozenset(
     {"name", "type", "label", "hint", "relevant", "required", "constraint",
      "constraint_message", "calculation", "choices", "items", "audience", "role", "level",
      "kind", "weight", "red_flag", "choice_filter", "default", "pictogram", "media",
-     "xlsform_type"}
+     "xlsform_type", "read_only"}
 )
 # `xlsform_type`: the XLSForm type an item was imported from, where it is not the native
 # type's own, so that export writes it back (docs/decisions.md, 64 and 65).

@@ -58,6 +58,7 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
               "required", "relevant", "constraint",
               *(columns("constraint_message") if has_message else []), "calculation",
               *(["choice_filter"] if any(item.choice_filter for item in form.items) else []),
+              *(["readonly"] if any(item.read_only for item in form.items) else []),
               *(["default"] if any(item.default is not None or item.xlsform_type == "hidden"
                                    for item in form.items) else []),
               *media_headers([item.media for item in form.items], form, names),
@@ -151,6 +152,7 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
         "fs_pictogram": item.pictogram,
+        "readonly": "yes" if item.read_only else None,
     }
     if item.indicator is not None:
         row.update({"fs_level": item.indicator.level.value,

@@ -251,6 +251,7 @@ class _SurveyReader(_SheetReaders):
         if red_flag is not None:
             entry["red_flag"] = _flag(red_flag)
         self._required(sheet, row, node, item_type)
+        self._read_only(sheet, row, node, item_type)
         for key in ("label", "hint"):
             texts = self._localized(sheet, row, key)
             if texts:
@@ -325,6 +326,11 @@ class _SurveyReader(_SheetReaders):
             self.error(SURVEY, row.number, _out_of_scope(_(
                 "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
                 "not supported").format(name=node.name, source=_shorten(text, 80))))
+            return
+        if node.entry.get("read_only") and "level" not in node.entry:
+            # The form's own value, shown read-only: no one's answer (docs/decisions.md, 69).
+            node.entry["default"] = value if item_type in (
+                ItemType.INTEGER, ItemType.DECIMAL) and not isinstance(value, str) else text
             return
         if "audience" not in node.entry and "level" not in node.entry:
             # In ODK the person holding the device sees the pre-filled answer and confirms
@@ -402,6 +408,23 @@ class _SurveyReader(_SheetReaders):
             "in docs/form-format.md").format(
             column=column, name=name, message=problem.message,
             position=problem.position + 1, source=_shorten(source, 80))))
+
+    def _read_only(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        value = self._cell(sheet, row, "read_only")
+        if value is None:
+            return
+        flag = _flag(value)
+        if not isinstance(flag, bool):
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the readonly of '{name}' is a condition (\"{source}\"); read-only under a "
+                "condition is not supported").format(
+                name=node.name, source=_shorten(_as_text(value), 80))))
+        elif flag and (not item_type.takes_answer or item_type is ItemType.ACKNOWLEDGE):
+            self.warn(SURVEY, row.number, _(
+                "a {type} takes no answer to protect; 'readonly' is ignored").format(
+                type=item_type.value))
+        elif flag:
+            node.entry["read_only"] = True
 
     def _required(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
         value = self._cell(sheet, row, "required")

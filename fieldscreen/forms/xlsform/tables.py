@@ -25,7 +25,7 @@ _FIELDS = {
     SURVEY: frozenset({"type", "name", "relevant", "constraint", "required", "calculation",
                        "choice_filter", "default",
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
-                       "fs_role", "fs_pictogram"}),
+                       "fs_role", "fs_pictogram", "read_only"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
     EXTERNAL_CHOICES: frozenset({"list_name", "name", "fs_image"}),
     # allow_choice_duplicates: read with the choices (sheets.py `_shared_name`).
@@ -58,7 +58,7 @@ _COLUMN_ALIASES = {
 }
 # Columns whose value changes what is asked, offered or recorded: a value there refuses
 # the form (docs/xlsform.md, "Out of scope") instead of being ignored.
-_REFUSED_COLUMNS = frozenset({"read_only", "trigger",
+_REFUSED_COLUMNS = frozenset({"trigger",
                               "repeat_count"})
 _MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
 # XLSForm columns FieldScreen knows but does not use: why each value is ignored.

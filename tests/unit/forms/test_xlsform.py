@@ -506,7 +506,7 @@ def test_an_unused_list_with_a_choice_without_a_label_is_left_out_with_a_warning
 
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("read_only", "yes", "read-only"),
+    ("read_only", "${q} = 'x'", "read-only under a condition"),
     ("trigger", "${q}", "triggered"),
 ]
 
