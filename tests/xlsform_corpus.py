@@ -270,7 +270,10 @@ def _binds(xform: str) -> list[str]:
             bind = re.sub(rf"\s*/{re.escape(root.group(1))}(?:/[\w.-]+)*/([\w.-]+)\s*",
                           r"\1", bind)
         bind = re.sub(r"(?:\.\./)+([\w.-]+)", r"\1", bind)
-        found.append(re.sub(r"\s+", "", bind))
+        # XML gives attribute order no meaning (pyxform writes them in column order).
+        attributes = sorted(re.sub(r"\s+", "", attribute) for attribute in
+                            re.findall(r'[\w:.-]+\s*=\s*"[^"]*"', bind))
+        found.append("<bind " + " ".join(attributes) + "/>")
     return sorted(found)
 
 

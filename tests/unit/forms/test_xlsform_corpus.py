@@ -125,3 +125,39 @@ def test_the_xform_check_sees_a_changed_bind_and_not_a_moved_path():
                      'required="true()"/>')
     assert _bind_difference(_binds(plain), _binds(same)) == ""
     assert "XForm binds differ" in _bind_difference(_binds(plain), _binds(required))
+
+
+def test_readonly_hidden_and_external_choices_match_pyxform(tmp_path, monkeypatch):
+    # The features of decisions 64, 65 and 69 in one workbook: pyxform's reading of the
+    # export (and its XForm's binds) must equal its reading of the original.
+    import openpyxl
+
+    import tests.xlsform_corpus as oracle
+
+    book = openpyxl.Workbook()
+    survey = book.active
+    survey.title = "survey"
+    for row in [["type", "name", "label", "choice_filter", "readonly", "default",
+                 "calculation"],
+                ["select_one zones", "zone", "Zone", None, None, None, None],
+                ["select_one_external kinds", "kind", "Kind", "zone=${zone}", None, None,
+                 None],
+                ["text", "site", "Site", None, "yes", "Camp 4", None],
+                ["integer", "twice", "Twice", None, "true()", None, "2 * 2"],
+                ["note", "seen", "Seen", None, None, None, None],
+                ["hidden", "batch", None, None, None, "b-7", None],
+                ["hidden", "empty", None, None, None, None, None]]:
+        survey.append(row)
+    choices = book.create_sheet("choices")
+    for row in [["list_name", "name", "label"], ["zones", "north", "North"],
+                ["zones", "south", "South"]]:
+        choices.append(row)
+    external = book.create_sheet("external_choices")
+    for row in [["list_name", "name", "label", "zone"], ["kinds", "a", "A", "north"],
+                ["kinds", "b", "B", "south"]]:
+        external.append(row)
+    path = tmp_path / "features.xlsx"
+    book.save(path)
+    monkeypatch.setattr(oracle, "CORPUS", tmp_path)
+    outcome = classify(path)
+    assert outcome.kind == "faithful", outcome.reason
