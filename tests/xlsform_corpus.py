@@ -8,6 +8,8 @@ pyxform's parse of the original workbook is the oracle. Each workbook ends in on
   original, and the XForm pyxform makes of the export has the same binds (type, relevant,
   constraint, required, calculate of every field) as the original's;
 - ``refused``: not imported, for a reason docs/xlsform.md names as out of scope;
+- ``mistake``: not imported for a mistake of the form's own, one ODK could not run either
+  (docs/xlsform.md, "Form mistakes");
 - ``refused_other``: not imported for some other reason (over-strict; to improve);
 - ``wrong``: imported, but something above differs, or the export does not convert.
 
@@ -34,6 +36,8 @@ CORPUS = Path(__file__).resolve().parent / "data" / "xlsform" / "real"
 
 # A refusal for a feature docs/xlsform.md names as out of scope says where it is named.
 OUT_OF_SCOPE = 'docs/xlsform.md, "Out of scope"'
+# ...and a refusal for a mistake of the form's own, where such mistakes are listed.
+FORM_MISTAKES = 'docs/xlsform.md, "Form mistakes"'
 # pyxform's metadata that FieldScreen's records stand for (docs/xlsform.md): not compared.
 KEPT_OUT_METADATA = frozenset({"start", "end", "today"})
 # pyxform's names for one type (its question_type_dictionary gives them the same binding).
@@ -87,6 +91,8 @@ def classify(path: Path) -> Outcome:
         messages = " | ".join(f"{p.line}: {p.message}" for p in refused.problems)
         if OUT_OF_SCOPE in messages:
             return Outcome(_shown(path), "refused", _short(messages))
+        if FORM_MISTAKES in messages:
+            return Outcome(_shown(path), "mistake", _short(messages))
         return Outcome(_shown(path), "refused_other", _short(messages))
     with tempfile.TemporaryDirectory() as folder:
         native = Path(folder) / "form.yaml"
@@ -264,7 +270,10 @@ def _binds(xform: str) -> list[str]:
             bind = re.sub(rf"\s*/{re.escape(root.group(1))}(?:/[\w.-]+)*/([\w.-]+)\s*",
                           r"\1", bind)
         bind = re.sub(r"(?:\.\./)+([\w.-]+)", r"\1", bind)
-        found.append(re.sub(r"\s+", "", bind))
+        # XML gives attribute order no meaning (pyxform writes them in column order).
+        attributes = sorted(re.sub(r"\s+", "", attribute) for attribute in
+                            re.findall(r'[\w:.-]+\s*=\s*"[^"]*"', bind))
+        found.append("<bind " + " ".join(attributes) + "/>")
     return sorted(found)
 
 
@@ -295,7 +304,7 @@ def main() -> int:
     for outcome in outcomes:
         print(f"{outcome.kind:14} {outcome.name}  {outcome.reason}")
     counts = {kind: sum(o.kind == kind for o in outcomes)
-              for kind in ("faithful", "refused", "refused_other", "wrong")}
+              for kind in ("faithful", "refused", "mistake", "refused_other", "wrong")}
     print(" ".join(f"{kind}={count}" for kind, count in counts.items()), f"of {len(outcomes)}")
     plain = [o for o, p in zip(outcomes, paths, strict=True) if not uses_repeats(p)]
     faithful = sum(o.kind == "faithful" for o in plain)

@@ -175,8 +175,8 @@ class ScreeningSession:
         offered now.
         """
         item = self.form.item(name)
-        if item.default is None or name in self._defaults_offered:
-            return False
+        if item.default is None or item.is_computed or name in self._defaults_offered:
+            return False  # a read-only question's default is its value, not an offer
         self._defaults_offered.add(name)
         if name in self._answers or not self._shown[name]:
             return False
@@ -241,6 +241,10 @@ class ScreeningSession:
             elif item.calculation is not None:
                 values[name] = _as_item_value(item, item.calculation.evaluate(
                     lookup, today=today))
+            elif item.read_only:
+                # Its value is the form's: the default (checked at load), or none.
+                values[name] = None if item.default is None else normalise_answer(
+                    item, item.default)
             elif item.choice_filter is not None and name in self._answers:
                 values[name] = self._keep_offered(item)
             else:

@@ -244,11 +244,18 @@ class Item:
     # Recordings of the question per language and a picture file (XLSForm media::audio,
     # media::image); when a language has none, the pack carries a generated reading.
     media: MediaRefs = NO_MEDIA
+    # The XLSForm type the item came from when it is not the native type's own: a select
+    # whose choices were on the external_choices sheet (`select_one_external`), a calculate
+    # that was a `hidden` value. Only export reads it, to write the workbook back as it was.
+    xlsform_type: str | None = None
+    # XLSForm's `readonly`: the question shows the value the form gives it (its calculation,
+    # its default, or nothing) and no one can change it (docs/decisions.md, 73).
+    read_only: bool = False
 
     @property
     def is_computed(self) -> bool:
-        """A question whose answer the form computes (read-only), not the person."""
-        return self.calculation is not None and self.type.takes_answer
+        """A question whose answer the form gives (read-only), not the person."""
+        return (self.calculation is not None or self.read_only) and self.type.takes_answer
 
     @property
     def may_be_required(self) -> bool:

@@ -6,6 +6,7 @@ can fix a form in one pass. See docs/form-format.md for the format.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -24,6 +25,7 @@ from fieldscreen.forms.loader.vocabulary import (
     _ROLE_TYPES,
     _TOP_KEYS,
     FORM_FORMAT,
+    XLSFORM_TYPES,
 )
 from fieldscreen.forms.media import name_problem
 from fieldscreen.forms.names import CHOICE_NAME, FORM_ID, ITEM_NAME, LANGUAGE_CODE
@@ -339,8 +341,20 @@ class FormReader(WholeFormChecks):
         indicator = self._read_indicator(entry, name, item_type, audience, choice_list)
 
         choice_filter = self._read_choice_filter(entry, name, choice_list)
-        default = self._read_default(entry, name, item_type, audience, choice_list)
+        read_only = self._bool(entry, "read_only")
+        if read_only and (not item_type.takes_answer or item_type is ItemType.ACKNOWLEDGE):
+            self.problem(where("read_only"), _(
+                "item '{name}': a {type} cannot be read-only; only a question shows a "
+                "value").format(name=name, type=item_type.value))
+            read_only = False
+        if read_only and (required or required_when is not None):
+            self.problem(where("required"), _(
+                "item '{name}': a read-only question cannot be required; no one can answer "
+                "it").format(name=name))
+        default = self._read_default(entry, name, item_type, audience, choice_list,
+                                     read_only=read_only)
         pictogram = self._read_pictogram(entry, name, item_type)
+        xlsform_type = self._read_xlsform_type(entry, name, item_type)
         relevant = self._expression(entry, "relevant", name)
         constraint = self._expression(entry, "constraint", name)
         calculation = self._expression(entry, "calculation", name)
@@ -352,6 +366,11 @@ class FormReader(WholeFormChecks):
             self.problem(where("calculation"), _(
                 "item '{name}': a {type} cannot have a calculation").format(
                 name=name, type=item_type.value))
+        if xlsform_type == "hidden" and (calculation is None or not re.fullmatch(
+                r"'[^']*'|\"[^\"]*\"", calculation.source.strip())):
+            self.problem(where("calculation"), _(
+                "item '{name}': a hidden value's calculation is its fixed value, quoted "
+                "('text'); a computed one is an ordinary calculate").format(name=name))
         if calculation is not None and item_type.takes_answer and (
                 required or required_when is not None):
             self.problem(where("required"), _(
@@ -400,9 +419,26 @@ class FormReader(WholeFormChecks):
                 children=children,
                 pictogram=pictogram,
                 media=self._media(entry),
+                xlsform_type=xlsform_type,
+                read_only=read_only,
             ),
         )
         return name
+
+    def _read_xlsform_type(self, entry: LocatedMap, name: str, item_type: ItemType
+                           ) -> str | None:
+        value = entry.get("xlsform_type")
+        if value is None:
+            return None
+        if not isinstance(value, str) or XLSFORM_TYPES.get(value) is not item_type:
+            self.problem(entry.line_of("xlsform_type"), _(
+                "item '{name}': xlsform_type {value!r} does not go with a {type}; it may be "
+                "{allowed}").format(
+                name=name, value=Quoted(value), type=item_type.value,
+                allowed=" / ".join(f"{xls} (on a {native.value})"
+                                   for xls, native in XLSFORM_TYPES.items())))
+            return None
+        return value
 
     def _read_pictogram(self, entry: LocatedMap, name: str, item_type: ItemType) -> str | None:
         """The item's picture: a name from fieldscreen/forms/pictograms.py, never a file."""
@@ -510,8 +546,8 @@ class FormReader(WholeFormChecks):
         return expression
 
     def _read_default(self, entry: LocatedMap, name: str, item_type: ItemType,
-                      audience: Audience | None, choice_list: ChoiceList | None
-                      ) -> str | int | float | None:
+                      audience: Audience | None, choice_list: ChoiceList | None, *,
+                      read_only: bool = False) -> str | int | float | None:
         if "default" not in entry:
             return None
         line = entry.line_of("default")
@@ -524,7 +560,10 @@ class FormReader(WholeFormChecks):
             return None
         # Child safety: an answer the child did not give must not be put in the child's
         # mouth (a page without an audience is put to the child), nor counted in the score.
-        if audience is not Audience.WORKER or {"level", "kind"} & set(entry):
+        # A read-only question's default is the form's own value, shown as such and never
+        # taken for anyone's answer; still never scored (docs/decisions.md, 73).
+        if (audience is not Audience.WORKER and not read_only) or {"level", "kind"} & set(
+                entry):
             self.problem(line, _(
                 "item '{name}': only the worker's own questions (audience: worker) that are "
                 "not indicators can have a default answer").format(name=name))

@@ -17,8 +17,12 @@ _TOP_KEYS = frozenset(
 _ITEM_KEYS = frozenset(
     {"name", "type", "label", "hint", "relevant", "required", "constraint",
      "constraint_message", "calculation", "choices", "items", "audience", "role", "level",
-     "kind", "weight", "red_flag", "choice_filter", "default", "pictogram", "media"}
+     "kind", "weight", "red_flag", "choice_filter", "default", "pictogram", "media",
+     "xlsform_type", "read_only"}
 )
+# `xlsform_type`: the XLSForm type an item was imported from, where it is not the native
+# type's own, so that export writes it back (docs/decisions.md, 68 and 69).
+XLSFORM_TYPES = {"select_one_external": ItemType.SELECT_ONE, "hidden": ItemType.CALCULATE}
 _CHOICE_KEYS = frozenset({"name", "label", "image", "columns", "media"})
 # An item's or a choice's `media:` mapping (forms/media.py names the valid files).
 _MEDIA_KEYS = frozenset({"audio", "image"})

@@ -98,3 +98,39 @@ def _out_of_scope(what: str) -> str:
     """The message that refuses a form for `what`, a feature it cannot carry over."""
     return _("{what}: FieldScreen refuses the form rather than change what it asks, shows or "
              "records (docs/xlsform.md, \"Out of scope\")").format(what=what)
+
+
+# Where docs/xlsform.md lists the mistakes that stop ODK too (the form cannot run there).
+FORM_MISTAKES = 'docs/xlsform.md, "Form mistakes"'
+_TYPOGRAPHIC_QUOTES = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f"
+
+
+def _form_mistake(what: str, fix: str) -> str:
+    """The message that refuses a form for a mistake of its own, one ODK could not run."""
+    return _("{what}: this is a mistake in the form, which would not work in ODK either; {fix} "
+             "(docs/xlsform.md, \"Form mistakes\")").format(what=what, fix=fix)
+
+
+def _expression_mistake(source: str, *, choice_filter: bool = False) -> str | None:
+    """How to fix an expression that is not one in XLSForm either, or None when it may be
+    a valid XLSForm expression that FieldScreen does not evaluate (out of scope)."""
+    quotes = sorted({char for char in source if char in _TYPOGRAPHIC_QUOTES})
+    if quotes:
+        return _("it uses typographic quotes ({quotes}), which spreadsheets put in by "
+                 "themselves; write straight quotes (' or \") instead").format(
+            quotes=" ".join(quotes))
+    opened: str | None = None
+    for char in source:
+        if opened is None and char in "'\"":
+            opened = char
+        elif char == opened:
+            opened = None
+    if opened is not None:
+        return _("a quote ({quote}) is not closed, so it is not an expression (is it a note "
+                 "to the author?); write an expression, or close the quote").format(
+            quote=opened)
+    if choice_filter and "::" in source:
+        return _("a choice filter tests the columns of the choices sheet, and a label in a "
+                 "language ('label::English') is not one of them; filter on a column of "
+                 "the choices sheet instead")
+    return None

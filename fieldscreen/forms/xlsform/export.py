@@ -15,13 +15,14 @@ from openpyxl.utils import get_column_letter
 
 from fieldscreen.errors import UserError
 from fieldscreen.forms.loader import DEFAULT_ANSWER_SCORES
-from fieldscreen.forms.schema import Form, Item, ItemType, LocalizedText
+from fieldscreen.forms.schema import ChoiceList, Form, Item, ItemType, LocalizedText
 from fieldscreen.forms.xlsform.cells import _language_name, _plain_number, _shorten
 from fieldscreen.forms.xlsform.media import media_cells, media_headers
 from fieldscreen.forms.xlsform.tables import (
     _GAP,
     _RULE_NOTES,
     CHOICES,
+    EXTERNAL_CHOICES,
     NOTES,
     RULES,
     SETTINGS,
@@ -57,9 +58,12 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
               "required", "relevant", "constraint",
               *(columns("constraint_message") if has_message else []), "calculation",
               *(["choice_filter"] if any(item.choice_filter for item in form.items) else []),
-              *(["default"] if any(item.default is not None for item in form.items) else []),
+              *(["readonly"] if any(item.read_only for item in form.items) else []),
+              *(["default"] if any(item.default is not None or item.xlsform_type == "hidden"
+                                   for item in form.items) else []),
               *media_headers([item.media for item in form.items], form, names),
-              "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag"]
+              "fs_audience", "fs_role", "fs_level", "fs_kind", "fs_weight", "fs_red_flag",
+              *(["fs_pictogram"] if any(item.pictogram for item in form.items) else [])]
     rows: list[dict[str, Any]] = []
     open_groups: list[str] = []
     for item in form.items:
@@ -72,22 +76,18 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     rows.extend({"type": "end_group"} for _group in open_groups)
     _fill(survey, header, rows)
 
-    choices = workbook.create_sheet(CHOICES)
-    # The extra columns choice filters test, in the order they first appear.
-    extra = list(dict.fromkeys(column for choice_list in form.choice_lists.values()
-                               for choice in choice_list.choices for column in choice.columns))
-    header = ["list_name", "name", *columns("label"), "fs_image", *extra,
-              *media_headers([choice.media for choice_list in form.choice_lists.values()
-                              for choice in choice_list.choices], form, names)]
-    rows = []
-    for choice_list in form.choice_lists.values():
-        for choice in choice_list.choices:
-            row: dict[str, Any] = {"list_name": choice_list.name, "name": choice.name,
-                                   "fs_image": choice.image, **choice.columns,
-                                   **media_cells(choice.media, form, names)}
-            row.update(_localized_cells("label", choice.label, names))
-            rows.append(row)
-    _fill(choices, header, rows)
+    # A list only select_one_external questions use goes back on the external_choices
+    # sheet, where pyxform (and ODK Collect, through itemsets.csv) reads it.
+    external = {item.choice_list.name for item in form.items
+                if item.choice_list is not None and item.xlsform_type is not None}
+    internal = {item.choice_list.name for item in form.items
+                if item.choice_list is not None and item.xlsform_type is None}
+    lists = list(form.choice_lists.values())
+    _choices_sheet(workbook.create_sheet(CHOICES), form, names, columns,
+                   [c for c in lists if c.name not in external or c.name in internal])
+    if external:
+        _choices_sheet(workbook.create_sheet(EXTERNAL_CHOICES), form, names, columns,
+                       [c for c in lists if c.name in external])
 
     settings = workbook.create_sheet(SETTINGS)
     others = [code for code in form.languages if code != form.default_language]
@@ -115,8 +115,28 @@ def export_xlsform(form: Form, source_text: str | None, path: Path) -> None:
     _save(workbook, Path(path))
 
 
+def _choices_sheet(sheet: Any, form: Form, names: dict[str, str], columns: Any,
+                   lists: list[ChoiceList]) -> None:
+    # The extra columns choice filters test, in the order they first appear.
+    extra = list(dict.fromkeys(column for choice_list in lists
+                               for choice in choice_list.choices for column in choice.columns))
+    header = ["list_name", "name", *columns("label"), "fs_image", *extra,
+              *media_headers([choice.media for choice_list in lists
+                              for choice in choice_list.choices], form, names)]
+    rows = []
+    for choice_list in lists:
+        for choice in choice_list.choices:
+            row: dict[str, Any] = {"list_name": choice_list.name, "name": choice.name,
+                                   "fs_image": choice.image, **choice.columns,
+                                   **media_cells(choice.media, form, names)}
+            row.update(_localized_cells("label", choice.label, names))
+            rows.append(row)
+    _fill(sheet, header, rows)
+
+
 def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
-    item_type = "begin_group" if item.type is ItemType.GROUP else item.type.value
+    item_type = "begin_group" if item.type is ItemType.GROUP else (
+        item.xlsform_type or item.type.value)
     if item.choice_list is not None:
         item_type = f"{item_type} {item.choice_list.name}"
     row: dict[str, Any] = {
@@ -128,8 +148,11 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
         "calculation": item.calculation.source if item.calculation else None,
         "choice_filter": item.choice_filter.source if item.choice_filter else None,
         "default": _default_cell(item),
+        **(_hidden_cells(item) if item.xlsform_type == "hidden" else {}),
         "fs_audience": item.audience.value if item.audience else None,
         "fs_role": item.role.value if item.role else None,
+        "fs_pictogram": item.pictogram,
+        "readonly": "yes" if item.read_only else None,
     }
     if item.indicator is not None:
         row.update({"fs_level": item.indicator.level.value,
@@ -140,6 +163,13 @@ def _survey_row(item: Item, names: dict[str, str]) -> dict[str, Any]:
     row.update(_localized_cells("hint", item.hint, names))
     row.update(_localized_cells("constraint_message", item.constraint_message, names))
     return row
+
+
+def _hidden_cells(item: Item) -> dict[str, Any]:
+    # A `hidden` was imported as a calculate whose calculation is its default, quoted
+    # (xlsform/survey.py): written back as that default, with no calculation.
+    source = item.calculation.source.strip() if item.calculation is not None else "''"
+    return {"calculation": None, "default": source[1:-1] or None}
 
 
 def _default_cell(item: Item) -> Any:

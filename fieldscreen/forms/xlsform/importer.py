@@ -10,7 +10,7 @@ import yaml
 
 from fieldscreen.errors import SourceProblems
 from fieldscreen.forms.loader import FORM_FORMAT, load_form_text
-from fieldscreen.forms.xlsform.cells import _bounded
+from fieldscreen.forms.xlsform.cells import _bounded, _out_of_scope
 from fieldscreen.forms.xlsform.media import MediaColumns
 from fieldscreen.forms.xlsform.model import ImportResult, _Node
 from fieldscreen.forms.xlsform.survey import _SurveyReader
@@ -58,10 +58,11 @@ class _Importer(_SurveyReader):
         media = MediaColumns.claim(self)
         self._raise_errors()
         settings = self._read_settings()
-        choice_lists = self._read_choices()
+        choice_lists = self._with_external_choices(self._read_choices())
         items = self._read_survey(choice_lists)
         media.apply(self, items, choice_lists)
         self._leave_out_unused_lists(choice_lists, items)
+        self._picture_only_choices(choice_lists)
         rules = self._read_rules(settings["version"])
         notes = self._read_notes()
         self._check_references(items, rules)
@@ -86,10 +87,24 @@ class _Importer(_SurveyReader):
                    for _row, entry in choice_lists[name]):
                 continue
             rows = self.choice_rows.get(name, [0])
-            self.warn(CHOICES, rows[0], _(
+            self.warn(self.list_sheets.get(name, CHOICES), rows[0], _(
                 "the choice list '{name}' has a choice without a label and is used by no "
                 "question; it is left out").format(name=name))
             del choice_lists[name]
+
+    def _picture_only_choices(self, choice_lists: dict[str, Any]) -> None:
+        # ODK shows a choice with only a picture; FieldScreen shows, reads aloud and
+        # explains every answer in words, so such a list is out of scope (docs/decisions.md,
+        # 67), said plainly instead of "needs a label".
+        for name, entries in choice_lists.items():
+            for row, entry in entries:
+                if entry.get("label") or not (entry.get("media") or {}).get("image"):
+                    continue
+                self.error(self.list_sheets.get(name, CHOICES), row, _out_of_scope(_(
+                    "choice '{choice}' has only a picture ({image}); choices with only a "
+                    "picture are not supported, since FieldScreen shows and reads every "
+                    "answer in words: give it a label").format(
+                    choice=entry["name"], image=entry["media"]["image"])))
 
     # -- YAML out ----------------------------------------------------------------------
 
@@ -137,9 +152,10 @@ class _Importer(_SurveyReader):
         if isinstance(lists, LocatedMap):
             for list_name, entries in lists.items():
                 rows = self.choice_rows.get(list_name, [0])
-                found.append((lists.line_of(list_name), CHOICES, rows[0]))
+                sheet = self.list_sheets.get(list_name, CHOICES)
+                found.append((lists.line_of(list_name), sheet, rows[0]))
                 for line, row in zip(entries.item_lines, rows, strict=False):
-                    found.append((line, CHOICES, row))
+                    found.append((line, sheet, row))
         found.append((data.line_of("choice_lists"), CHOICES, 0))
         found.append((data.line_of("rules"), RULES, 0))
         rules = data.get("rules")

@@ -30,6 +30,9 @@ class _Type:
     # pyxform's built-in constraint and hint for the type (`phone number`, `percentage`).
     preset_constraint: str | None = None
     preset_hint: str | None = None
+    # The XLSForm type to write back on export when it is not the native type's own
+    # (`select_one_external`, `hidden`; docs/decisions.md, 68 and 69).
+    xlsform_type: str | None = None
 
 
 def _parse_type(text: str) -> _Type:
@@ -50,6 +53,15 @@ def _parse_type(text: str) -> _Type:
     if lowered in _PRESET_TYPES:
         item_type, constraint, hint = _PRESET_TYPES[lowered]
         return _Type("item", item_type, preset_constraint=constraint, preset_hint=hint)
+    if lowered == "hidden":
+        # A value no one sees: a calculation (its default, or empty) that is never shown.
+        return _Type("item", ItemType.CALCULATE, xlsform_type="hidden")
+    if words[:1] == ["select_one_external"]:
+        # Its choices are on the workbook's external_choices sheet: an ordinary select.
+        if len(words) != 2:
+            return _Type("unknown", reason=N_("a select needs the name of its choice list"))
+        return _Type("item", ItemType.SELECT_ONE, list_name=text.split()[1],
+                     xlsform_type="select_one_external")
     if lowered in _SIMPLE_TYPES:
         return _Type("item", _SIMPLE_TYPES[lowered])
     if words and words[0] in _UNSUPPORTED_TYPES:

@@ -31,6 +31,7 @@ from fieldscreen.forms.xlsform.tables import (
     _SHEET_ORDER,
     _TRANSLATABLE,
     CHOICES,
+    EXTERNAL_CHOICES,
     SETTINGS,
     SURVEY,
 )
@@ -57,6 +58,10 @@ class _SheetAccess:
         self.choice_rows: dict[str, list[int]] = {}
         # Lists with a refused row: the error is on the choices sheet, not at each select.
         self.refused_lists: set[str] = set()
+        # The lists read from the external_choices sheet (select_one_external's).
+        self.external_lists: set[str] = set()
+        # The sheet a list was read from, when not the choices sheet.
+        self.list_sheets: dict[str, str] = {}
         self.rule_rows: dict[str, int] = {}
         self.settings_row = 0
 
@@ -127,7 +132,7 @@ class _SheetAccess:
                     continue
                 if column.language is None:
                     # A plain form_title follows the default language, whatever it is.
-                    plain = plain or kind in (SURVEY, CHOICES)
+                    plain = plain or kind in (SURVEY, CHOICES, EXTERNAL_CHOICES)
                     continue
                 coded.append((kind, column))
                 match = _CODE_IN_PARENTHESES.search(column.language)
@@ -214,7 +219,7 @@ class _SheetAccess:
                     first=other, second=column.letter, field=key))
                 continue
             sheet.fields[key] = column.index
-        if sheet.kind in (SURVEY, CHOICES) and sheet.rows:
+        if sheet.kind in (SURVEY, CHOICES, EXTERNAL_CHOICES) and sheet.rows:
             for required in ("type", "name") if sheet.kind == SURVEY else ("list_name", "name"):
                 if required not in sheet.fields:
                     self.error(sheet.kind, 1, _(

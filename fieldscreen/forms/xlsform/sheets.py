@@ -22,6 +22,7 @@ from fieldscreen.forms.xlsform.tables import (
     _RULE_NUMBERS,
     CHOICES,
     DEFAULT_RULES,
+    EXTERNAL_CHOICES,
     NOTES,
     RULES,
     SETTINGS,
@@ -76,9 +77,10 @@ class _SheetReaders(_SheetAccess):
 
     # -- choices -----------------------------------------------------------------------
 
-    def _read_choices(self) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    def _read_choices(self, kind: str = CHOICES) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """The lists of the choices sheet, or of the external_choices sheet (`kind`)."""
         lists: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        sheet = self.sheets.get(CHOICES)
+        sheet = self.sheets.get(kind)
         if sheet is None:
             return lists
         seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
@@ -90,23 +92,23 @@ class _SheetReaders(_SheetAccess):
             if list_name is None or name is None:
                 if list_name is None and name is None and not self._localized(
                         sheet, row, "label"):
-                    self.warn(CHOICES, row.number, _(
+                    self.warn(kind, row.number, _(
                         "this row has no list_name, name or label; it is ignored"))
                 elif list_name is None:
-                    self.error(CHOICES, row.number, _("this choice has no list_name"))
+                    self.error(kind, row.number, _("this choice has no list_name"))
                 else:
-                    self.error(CHOICES, row.number, _("this choice has no name"))
+                    self.error(kind, row.number, _("this choice has no name"))
                 continue
             if not ITEM_NAME.match(list_name) or not CHOICE_NAME.match(name):
                 # Reported at this row; a select that uses the list is not blamed again.
                 self.refused_lists.add(list_name)
             if not ITEM_NAME.match(list_name):
-                self.error(CHOICES, row.number, _(
+                self.error(kind, row.number, _(
                     "list_name '{name}' must start with a letter and use only letters, digits "
                     "or '_'").format(name=_shorten(list_name)))
                 continue
             if not CHOICE_NAME.match(name):
-                self.error(CHOICES, row.number, _(
+                self.error(kind, row.number, _(
                     "choice name '{name}' must use only lower-case letters, digits or '_' "
                     "(FieldScreen compares answers by these names)").format(
                     name=_shorten(name)))
@@ -123,18 +125,59 @@ class _SheetReaders(_SheetAccess):
             if columns:
                 entry["columns"] = columns
             if (list_name, name) in seen and not self._shared_name(
-                    seen[(list_name, name)], entry, list_name, row, duplicates_allowed):
+                    seen[(list_name, name)], entry, list_name, row, duplicates_allowed, kind):
                 self.refused_lists.add(list_name)  # a select using it is not blamed again
                 continue
             seen.setdefault((list_name, name), (row.number, entry))
             lists.setdefault(list_name, []).append((row.number, entry))
             self._warn_ignored(sheet, row)
-        self.choice_rows = {name: [row for row, _entry in entries]
-                            for name, entries in lists.items()}
+        self.choice_rows.update({name: [row for row, _entry in entries]
+                                 for name, entries in lists.items()})
         return lists
 
+    def _with_external_choices(self, lists: dict[str, list[tuple[int, dict[str, Any]]]]
+                               ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """The choices sheet's lists and the external_choices sheet's, in one namespace.
+
+        A form holds one list of each name. pyxform lets the two sheets hold different
+        lists under one name (an ordinary select reads one, a select_one_external the
+        other): refused, since one of them would be offered where the other was meant. The
+        same list on both sheets (as pyxform's own examples have) is one list.
+        """
+        if EXTERNAL_CHOICES not in self.sheets:
+            return lists
+        if not self._uses_external_choices():
+            self.warn(EXTERNAL_CHOICES, 0, _(
+                "no select_one_external uses this sheet; it is not read"))
+            return lists
+        choice_rows = dict(self.choice_rows)
+        external = self._read_choices(EXTERNAL_CHOICES)
+        self.external_lists = set(external)
+        for name, entries in external.items():
+            if name not in lists:
+                lists[name] = entries
+                self.list_sheets[name] = EXTERNAL_CHOICES
+                continue
+            choice_rows_of_list = choice_rows.get(name, [0])
+            self.choice_rows[name] = choice_rows_of_list
+            if [entry for _row, entry in entries] != [entry for _row, entry in lists[name]]:
+                self.refused_lists.add(name)
+                self.error(EXTERNAL_CHOICES, entries[0][0], _(
+                    "the list '{name}' is also on the choices sheet (row {row}) with other "
+                    "choices; FieldScreen keeps one list of each name: rename one of them "
+                    "(and the questions that use it)").format(
+                    name=name, row=choice_rows_of_list[0]))
+        return lists
+
+    def _uses_external_choices(self) -> bool:
+        survey = self.sheets.get(SURVEY)
+        if survey is None:
+            return False
+        return any(_as_text(self._cell(survey, row, "type") or "").strip().lower().startswith(
+            "select_one_external") for row in survey.rows)
+
     def _shared_name(self, first: tuple[int, dict[str, Any]], entry: dict[str, Any],
-                     list_name: str, row: _Row, allowed: bool) -> bool:
+                     list_name: str, row: _Row, allowed: bool, kind: str) -> bool:
         """Whether a second choice with the same name in a list is carried (else an error).
 
         pyxform accepts one only under allow_choice_duplicates. It is carried when it reads
@@ -145,12 +188,12 @@ class _SheetReaders(_SheetAccess):
         message = _("choice '{name}' appears twice in list '{list}' (first on row {row})").format(
             name=entry["name"], list=list_name, row=first_row)
         if not allowed:
-            self.error(CHOICES, row.number, message)
+            self.error(kind, row.number, message)
             return False
         same = {key: value for key, value in entry.items() if key != "columns"} == {
             key: value for key, value in first_entry.items() if key != "columns"}
         if not same:
-            self.error(CHOICES, row.number, _out_of_scope(_(
+            self.error(kind, row.number, _out_of_scope(_(
                 "{problem} with other words; choices may share a name (allow_choice_duplicates) "
                 "only when their labels and images are the same, since answers are recorded by "
                 "name").format(problem=message)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fieldscreen.forms.expressions import ExpressionError, parse_expression
@@ -10,7 +11,9 @@ from fieldscreen.forms.names import ITEM_NAME
 from fieldscreen.forms.schema import ItemType
 from fieldscreen.forms.xlsform.cells import (
     _as_text,
+    _expression_mistake,
     _flag,
+    _form_mistake,
     _number_or_text,
     _out_of_scope,
     _shorten,
@@ -120,7 +123,14 @@ class _SurveyReader(_SheetReaders):
         return node
 
     def _claim(self, name: str, row: _Row) -> None:
-        if not ITEM_NAME.match(name):
+        if not ITEM_NAME.match(name) and ITEM_NAME.match(re.sub(r"[.-]", "_", name)):
+            # XML and pyxform allow them; FieldScreen's names do not (docs/decisions.md, 70).
+            self.error(SURVEY, row.number, _(
+                "name '{name}' holds '-' or '.', which ODK allows but FieldScreen does not "
+                "(its names are used in the deployment pack's file names); rename it, e.g. "
+                "'{suggestion}', and the ${{...}} references to it").format(
+                name=_shorten(name), suggestion=re.sub(r"[.-]", "_", name)))
+        elif not ITEM_NAME.match(name):
             self.error(SURVEY, row.number, _(
                 "name '{name}' must start with a letter and use only letters, digits or '_' "
                 "(at most 64)").format(name=_shorten(name)))
@@ -203,10 +213,19 @@ class _SurveyReader(_SheetReaders):
                      children=[] if item_type is ItemType.GROUP else None)
         entry = node.entry
         number = row.number
+        if parsed.xlsform_type is not None:
+            entry["xlsform_type"] = parsed.xlsform_type
         if parsed.list_name is not None:
             entry["choices"] = parsed.list_name
-            if parsed.list_name not in choice_lists and (
-                    parsed.list_name not in self.refused_lists):
+            external = parsed.xlsform_type == "select_one_external"
+            if parsed.list_name in self.refused_lists:
+                pass  # reported on the choices sheet
+            elif external and parsed.list_name not in self.external_lists:
+                self.error(SURVEY, number, _(
+                    "'{name}' uses the choice list '{list}', which is not on the "
+                    "external_choices sheet").format(name=name, list=parsed.list_name))
+            elif parsed.list_name not in choice_lists or (
+                    not external and self.list_sheets.get(parsed.list_name)):
                 self.error(SURVEY, number, _(
                     "'{name}' uses the choice list '{list}', which is not on the choices "
                     "sheet").format(name=name, list=parsed.list_name))
@@ -217,6 +236,11 @@ class _SurveyReader(_SheetReaders):
             text = self._text(sheet, row, column)
             if text is not None:
                 entry[key] = text.lower()
+        pictogram = self._text(sheet, row, "fs_pictogram")
+        if pictogram is not None:
+            # Checked by the loader against fieldscreen/forms/pictograms.py; its refusal is
+            # reported at this row.
+            entry["pictogram"] = pictogram
         level = self._text(sheet, row, "fs_level")
         if level is not None:
             entry["level"] = level.upper()
@@ -227,6 +251,7 @@ class _SurveyReader(_SheetReaders):
         if red_flag is not None:
             entry["red_flag"] = _flag(red_flag)
         self._required(sheet, row, node, item_type)
+        self._read_only(sheet, row, node, item_type)
         for key in ("label", "hint"):
             texts = self._localized(sheet, row, key)
             if texts:
@@ -235,12 +260,40 @@ class _SurveyReader(_SheetReaders):
                     self.warn(SURVEY, number, _(
                         "the {column} of '{name}' contains ${{...}}; FieldScreen shows it as "
                         "written, without putting answers in").format(column=key, name=name))
+        if parsed.xlsform_type == "hidden":
+            self._hidden(sheet, row, node)
         self._expressions(sheet, row, node, item_type)
         self._preset(parsed, node)
-        self._choice_filter(sheet, row, node, item_type)
-        self._default(sheet, row, node, item_type)
+        self._choice_filter(sheet, row, node, item_type, choice_lists)
+        if parsed.xlsform_type != "hidden":
+            self._default(sheet, row, node, item_type)
         self._warn_ignored(sheet, row)
         return node
+
+    def _hidden(self, sheet: _Sheet, row: _Row, node: _Node) -> None:
+        """pyxform's `hidden`: a value no one sees, its default or nothing. Carried as a
+        calculate whose value is that default as text (or empty), marked to be written back
+        as `hidden` (docs/decisions.md, 69); one with its own calculation is a calculate."""
+        if self._expression_text(sheet, row, "calculation") is not None:
+            del node.entry["xlsform_type"]
+            self.warn(SURVEY, row.number, _(
+                "the hidden '{name}' has a calculation: it is carried as a calculate, and "
+                "exported as one").format(name=node.name))
+            return
+        value = self._cell(sheet, row, "default")
+        text = "" if value is None else _as_text(value)
+        if "${" in text or "(" in text:
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
+                "not supported").format(name=node.name, source=_shorten(text, 80))))
+            return
+        if "'" in text and '"' in text:
+            self.error(SURVEY, row.number, _(
+                "the default of the hidden '{name}' holds both ' and \"; FieldScreen writes "
+                "it as a quoted value: remove one kind of quote").format(name=node.name))
+            return
+        quote = '"' if "'" in text else "'"
+        node.entry["calculation"] = f"{quote}{text}{quote}"
 
     def _preset(self, parsed: _Type, node: _Node) -> None:
         # pyxform gives `phone number` and `percentage` a constraint (and a hint) of their
@@ -274,6 +327,11 @@ class _SurveyReader(_SheetReaders):
                 "the default of '{name}' is computed (\"{source}\"); dynamic defaults are "
                 "not supported").format(name=node.name, source=_shorten(text, 80))))
             return
+        if node.entry.get("read_only") and "level" not in node.entry:
+            # The form's own value, shown read-only: no one's answer (docs/decisions.md, 73).
+            node.entry["default"] = value if item_type in (
+                ItemType.INTEGER, ItemType.DECIMAL) and not isinstance(value, str) else text
+            return
         if "audience" not in node.entry and "level" not in node.entry:
             # In ODK the person holding the device sees the pre-filled answer and confirms
             # or changes it: the worker. So the question is the worker's (docs/decisions.md,
@@ -297,7 +355,7 @@ class _SurveyReader(_SheetReaders):
             node.entry["default"] = text
 
     def _choice_filter(self, sheet: _Sheet, row: _Row, node: _Node,
-                       item_type: ItemType) -> None:
+                       item_type: ItemType, choice_lists: dict[str, Any]) -> None:
         source = self._expression_text(sheet, row, "choice_filter")
         if source is None:
             return
@@ -309,15 +367,64 @@ class _SurveyReader(_SheetReaders):
         try:
             expression = parse_expression(source, choice_columns=True)
         except ExpressionError as problem:
-            self.error(SURVEY, row.number, _out_of_scope(_(
-                "the {column} of '{name}' cannot be represented: {message} (at character "
-                "{position} of \"{source}\"); FieldScreen supports the expressions listed "
-                "in docs/form-format.md").format(
-                column="choice_filter", name=node.name, message=problem.message,
-                position=problem.position + 1, source=_shorten(source, 80))))
+            self._unrepresentable(row, node.name, "choice_filter", source, problem)
+            return
+        entries = choice_lists.get(node.entry.get("choices", ""), [])
+        present = {"name"}.union(*((entry.get("columns") or {}) for _row, entry in entries))
+        values = {value for _row, entry in entries
+                  for value in (entry.get("columns") or {}).values()}
+        missing = sorted(expression.columns - present)
+        if entries and missing:
+            # ODK reads a missing column as empty: the filter would offer no choice at all.
+            quoted = [word for word in missing if word in values]
+            self.error(SURVEY, row.number, _form_mistake(
+                _("the choice_filter of '{name}' (\"{source}\") names {columns}, which no "
+                  "choice of the list '{list}' has as a column, so no choice would ever be "
+                  "offered").format(
+                    name=node.name, source=_shorten(source, 80),
+                    columns=", ".join(f"'{word}'" for word in missing),
+                    list=node.entry["choices"]),
+                _("if {words} is a value, put it in quotes ({example}); otherwise add the "
+                  "column to the choices sheet").format(
+                    words=" / ".join(f"'{word}'" for word in quoted or missing),
+                    example=f"= '{(quoted or missing)[0]}'")))
             return
         node.entry["choice_filter"] = source
         node.references.append(("choice_filter", expression.references))
+
+    def _unrepresentable(self, row: _Row, name: str, column: str, source: str,
+                         problem: ExpressionError) -> None:
+        """An expression that does not parse: the form's own mistake when it is not an
+        XLSForm expression either (ODK could not run it), else out of scope."""
+        what = _("the {column} of '{name}' (\"{source}\")").format(
+            column=column, name=name, source=_shorten(source, 80))
+        fix = _expression_mistake(source, choice_filter=column == "choice_filter")
+        if fix is not None:
+            self.error(SURVEY, row.number, _form_mistake(what, fix))
+            return
+        self.error(SURVEY, row.number, _out_of_scope(_(
+            "the {column} of '{name}' cannot be represented: {message} (at character "
+            "{position} of \"{source}\"); FieldScreen supports the expressions listed "
+            "in docs/form-format.md").format(
+            column=column, name=name, message=problem.message,
+            position=problem.position + 1, source=_shorten(source, 80))))
+
+    def _read_only(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
+        value = self._cell(sheet, row, "read_only")
+        if value is None:
+            return
+        flag = _flag(value)
+        if not isinstance(flag, bool):
+            self.error(SURVEY, row.number, _out_of_scope(_(
+                "the readonly of '{name}' is a condition (\"{source}\"); read-only under a "
+                "condition is not supported").format(
+                name=node.name, source=_shorten(_as_text(value), 80))))
+        elif flag and (not item_type.takes_answer or item_type is ItemType.ACKNOWLEDGE):
+            self.warn(SURVEY, row.number, _(
+                "a {type} takes no answer to protect; 'readonly' is ignored").format(
+                type=item_type.value))
+        elif flag:
+            node.entry["read_only"] = True
 
     def _required(self, sheet: _Sheet, row: _Row, node: _Node, item_type: ItemType) -> None:
         value = self._cell(sheet, row, "required")
@@ -335,12 +442,7 @@ class _SurveyReader(_SheetReaders):
             try:
                 expression = parse_expression(source)
             except ExpressionError as problem:
-                self.error(SURVEY, row.number, _out_of_scope(_(
-                    "the {column} of '{name}' cannot be represented: {message} (at character "
-                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
-                    "in docs/form-format.md").format(
-                    column="required", name=node.name, message=problem.message,
-                    position=problem.position + 1, source=_shorten(source, 80))))
+                self._unrepresentable(row, node.name, "required", source, problem)
                 return
             node.entry["required"] = source
             node.references.append(("required", expression.references))
@@ -372,12 +474,7 @@ class _SurveyReader(_SheetReaders):
                 expression = parse_expression(source)
             except ExpressionError as problem:
                 failed = True
-                self.error(SURVEY, row.number, _out_of_scope(_(
-                    "the {column} of '{name}' cannot be represented: {message} (at character "
-                    "{position} of \"{source}\"); FieldScreen supports the expressions listed "
-                    "in docs/form-format.md").format(
-                    column=column, name=node.name, message=problem.message,
-                    position=problem.position + 1, source=_shorten(source, 80))))
+                self._unrepresentable(row, node.name, column, source, problem)
                 continue
             node.entry[column] = source
             node.references.append((column, expression.references))

@@ -13,16 +13,21 @@ from fieldscreen.i18n import N_
 _CODE_IN_PARENTHESES = re.compile(r"\(([^()]+)\)\s*$")
 
 SURVEY, CHOICES, SETTINGS, RULES, NOTES = "survey", "choices", "settings", "fs_rules", "fs_notes"
-_SHEET_ORDER = (SURVEY, CHOICES, SETTINGS, RULES, NOTES)
-_ROW_LIMITS = {SURVEY: MAX_SURVEY_ROWS, CHOICES: MAX_CHOICE_ROWS}
+# The choices of `select_one_external` questions (pyxform writes them to itemsets.csv for
+# ODK Collect): read like the choices sheet (docs/decisions.md, 68).
+EXTERNAL_CHOICES = "external_choices"
+_SHEET_ORDER = (SURVEY, CHOICES, EXTERNAL_CHOICES, SETTINGS, RULES, NOTES)
+_ROW_LIMITS = {SURVEY: MAX_SURVEY_ROWS, CHOICES: MAX_CHOICE_ROWS,
+               EXTERNAL_CHOICES: MAX_CHOICE_ROWS}
 
 # Columns read on each sheet; the translatable ones take `::Language (code)`.
 _FIELDS = {
     SURVEY: frozenset({"type", "name", "relevant", "constraint", "required", "calculation",
                        "choice_filter", "default",
                        "fs_level", "fs_kind", "fs_weight", "fs_red_flag", "fs_audience",
-                       "fs_role"}),
+                       "fs_role", "fs_pictogram", "read_only"}),
     CHOICES: frozenset({"list_name", "name", "fs_image"}),
+    EXTERNAL_CHOICES: frozenset({"list_name", "name", "fs_image"}),
     # allow_choice_duplicates: read with the choices (sheets.py `_shared_name`).
     SETTINGS: frozenset({"form_id", "version", "default_language", "allow_choice_duplicates"}),
     RULES: frozenset({"key", "value", "note"}),
@@ -31,6 +36,7 @@ _FIELDS = {
 _TRANSLATABLE = {
     SURVEY: ("label", "hint", "constraint_message"),
     CHOICES: ("label",),
+    EXTERNAL_CHOICES: ("label",),
     SETTINGS: ("form_title", "fs_title"),
     RULES: (),
     NOTES: (),
@@ -52,7 +58,7 @@ _COLUMN_ALIASES = {
 }
 # Columns whose value changes what is asked, offered or recorded: a value there refuses
 # the form (docs/xlsform.md, "Out of scope") instead of being ignored.
-_REFUSED_COLUMNS = frozenset({"read_only", "trigger",
+_REFUSED_COLUMNS = frozenset({"trigger",
                               "repeat_count"})
 _MEDIA_COLUMNS = frozenset({"image", "audio", "video", "big_image"})
 # XLSForm columns FieldScreen knows but does not use: why each value is ignored.
@@ -85,13 +91,11 @@ _UNSUPPORTED_TYPES = {
     "rank": N_("ranking questions are not supported"),
     # A time of day is carried (`time`); a date with a time is not (docs/decisions.md, 61).
     "datetime": N_("a date with a time is not supported, only a date or a time of day"),
-    "hidden": N_("hidden values are not supported"),
     **dict.fromkeys(("xml-external", "csv-external"), N_("external data is not supported")),
     **dict.fromkeys(("start", "end", "today", "deviceid", "phonenumber", "username", "email",
                      "simserial", "subscriberid", "audit"),
                     N_("device metadata is not collected")),
-    **dict.fromkeys(("select_one_from_file", "select_multiple_from_file",
-                     "select_one_external"),
+    **dict.fromkeys(("select_one_from_file", "select_multiple_from_file"),
                     N_("choices from a file are not supported")),
 }
 # pyxform's other names for types (its question_type_dictionary and aliases.py), read as

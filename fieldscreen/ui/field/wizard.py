@@ -511,6 +511,9 @@ class WizardScreen(QWidget):
         if kind is ItemType.NOTE:
             return None
         if item.is_computed:
+            if item.read_only and item.calculation is None and (
+                    session.value(item.name) is None):
+                return None  # read-only with no value: its label is all it shows
             return self._computed_answer(item, parent)
         if kind.has_choices and not session.visible_choices(item.name):
             none = QLabel(_("No choice applies here with the answers given so far."), parent)

@@ -112,6 +112,7 @@ def describe(form: Form) -> dict[str, Any]:
             "calculation": i.calculation and i.calculation.source,
             "audience": i.audience, "role": i.role, "indicator": i.indicator,
             "choices": i.choice_list and i.choice_list.name,
+            "pictogram": i.pictogram, "xlsform_type": i.xlsform_type,
         } for i in form.items],
         "rules": (rules.version, rules.thresholds, rules.lowered_thresholds,
                   rules.lowered_when and rules.lowered_when.source, rules.elevated_level_score,
@@ -505,7 +506,7 @@ def test_an_unused_list_with_a_choice_without_a_label_is_left_out_with_a_warning
 
 # (column, value, words in the message); the column's value is on row 3.
 REFUSED_COLUMNS = [
-    ("read_only", "yes", "read-only"),
+    ("read_only", "${q} = 'x'", "read-only under a condition"),
     ("trigger", "${q}", "triggered"),
 ]
 
@@ -574,23 +575,37 @@ def test_a_choice_filter_and_the_columns_it_tests_are_carried(tmp_path):
     assert "region = " in xls2xform.convert(xlsform=str(target)).xform
 
 
-@pytest.mark.parametrize("rows, words", [
-    ([["select_one towns", "t", "T", "pulldata('a', 'b', 'c', 'd')"]], "cannot be represented"),
-    ([["select_one towns", "t", "T", "label::English != ''"]], "cannot be represented"),
-], ids=["function", "label path"])
-def test_a_choice_filter_that_cannot_be_evaluated_refuses_the_form(tmp_path, rows, words):
-    path = book(tmp_path, [[*BASE, "choice_filter"], *rows], choices=CASCADE)
-    problems = refused(path)
-    assert any(line == 2 and words in message and OUT_OF_SCOPE in message
-               for line, message in located(problems, path, "survey")), problems
-
-
-def test_a_choice_filter_naming_a_missing_column_is_refused(tmp_path):
-    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one towns", "t", "T", "zone = 1"]],
+def test_a_choice_filter_that_cannot_be_evaluated_refuses_the_form(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"],
+                           ["select_one towns", "t", "T", "pulldata('a', 'b', 'c', 'd')"]],
                 choices=CASCADE)
     problems = refused(path)
-    assert any(line == 2 and "column 'zone'" in message
+    assert any(line == 2 and "cannot be represented" in message and OUT_OF_SCOPE in message
                for line, message in located(problems, path, "survey")), problems
+
+
+FORM_MISTAKES = 'docs/xlsform.md, "Form mistakes"'
+
+
+@pytest.mark.parametrize("column, source, words", [
+    ("choice_filter", "label::English != ''", "label in a language"),
+    ("choice_filter", "region = north", "put it in quotes (= 'north')"),
+    ("choice_filter", "zone = 1", "'zone', which no choice"),
+    ("calculation", "because it doesn't work", "quote (') is not closed"),
+    ("relevant", "${q} = \u2018yes\u2019", "typographic quotes (\u2018 \u2019)"),
+    ("constraint", "${q} = \u201cyes\u201d", "straight quotes"),
+], ids=["label column", "unquoted value", "missing column", "prose", "curly single",
+        "curly double"])
+def test_a_forms_own_mistake_is_refused_as_one_with_the_fix(tmp_path, column, source, words):
+    # Mistakes that would not work in ODK either: the message says so and what to fix.
+    choices = [*CASCADE, ["towns", "x", "X", "north"]]
+    path = book(tmp_path, [[*BASE, column], ["select_one towns", "q", "Q", None],
+                           ["select_one towns", "t", "T", source]], choices=choices)
+    problems = located(refused(path), path, "survey")
+    assert [line for line, _message in problems] == [3], problems
+    message = problems[0][1]
+    assert "a mistake in the form" in message and FORM_MISTAKES in message, message
+    assert OUT_OF_SCOPE not in message and words in message, message
 
 
 def test_a_cascades_shared_choice_names_are_carried_and_round_trip(tmp_path):
@@ -743,6 +758,8 @@ def test_other_sheets_are_warned(tmp_path):
     _form, warnings = imported(path)
     assert {(w.path, w.line) for w in warnings} == {
         (f"{path}#external_choices", 0), (f"{path}#Notes", 0)}
+    assert "no select_one_external" in next(
+        w.message for w in warnings if w.path.endswith("#external_choices"))
 
 
 def test_unknown_settings_and_extra_settings_rows_are_warned(tmp_path):
@@ -1226,3 +1243,141 @@ def test_a_sheet_ends_where_pyxform_ends_it(tmp_path, gap, read):
     assert ("far" in form) is read
     assert [w.line for w in warnings if "more than 60 empty rows" in w.message] == (
         [] if read else [3 + gap])
+
+
+# -- select_one_external and hidden (docs/decisions.md, 68 and 69) ------------------------
+
+EXTERNAL = [["list_name", "name", "label", "zone"], ["kind", "a", "Type A", "north"],
+            ["kind", "b", "Type B", "south"]]
+ZONES = [["list_name", "name", "label"], ["zone", "north", "North"], ["zone", "south", "South"]]
+
+
+def test_select_one_external_reads_its_list_from_external_choices_and_round_trips(tmp_path):
+    path = book(tmp_path, [[*BASE, "choice_filter"], ["select_one zone", "z", "Zone", None],
+                           ["select_one_external kind", "k", "Kind", "zone = ${z}"]],
+                choices=ZONES, external_choices=EXTERNAL)
+    form, warnings = imported(path)
+    item = form.item("k")
+    assert (item.type, item.choice_list.name, item.xlsform_type) == (
+        ItemType.SELECT_ONE, "kind", "select_one_external")
+    assert [c.columns["zone"] for c in item.choice_list.choices] == ["north", "south"]
+    assert item.choice_filter.source == "zone = ${z}"
+    assert not warnings
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    book_again = openpyxl.load_workbook(target)
+    assert [r[0] for r in book_again["external_choices"].iter_rows(min_row=2, values_only=True)
+            ] == ["kind", "kind"]
+    assert "kind" not in [r[0] for r in book_again["choices"].iter_rows(min_row=2,
+                                                                         values_only=True)]
+    assert [r[0] for r in book_again["survey"].iter_rows(min_row=2, values_only=True)][1] == (
+        "select_one_external kind")
+    again, _warnings = imported(target)
+    assert describe(again) == describe(form)
+    assert again.item("k").xlsform_type == "select_one_external"
+
+
+def test_select_one_external_needs_its_list_on_external_choices(tmp_path):
+    path = book(tmp_path, [BASE, ["select_one_external zone", "k", "Kind"]], choices=ZONES,
+                external_choices=EXTERNAL)
+    assert any(line == 2 and "not on the external_choices sheet" in message
+               for line, message in located(refused(path), path, "survey"))
+
+
+def test_one_list_name_with_other_choices_on_both_sheets_is_refused(tmp_path):
+    path = book(tmp_path, [BASE, ["select_one zone", "z", "Zone"],
+                           ["select_one_external zone", "k", "Kind"]],
+                choices=ZONES, external_choices=[["list_name", "name", "label"],
+                                                 ["zone", "east", "East"]])
+    problems = refused(path)
+    assert any(line == 2 and "also on the choices sheet (row 2)" in message
+               for line, message in located(problems, path, "external_choices")), problems
+    assert not located(problems, path, "survey")
+
+
+@pytest.mark.parametrize("default, value", [(None, ""), ("abc", "abc"), (5, "5"),
+                                            ("it's", "it's")])
+def test_hidden_is_a_calculate_of_its_default_and_round_trips(tmp_path, default, value):
+    path = book(tmp_path, [[*BASE, "default"], ["text", "q", "Q", None],
+                           ["hidden", "h", None, default]])
+    form, warnings = imported(path)
+    item = form.item("h")
+    assert (item.type, item.xlsform_type, item.label) == (
+        ItemType.CALCULATE, "hidden", LocalizedText())
+    assert item.calculation.evaluate(lambda _name: None) == value
+    assert not warnings
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    rows = list(openpyxl.load_workbook(target)["survey"].iter_rows(values_only=True))
+    header = rows[0]
+    hidden = dict(zip(header, rows[2], strict=True))
+    assert (hidden["type"], hidden["calculation"], hidden["default"]) == (
+        "hidden", None, value or None)
+    again, _warnings = imported(target)
+    assert describe(again) == describe(form) and again.item("h").xlsform_type == "hidden"
+
+
+def test_a_hidden_with_a_dynamic_default_is_refused(tmp_path):
+    path = book(tmp_path, [[*BASE, "default"], ["text", "q", "Q", None],
+                           ["hidden", "h", None, "${q}"]])
+    assert any(line == 3 and "dynamic defaults" in message and OUT_OF_SCOPE in message
+               for line, message in located(refused(path), path, "survey"))
+
+
+def test_xlsform_type_must_go_with_the_native_type(tmp_path):
+    # The loader refuses a mismatch at its line: export would write a type that lies.
+    source = MINI.read_text(encoding="utf-8")
+    assert "xlsform_type" not in source
+    for native, marker in (("        type: text\n", "hidden"),
+                           ("        type: text\n", "select_one_external")):
+        with pytest.raises(SourceProblems) as raised:
+            load_form_text(source.replace(
+                native, f"{native}        xlsform_type: {marker}\n", 1), "m")
+        assert [p.line for p in raised.value.problems] == [101]
+        assert f"xlsform_type '{marker}' does not go with a text" in (
+            raised.value.problems[0].message)
+
+
+# -- fs_pictogram ---------------------------------------------------------------------------
+
+
+def test_fs_pictogram_names_the_questions_picture_and_round_trips(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_pictogram"], ["select_one yn", "home", "Home?", "house"],
+                           ["text", "q", "Q", None]])
+    form, warnings = imported(path)
+    assert (form.item("home").pictogram, form.item("q").pictogram) == ("house", None)
+    assert not warnings
+    target = tmp_path / "again.xlsx"
+    export_xlsform(form, None, target)
+    header = next(openpyxl.load_workbook(target)["survey"].iter_rows(values_only=True))
+    assert "fs_pictogram" in header
+    again, _warnings = imported(target)
+    assert describe(again) == describe(form)
+
+
+def test_an_unknown_pictogram_is_refused_at_its_row_with_a_suggestion(tmp_path):
+    path = book(tmp_path, [[*BASE, "fs_pictogram"], ["text", "q", "Q", None],
+                           ["select_one yn", "home", "Home?", "houze"]])
+    problems = located(refused(path), path, "survey")
+    assert [line for line, _message in problems] == [3], problems
+    assert "no pictogram called 'houze'" in problems[0][1]
+    assert "did you mean house" in problems[0][1]
+    assert str(path) + "#survey:3:" in str(refused(path)[0])
+
+
+def test_a_name_with_a_hyphen_or_a_dot_is_refused_with_the_name_to_use(tmp_path):
+    # ODK allows them; FieldScreen's names travel into the pack's file names
+    # (docs/decisions.md, 70), so the author is told what to rename it to.
+    path = book(tmp_path, [BASE, ["text", "label-test", "L"], ["text", "a.b", "A"]])
+    problems = located(refused(path), path, "survey")
+    assert [line for line, _message in problems] == [2, 3]
+    assert "'label_test'" in problems[0][1] and "'a_b'" in problems[1][1]
+
+
+def test_choices_with_only_a_picture_are_out_of_scope(tmp_path):
+    choices = [["list_name", "name", "label", "image"], ["hs", "happy", None, "happy.jpg"],
+               ["hs", "sad", "Sad", "sad.jpg"]]
+    path = book(tmp_path, [BASE, ["select_one hs", "mood", "Mood"]], choices=choices)
+    problems = located(refused(path), path, "choices")
+    assert [line for line, _message in problems] == [2], problems
+    assert "only a picture (happy.jpg)" in problems[0][1] and OUT_OF_SCOPE in problems[0][1]
