@@ -413,7 +413,9 @@ def test_a_case_shows_its_local_services_and_who_changed_what_when(qtbot, delive
     queue.save_button.click()
     window.tasks.wait_idle()
     qtbot.waitUntil(lambda: queue.message.text() == "Saved.", timeout=10_000)
-    qtbot.waitUntil(lambda: not queue.changes.item(0).text().startswith("No change"),
+    # The list is cleared and refilled when the saved case comes back: wait for a full one.
+    qtbot.waitUntil(lambda: queue.changes.count() > 0
+                    and not queue.changes.item(0).text().startswith("No change"),
                     timeout=10_000)
 
     # The services are the shipped directory's matches for this decision and area.
