@@ -255,6 +255,12 @@ if yaml.__with_libyaml__:
     for _tag in (_INT_TAG, _TIMESTAMP_TAG):
         _FastLoader.add_constructor(_tag, _StrictLoader.yaml_constructors[_tag])
 
+# The first characters some implicit type (a number, a date, a boolean, null) can start
+# with; a plain scalar starting with any other is text. No resolver applies to every first
+# character (a None key), which the fast path in _build_from_events relies on.
+_RESOLVED_FIRST = frozenset(key for key in _StrictLoader.yaml_implicit_resolvers if key)
+assert None not in _StrictLoader.yaml_implicit_resolvers
+
 
 def _refuse(problem: str, event: Any) -> yaml.MarkedYAMLError:
     return yaml.MarkedYAMLError(problem=problem, problem_mark=event.start_mark)
@@ -283,10 +289,17 @@ def _build_from_events(text: str) -> Any:
             if isinstance(event, yaml.ScalarEvent):
                 if tag not in (None, "!"):
                     raise _refuse(_("tags (!name) are not allowed in form files"), event)
-                node = yaml.ScalarNode(
-                    loader.resolve(yaml.ScalarNode, event.value, event.implicit),
-                    event.value, event.start_mark, event.end_mark, event.style)
-                value = loader.construct_object(node)
+                text_value = event.value
+                if not event.implicit[0] or (text_value and text_value[0] not in _RESOLVED_FIRST):
+                    # Text for certain (quoted, or no implicit type starts with this
+                    # character): what resolve() and construct_object() would return, at a
+                    # fraction of the cost; most of a form's scalars are such text.
+                    value = text_value
+                else:
+                    node = yaml.ScalarNode(
+                        loader.resolve(yaml.ScalarNode, text_value, event.implicit),
+                        text_value, event.start_mark, event.end_mark, event.style)
+                    value = loader.construct_object(node)
                 line = event.start_mark.line + 1
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 if tag not in (None, "!"):
