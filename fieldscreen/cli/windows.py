@@ -64,6 +64,11 @@ def _run_demo(args: argparse.Namespace) -> int:
         return _run_check_scenarios(args)
     if args.keep is not None and args.basedir is not None:
         raise UserError(_("Use --keep DIR or --basedir DIR, not both."))
+    if database_url(args) is not None:
+        # Training data must never reach a real programme's server, even an empty one.
+        raise UserError(_("Training keeps its made-up data in its own folder, never on a "
+                          "database server."),
+                        hint=_("Leave out --database to start training."))
     # Training never touches real profiles: a throw-away base directory unless one is given.
     chosen = args.keep or args.basedir
     temporary = chosen is None

@@ -90,3 +90,17 @@ def test_check_scenarios_names_a_wrong_expectation(capsys, tmp_path):
     out = capsys.readouterr().out
     wrong = [line for line in out.splitlines() if line.startswith(str(target))]
     assert wrong and "urgent" in wrong[0]
+
+
+@pytest.mark.parametrize("place", ["before", "after"])
+def test_training_refuses_a_database_server(capsys, tmp_path, place):
+    # Training data must never reach a real programme's server; nothing is created anywhere.
+    url = "postgresql://trainer:secret-pw@127.0.0.1:1/programme"
+    argv = (["--database", url, "demo", "--coordinator", "--keep", str(tmp_path / "kept")]
+            if place == "before" else
+            ["demo", "--coordinator", "--keep", str(tmp_path / "kept"), "--database", url])
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "never on a database server" in err and "Leave out --database" in err
+    assert "secret-pw" not in err
+    assert not (tmp_path / "kept").exists()
