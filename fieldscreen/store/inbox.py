@@ -175,6 +175,21 @@ class ImportedRecordSummary:
     follow_up: bool
 
 
+def _is_unique_violation(error: BaseException) -> bool:
+    """Whether the engine refused a row for a unique key: SQLite's IntegrityError, or
+    PostgreSQL's SQLSTATE 23505 (read from the driver's error, so psycopg is not imported
+    here on SQLite)."""
+    return isinstance(error, sqlite3.IntegrityError) or getattr(
+        error, "sqlstate", None) == "23505"
+
+
+def _area(summary: dict[str, Any]) -> str | None:
+    """The area code a record was screened in (the form's area answer), for row-level
+    security on a server: kept in clear beside the record (docs/security.md)."""
+    area = summary.get("area")
+    return str(area)[:64] if isinstance(area, str) and area else None
+
+
 class Inbox:
     """The import ledger, quarantine and imported records of one coordinator profile."""
 
@@ -246,8 +261,10 @@ class Inbox:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [device_id, batch_id, sequence, manifest_sha256, file_sha256,
                      len(records), now])
-            except sqlite3.IntegrityError:
-                raise BatchAlreadyInLedger(batch_id) from None
+            except Exception as error:
+                if _is_unique_violation(error):
+                    raise BatchAlreadyInLedger(batch_id) from None
+                raise
             # One query for the versions already held and one executemany for the rows:
             # per-record statements were the largest cost of importing 100k records.
             connection = db.conn
@@ -281,13 +298,15 @@ class Inbox:
                 fresh.append(record)
                 rows.append((record.id, record.version, device_id, batch_id, record.form_id,
                              record.form_version, record.created_at, record.updated_at, now,
-                             int(record.demo), summary, payload))
+                             int(record.demo), summary, payload,
+                             _area(record.summary)))
             cases = [(record.id, record.summary.get("decision"), record.updated_at)
                      for record in fresh]
             connection.executemany(
                 "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
                 "form_id, form_version, created_at, updated_at, imported_at, demo, "
-                "summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "summary, payload, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows)
             imported = len(rows)
             # Children who need a referral join the queue in the same transaction.
             open_cases(db, self._cipher, self._audit, self._clock(), cases)
