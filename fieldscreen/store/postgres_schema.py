@@ -225,7 +225,7 @@ BEGIN
     END IF;
 END $$;
 REVOKE ALL ON FUNCTION {SCHEMA}.grant_access(text, text, text[]) FROM PUBLIC;
-"""
+"""  # noqa: S608 (constants only: the schema name and a column type)
 
 MIGRATIONS = [
     SqlMigration(1, "coordinator store (SQLite versions 1-7)", _INITIAL),

@@ -26,8 +26,8 @@ from fieldscreen.engine.session import ScreeningSession
 from fieldscreen.exchange.pack import build_pack, deployment_coordinators, install_pack
 from fieldscreen.exchange.sync import sync
 from fieldscreen.reporting.snapshot import load_facts
-from fieldscreen.store.profile import ProfileStore
 from fieldscreen.store.postgres_schema import SCHEMA
+from fieldscreen.store.profile import ProfileStore
 from tests.exchange_helpers import (
     PASSPHRASE,
     PROFILE,
