@@ -144,6 +144,10 @@ class ProfileDatabase:
                  full_check_limit: int | None = None) -> None:
         self.path = path
         self.read_only = read_only
+        # Whether this connection reads every row: False only for a login limited by a
+        # server's row-level security (store/postgres.py), which must not write the sealed
+        # snapshots that cover every row.
+        self.sees_every_row = True
         self._lock = threading.RLock()
         try:
             if read_only:

@@ -201,6 +201,12 @@ class Inbox:
         self._clock = clock
         self.statistics = StatisticsSnapshotStore(database, cipher)
 
+    @property
+    def sees_every_row(self) -> bool:
+        """False for a login that row-level security limits to some records (a supervisor
+        on PostgreSQL): the sealed statistics snapshot is not theirs to read or write."""
+        return self._database.sees_every_row
+
     def _context(self, column: str, record_id: str) -> bytes:
         return FieldCipher.context(IMPORTED_TABLE, column, record_id, IMPORTED_SCHEMA_VERSION)
 
@@ -250,6 +256,11 @@ class Inbox:
         """
         now = utc_stamp(self._clock())
         imported = duplicate = 0
+        # Sealed before the transaction: it needs no database, and on a server every write
+        # queues on one lock (docs/decisions.md 72), so two consoles seal at the same time
+        # and hold the lock only to write.
+        if sealed is None:
+            sealed = seal_incoming(self._cipher, records)
         with self._database.write() as db:
             # The ledger row first: its unique keys, not a lock, decide which of two
             # consoles importing this batch at once stores it; the other's whole
@@ -283,8 +294,6 @@ class Inbox:
                     foreign += owner != device_id
             if foreign:
                 raise RecordOwnershipConflict(foreign)
-            if sealed is None:
-                sealed = seal_incoming(self._cipher, records)
             fresh = []
             rows = []
             updates: list[tuple[str, int, int]] = []

@@ -234,11 +234,13 @@ class PostgresDatabase(ProfileDatabase):
         self.url = url
         self.path = local_folder / "postgresql"
         self.read_only = False
+        self.sees_every_row = True
         self._lock = threading.RLock()
         self._raw: Any = None
         self._raw = self._connect()
         try:
             self._migrate_server()
+            self.sees_every_row = self._reads_every_row()
         except BaseException:
             self.close()
             raise
@@ -324,6 +326,15 @@ class PostgresDatabase(ProfileDatabase):
                            "(?, ?, to_char(now() AT TIME ZONE 'UTC', "
                            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
                            [migration.number, migration.name])
+
+    def _reads_every_row(self) -> bool:
+        """Whether row-level security leaves this login every row: a coordinator's login,
+        or one that passes every policy (a superuser, BYPASSRLS). A supervisor or a partner
+        organisation reads some rows only (docs/decisions.md 71)."""
+        with self.read() as connection:
+            return bool(connection.execute(
+                "SELECT is_coordinator() OR rolsuper OR rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user").fetchone()[0])
 
     @property
     def schema_version(self) -> int:

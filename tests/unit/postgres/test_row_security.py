@@ -195,6 +195,8 @@ def test_two_coordinators_two_laptops_a_supervisor_and_a_partner(tmp_path, postg
         assert console.verify_audit().holds
         # The dashboard's first load seals the national statistics snapshot.
         assert len(load_facts(console.inbox)) == north + south
+        # ... and the queue's first screen the sealed queue index.
+        assert console.referrals.page(0, 50).total == 2 * cases_north
     finally:
         console.lock()
 
@@ -206,6 +208,7 @@ def test_two_coordinators_two_laptops_a_supervisor_and_a_partner(tmp_path, postg
     assert _rows(supervisor, "SELECT count(*) FROM statistics_snapshot") == [(0,)]
     assert _rows(first, "SELECT count(*) FROM statistics_snapshot")[0][0] > 0
     assert _rows(supervisor, "SELECT count(*) FROM queue_index") == [(0,)]
+    assert _rows(first, "SELECT count(*) FROM queue_index")[0][0] > 0
     assert _rows(supervisor, "SELECT role_name FROM row_access") == [
         (supervisor.split("://")[1].split(":")[0],)]
     for statement in ("UPDATE imported_records SET area = 'south_district'",
@@ -222,6 +225,23 @@ def test_two_coordinators_two_laptops_a_supervisor_and_a_partner(tmp_path, postg
     # The coordinators see everything.
     assert _rows(amina, "SELECT count(*) FROM referrals") == [(2,)]
     assert _rows(amina, "SELECT count(*) FROM imported_records") == [(north + south,)]
+
+    # The supervisor's console: their statistics and their queue, computed from their
+    # rows; the national snapshots are neither read nor written.
+    sealed_before = _rows(first, "SELECT count(*), sum(length(sealed)) FROM "
+                          "statistics_snapshot")
+    console = ProfileStore(tmp_path / "supervisor-app", kdf=weak_kdf(),
+                           database=supervisor).open(PROFILE).unlock(PASSPHRASE)
+    try:
+        assert not console.inbox.sees_every_row
+        facts = load_facts(console.inbox)
+        assert len(facts) == north
+        assert console.referrals.page(0, 50).total == cases_north
+        assert len(console.referrals.cases()) == cases_north
+    finally:
+        console.lock()
+    assert _rows(first, "SELECT count(*), sum(length(sealed)) FROM "
+                 "statistics_snapshot") == sealed_before
 
     # Through the app: the supervisor unlocks (their unlock audited) and exports; the
     # export reads through their connection, so it holds their area's children only.
