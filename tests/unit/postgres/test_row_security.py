@@ -26,6 +26,7 @@ from fieldscreen.engine.session import ScreeningSession
 from fieldscreen.exchange.pack import build_pack, deployment_coordinators, install_pack
 from fieldscreen.exchange.sync import sync
 from fieldscreen.reporting.snapshot import load_facts
+from fieldscreen.store.follow_up import CaseChangedElsewhere, FollowUpStatus
 from fieldscreen.store.postgres_schema import SCHEMA
 from fieldscreen.store.profile import ProfileStore
 from tests.exchange_helpers import (
@@ -279,3 +280,44 @@ def test_two_coordinators_two_laptops_a_supervisor_and_a_partner(tmp_path, postg
         assert console.verify_audit().holds
     finally:
         console.lock()
+
+
+def test_two_coordinators_changing_one_case_on_the_server_lose_neither(tmp_path, postgres_url,
+                                                                      logins):
+    """The version check on PostgreSQL, each coordinator on their own login: a change
+    decided on an older version is refused, and notes from both are kept."""
+    world = make_world(tmp_path, database=postgres_url)
+    try:
+        world.coordinator.add_coordinator("Amina", SECOND)
+        batch = world.sealed_batch(1).file  # the first answer file: an urgent case
+        assert world.import_bytes(batch).status == "imported"
+        (case,) = world.coordinator.referrals.cases()
+    finally:
+        world.close()
+    first = ProfileStore(tmp_path / "one", kdf=weak_kdf(),
+                         database=logins.make("coord_a", "coordinator")
+                         ).open(PROFILE).unlock(PASSPHRASE)
+    second = ProfileStore(tmp_path / "two", kdf=weak_kdf(),
+                          database=logins.make("coord_b", "coordinator")
+                          ).open(PROFILE).unlock(SECOND)
+    try:
+        seen_here = first.referrals.case(case.record_id)
+        seen_there = second.referrals.case(case.record_id)
+        second.referrals.change_status(case.record_id, FollowUpStatus.CONTACTED,
+                                       expected_version=seen_there.version)
+        with pytest.raises(CaseChangedElsewhere) as refused:
+            first.referrals.change_status(case.record_id, FollowUpStatus.REFERRED, "mine",
+                                          expected_version=seen_here.version)
+        assert "Someone else changed this case" in refused.value.message
+        now = first.referrals.case(case.record_id)
+        assert now.status is FollowUpStatus.CONTACTED
+        assert first.referrals.notes(case.record_id) == []
+        # Notes from both consoles are both kept, numbered by the server.
+        first.referrals.add_note(case.record_id, "called the family")
+        second.referrals.add_note(case.record_id, "school visited")
+        assert sorted(note.text for note in second.referrals.notes(case.record_id)) == [
+            "called the family", "school visited"]
+        assert first.verify_audit().holds
+    finally:
+        first.lock()
+        second.lock()
