@@ -18,10 +18,11 @@ Type choices, so the same SQL and the same Python values work on both engines:
   numbers itself (quarantine, follow-up notes) are identity columns.
 * BLOB is `bytea`.
 
-Room for several coordinators on one server (issue 27): every table is in the schema
-`fieldscreen` (the role's search_path points at it), so per-row area or organisation
-columns, row-level security policies and per-person roles can be added by a later
-version without touching the application's SQL.
+Several people on one server (issue 27): every table is in the schema `fieldscreen` (the
+login's search_path points at it); version 3 adds the area and partner columns the
+row-level security policies read, the `row_access` table of who reads what, and
+`grant_access()`, the administrator's one call to give a login its rights. The policies
+are here, in SQL, and nowhere in the application (docs/decisions.md 70-72).
 """
 
 from __future__ import annotations
