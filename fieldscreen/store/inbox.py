@@ -26,7 +26,7 @@ from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
-from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.database import ProfileDatabase, queue_for_writers
 from fieldscreen.store.follow_up import open_cases
 from fieldscreen.store.incoming import (
     IMPORTED_SCHEMA_VERSION,
@@ -134,6 +134,11 @@ class BatchAlreadyInLedger(Exception):
     says now whether it is a duplicate or a conflict."""
 
 
+class _WrittenMeanwhile(Exception):
+    """Another console stored a version of a record of this batch while this import wrote
+    it (before joining the writers' queue); the transaction rolled back whole."""
+
+
 class RecordOwnershipConflict(Exception):
     """A batch carries records that another device first sent; nothing of it was stored.
 
@@ -181,6 +186,24 @@ def _is_unique_violation(error: BaseException) -> bool:
     here on SQLite)."""
     return isinstance(error, sqlite3.IntegrityError) or getattr(
         error, "sqlstate", None) == "23505"
+
+
+def _upsert_records(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Store imported records; a record is written over only by a newer version from the
+    device that first sent it, so another console importing the same records at once can
+    neither roll one back nor take it over."""
+    connection.executemany(
+        "INSERT INTO imported_records (id, version, device_id, batch_id, "
+        "form_id, form_version, created_at, updated_at, imported_at, demo, "
+        "summary, payload, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+        "batch_id = excluded.batch_id, form_id = excluded.form_id, "
+        "form_version = excluded.form_version, created_at = excluded.created_at, "
+        "updated_at = excluded.updated_at, imported_at = excluded.imported_at, "
+        "demo = excluded.demo, summary = excluded.summary, "
+        "payload = excluded.payload, area = excluded.area "
+        "WHERE imported_records.version < excluded.version "
+        "AND imported_records.device_id = excluded.device_id", rows)
 
 
 def _area(summary: dict[str, Any]) -> str | None:
@@ -254,14 +277,28 @@ class Inbox:
         `sealed` holds each record's (summary, payload) as `seal_incoming` gives them with
         this profile's key, when the checking process sealed them already.
         """
-        now = utc_stamp(self._clock())
-        imported = duplicate = 0
-        # Sealed before the transaction: it needs no database, and on a server every write
-        # queues on one lock (docs/decisions.md 72), so two consoles seal at the same time
-        # and hold the lock only to write.
+        # Sealed before the transaction: it needs no database, so two consoles seal at the
+        # same time.
         if sealed is None:
             sealed = seal_incoming(self._cipher, records)
-        with self._database.write() as db:
+        try:
+            return self._import(device_id, batch_id, sequence, manifest_sha256,
+                                file_sha256, records, sealed, queue_later=True)
+        except _WrittenMeanwhile:
+            # Another console stored a version of one of these records while this one
+            # wrote: all of this rolled back; done again in the writers' queue from the
+            # start, the versions (and owners) read are the ones written over.
+            return self._import(device_id, batch_id, sequence, manifest_sha256,
+                                file_sha256, records, sealed, queue_later=False)
+
+    def _import(self, device_id: str, batch_id: str, sequence: int, manifest_sha256: str,
+                file_sha256: str, records: list[IncomingRecord], sealed: Sealed, *,
+                queue_later: bool) -> ImportCounts:
+        """`import_batch`'s one transaction. With `queue_later`, the ledger row and the
+        records are written before it joins the writers' queue (docs/decisions.md 72)."""
+        now = utc_stamp(self._clock())
+        imported = duplicate = 0
+        with self._database.write(queue_later=queue_later) as db:
             # The ledger row first: its unique keys, not a lock, decide which of two
             # consoles importing this batch at once stores it; the other's whole
             # transaction rolls back here.
@@ -311,12 +348,25 @@ class Inbox:
                              _area(record.summary)))
             cases = [(record.id, record.summary.get("decision"), record.updated_at)
                      for record in fresh]
-            connection.executemany(
-                "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
-                "form_id, form_version, created_at, updated_at, imported_at, demo, "
-                "summary, payload, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows)
+            # Written over only by a newer version from the same device: another console
+            # importing the same records at once can neither roll one back nor take it
+            # over (the check below then finds what it wrote and starts again).
+            try:
+                _upsert_records(connection, rows)
+            except Exception as error:
+                # Two consoles writing the same records in different orders: the server
+                # breaks the deadlock by failing one, which starts again in the queue.
+                if getattr(error, "sqlstate", None) == "40P01":
+                    raise _WrittenMeanwhile from None
+                raise
             imported = len(rows)
+            # From here on, single file: the audit chain, the snapshots' delta numbers and
+            # the cases' versions. Waiting for that turn, other consoles may have stored
+            # versions of these records since they were read: then all of this is undone.
+            if queue_later and queue_for_writers(db) and self._held(
+                    connection, ids) != {record_id: (version, device_id)
+                                         for record_id, version in held.items()}:
+                raise _WrittenMeanwhile
             # Children who need a referral join the queue in the same transaction.
             open_cases(db, self._cipher, self._audit, self._clock(), cases)
             # The statistics snapshot learns of these records in the same transaction, so
@@ -336,6 +386,19 @@ class Inbox:
                                    details={"device": device_id, "batch": batch_id,
                                             "from_version": before, "to_version": after})
         return ImportCounts(imported, duplicate, len({update[0] for update in updates}))
+
+    @staticmethod
+    def _held(connection: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
+        """(version, device) of each of these records the database holds now."""
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start:start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for record_id, version, owner in connection.execute(
+                    f"SELECT id, version, device_id FROM imported_records "  # noqa: S608
+                    f"WHERE id IN ({marks})", chunk):
+                found[record_id] = (version, owner)
+        return found
 
     def quarantine(self, *, file_sha256: str, source: str, stored_as: str, reason_code: str,
                    reason: str, device_id: str | None = None,

@@ -123,6 +123,11 @@ class PostgresConnection:
         cursor.executemany(translate(sql), list(rows))
         return cursor
 
+    def queue_for_writers(self) -> None:
+        """Wait for this transaction's turn among the server's writers (the advisory lock,
+        held to the end of the transaction; taking it again is free)."""
+        self._raw.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+
 
 # -- errors --------------------------------------------------------------------------------
 
@@ -272,8 +277,13 @@ class PostgresDatabase(ProfileDatabase):
         return self._raw
 
     @contextlib.contextmanager
-    def _transaction(self, *, writer: bool) -> Iterator[PostgresConnection]:
+    def _transaction(self, *, writer: bool,
+                     queue_later: bool = False) -> Iterator[PostgresConnection]:
         """One transaction (a savepoint when nested).
+
+        `queue_later` (a writer) leaves taking the writer lock to the caller
+        (`PostgresConnection.queue_for_writers`), so what it writes first, under unique
+        keys, runs beside other consoles' writes (an import's ledger row and records).
 
         `writer` takes the writer lock (re-entrant within the connection, so a write nested
         in a read still queues) and stays READ COMMITTED: each statement then sees what
@@ -299,9 +309,10 @@ class PostgresDatabase(ProfileDatabase):
                 with raw.transaction():
                     if outermost and not writer:
                         raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    if writer:
-                        raw.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
-                    yield PostgresConnection(raw)
+                    connection = PostgresConnection(raw)
+                    if writer and not queue_later:
+                        connection.queue_for_writers()
+                    yield connection
             except psycopg.Error as error:
                 raise server_error(error, self.url) from None
 
@@ -347,9 +358,14 @@ class PostgresDatabase(ProfileDatabase):
             return connection.execute("SELECT 1 FROM profile LIMIT 1").fetchone() is not None
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Any]:
-        """One write transaction, serialised server-wide; rolled back on any error."""
-        with self._transaction(writer=True) as db:
+    def write(self, *, queue_later: bool = False) -> Iterator[Any]:
+        """One write transaction, serialised server-wide; rolled back on any error.
+
+        With `queue_later` it joins the writers' queue only when the caller asks
+        (`store.database.queue_for_writers`): the import's ledger row and records, which
+        unique keys and a version guard protect, are written beside other consoles'.
+        """
+        with self._transaction(writer=True, queue_later=queue_later) as db:
             yield db
 
     @contextlib.contextmanager

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import psycopg
@@ -321,3 +322,64 @@ def test_two_coordinators_changing_one_case_on_the_server_lose_neither(tmp_path,
     finally:
         first.lock()
         second.lock()
+
+
+def _incoming(record_id: str, version: int):
+    from fieldscreen.store.incoming import IncomingRecord, summary_from_outcome
+    from tests.exchange_helpers import screenings
+
+    answers, outcome = screenings()[0]
+    stamp = f"2026-03-0{version}T09:00:00Z"
+    return IncomingRecord(id=record_id, version=version, form_id="child-screening",
+                          form_version="2026.11.0", created_at=stamp, updated_at=stamp,
+                          demo=False, summary=summary_from_outcome(outcome),
+                          line=json.dumps({"answers": answers, "outcome": outcome}).encode())
+
+
+def test_a_newer_version_stored_by_another_console_meanwhile_is_never_rolled_back(
+        tmp_path, postgres_url, logins, monkeypatch):
+    """Imports write their ledger row and records before they queue for the writer lock
+    (docs/decisions.md 72). Console A reads what is held, then console B stores a newer
+    version of the same record and commits, then A writes its older one: the version
+    guard keeps B's, A finds it when its turn comes, and starts again in the queue, where
+    its record is counted as already held. Nothing is lost, the audit chain holds."""
+    from fieldscreen.store import inbox as inbox_module
+
+    world = make_world(tmp_path, database=postgres_url)
+    device = world.device.device_id
+    world.close()
+    record_id = str(uuid.uuid4())
+    consoles = [ProfileStore(tmp_path / name, kdf=weak_kdf(),
+                             database=logins.make(name, "coordinator")).open(PROFILE).unlock(
+        PASSPHRASE) for name in ("console_a", "console_b")]
+    original = inbox_module._upsert_records
+    calls: list[int] = []
+
+    def upsert_after_the_other_console_stored_v2(connection, rows):
+        calls.append(len(rows))
+        if len(calls) == 1:  # console A, between its read and its write: B runs whole
+            done = []
+            other = threading.Thread(target=lambda: done.append(
+                consoles[1].inbox.import_batch(device, "batch-2", 2, "m2", "f2",
+                                               [_incoming(record_id, 2)])))
+            other.start()
+            other.join(timeout=60)
+            assert done and done[0].imported == 1
+        return original(connection, rows)
+
+    monkeypatch.setattr(inbox_module, "_upsert_records",
+                        upsert_after_the_other_console_stored_v2)
+    try:
+        counts = consoles[0].inbox.import_batch(device, "batch-1", 1, "m1", "f1",
+                                                [_incoming(record_id, 1)])
+        assert len(calls) == 3, calls  # A, B, then A again in the queue
+        assert (counts.imported, counts.duplicate) == (0, 1)
+        with consoles[0]._database.read() as connection:
+            assert connection.execute(
+                "SELECT version FROM imported_records WHERE id = ?",
+                [record_id]).fetchone()[0] == 2
+            assert connection.execute("SELECT count(*) FROM batch_ledger").fetchone()[0] == 2
+        assert consoles[1].verify_audit().holds
+    finally:
+        for console in consoles:
+            console.lock()
