@@ -183,9 +183,11 @@ def _import_cases(scratch: Path, fresh_database: Any, form: Any, count: int,
                note=f"two processes, each its own connection, importing alternate batches "
                     f"of the same {count:,} records into one database at once: "
                     f"{count / (two_ns / 1e9):,.0f} records/s together; each console's "
-                    f"busy time {two_each[0] / 1e9:.1f} s and {two_each[1] / 1e9:.1f} s. "
-                    f"Every write takes the server-wide writer lock (docs/decisions.md 72), "
-                    f"so the batches queue: the ratio near 1 is that lock, not the ledger"),
+                    f"busy time {two_each[0] / 1e9:.1f} s and {two_each[1] / 1e9:.1f} s; "
+                    f"they write records side by side and queue on the server's writer "
+                    f"lock for the audit chain, the statistics delta and the cases "
+                    f"(docs/decisions.md 72); client and server share this machine's "
+                    f"cores"),
         Result(SUITE, f"import {label} records, PostgreSQL, one console (total)",
                [sum(server_ns)], note="the one console's batches above, summed"),
         Result(SUITE, sqlite_case, sqlite_ns,

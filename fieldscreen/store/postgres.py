@@ -14,10 +14,13 @@ Everything is sealed before it reaches the driver, exactly as on SQLite: the ser
 the same ciphertext and the same clear columns (docs/security.md).
 
 Transactions: one `write()` is one PostgreSQL transaction, so a batch import is all or
-nothing whatever happens to the server or the connection. Every write first takes one
+nothing whatever happens to the server or the connection. Every write takes one
 transaction-scoped advisory lock, the server-wide counterpart of SQLite's `BEGIN
 IMMEDIATE`: writers (several consoles on one server) queue instead of racing, which keeps
-the audit chain and the sealed snapshots' delta numbering single-file. A `read()` is one
+the audit chain and the sealed snapshots' delta numbering single-file. An import takes it
+only after writing its ledger row and records (`write(queue_later=True)`,
+docs/decisions.md 72). Row-level security (schema version 3) limits what a login reads;
+`sees_every_row` tells the store when it is limited. A `read()` is one
 REPEATABLE READ transaction, the one snapshot SQLite's reads see.
 
 A connection lost (server restarted, connection cut) fails the transaction in progress,
