@@ -265,6 +265,18 @@ def test_two_coordinators_two_laptops_a_supervisor_and_a_partner(tmp_path, postg
     assert code == 0, captured.err
     assert f"counts of {north + south} children" in captured.err
 
+    # A supervisor who tries to change a case of their own area is told they lack the
+    # rights, and nothing changes.
+    code = main([*base, "referral", "case-status", referred, "accepted", "--database",
+                 supervisor, "--passphrase-file", str(secret)])
+    captured = capsys.readouterr()
+    assert code != 0
+    assert "does not have the rights FieldScreen needs" in captured.err
+    assert "Traceback" not in captured.err
+    assert _rows(first, "SELECT version FROM follow_ups WHERE record_id = "
+                 f"'{referred}'") == _rows(supervisor, "SELECT version FROM follow_ups "
+                                           f"WHERE record_id = '{referred}'")
+
     # A login the administrator gave no rights: the clear message, nothing changed.
     code = main([*base, "referral", "cases", "--database", nobody, "--passphrase-file",
                  str(secret)])
