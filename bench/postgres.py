@@ -5,6 +5,10 @@ Cases (docs/postgresql.md; bench/README.md for how to read them):
 - importing 100,000 records (`Inbox.import_batch`, 10,000 a batch, one transaction each, as
   the importer stores a checked batch): each sample is one batch, SQLite and PostgreSQL in
   turns, so a busy neighbour slows both; the ratio is PostgreSQL's median over SQLite's;
+- importing the same 100,000 records with two consoles at once: two processes, each its
+  own connection and unlock, importing alternate batches into one fresh database, timed
+  from the moment both are ready to the last commit; its ratio is that wall time over the
+  one console's total for the same batches (1.0: no faster than one console);
 - the dashboard on 1,000,000 records held by PostgreSQL: what the coordinator waits for
   after unlocking (open + unlock + `load_facts`, which reads the sealed statistics
   snapshot from the server), and a dashboard refresh (`disaggregate`, the same in-memory
@@ -131,7 +135,7 @@ def run(quick: bool) -> list[Result]:
     scratch.mkdir()
     try:
         with _server(parent) as (fresh_database, server_note):
-            results = _import_cases(scratch, fresh_database(), form, import_count,
+            results = _import_cases(scratch, fresh_database, form, import_count,
                                     f"{server_note}; SQLite on {filesystem}")
             results += _dashboard_cases(scratch, fresh_database(), form, dashboard_count,
                                         quick)
@@ -142,8 +146,9 @@ def run(quick: bool) -> list[Result]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _import_cases(scratch: Path, url: str, form: Any, count: int,
+def _import_cases(scratch: Path, fresh_database: Any, form: Any, count: int,
                   note: str) -> list[Result]:
+    url = fresh_database()
     label = _label(count)
     progress(f"postgres: generating {count:,} screenings")
     population, lines = Population(count), _lines(form)
@@ -160,6 +165,7 @@ def _import_cases(scratch: Path, url: str, form: Any, count: int,
     server_mib = _size_mib(server_profile)
     sqlite_profile.lock()
     server_profile.lock()
+    two_ns, two_each = _two_consoles(scratch, fresh_database(), batches)
     rate = {name: count / (sum(samples) / 1e9)
             for name, samples in (("sqlite", sqlite_ns), ("server", server_ns))}
     sqlite_case = f"import {label} records, SQLite (per {CHUNK // 1000}k batch)"
@@ -172,10 +178,63 @@ def _import_cases(scratch: Path, url: str, form: Any, count: int,
                     f"records in {sum(server_ns) / 1e9:.1f} s = {rate['server']:,.0f} "
                     f"records/s; in turns with SQLite; the database then took "
                     f"{server_mib:,.0f} MiB; {note}"),
+        Result(SUITE, f"import {label} records, PostgreSQL, two consoles at once (wall)",
+               [two_ns], baseline=f"import {label} records, PostgreSQL, one console (total)",
+               note=f"two processes, each its own connection, importing alternate batches "
+                    f"of the same {count:,} records into one database at once: "
+                    f"{count / (two_ns / 1e9):,.0f} records/s together; each console's "
+                    f"busy time {two_each[0] / 1e9:.1f} s and {two_each[1] / 1e9:.1f} s; "
+                    f"they write records side by side and queue on the server's writer "
+                    f"lock for the audit chain, the statistics delta and the cases "
+                    f"(docs/decisions.md 77); client and server share this machine's "
+                    f"cores"),
+        Result(SUITE, f"import {label} records, PostgreSQL, one console (total)",
+               [sum(server_ns)], note="the one console's batches above, summed"),
         Result(SUITE, sqlite_case, sqlite_ns,
                note=f"the same batches into the local SQLite file (WAL, synchronous=FULL): "
                     f"{sum(sqlite_ns) / 1e9:.1f} s = {rate['sqlite']:,.0f} records/s"),
     ]
+
+
+def _console(url: str, data_dir: Path, batches: list[list[IncomingRecord]], share: int,
+             ready: Any, results: Any) -> None:
+    """One console (a process of its own): unlock, wait for the other, import its share."""
+    profile = ProfileStore(data_dir, clock=_fixed_clock, database=url).open(PROFILE).unlock(
+        PASSPHRASE)
+    devices = profile.devices.list()
+    ready.wait()
+    busy = 0
+    for index in range(share, len(batches), 2):
+        busy += _import(profile, devices, index, batches[index])
+    profile.lock()
+    results.put((share, busy, time.perf_counter_ns()))
+
+
+def _two_consoles(scratch: Path, url: str, batches: list[list[IncomingRecord]]
+                  ) -> tuple[int, tuple[int, int]]:
+    """Wall time of two console processes importing alternate batches into one database,
+    and each one's busy time."""
+    import multiprocessing
+
+    data_dir = scratch / "two-consoles" / "data"
+    profile, _devices = _coordinator(data_dir, url)
+    profile.lock()  # no connection crosses the fork
+    context = multiprocessing.get_context("fork")
+    ready, results = context.Barrier(3), context.Queue()
+    consoles = [context.Process(target=_console,
+                                args=(url, data_dir, batches, share, ready, results))
+                for share in (0, 1)]
+    for console in consoles:
+        console.start()
+    progress(f"postgres: two consoles importing {len(batches)} batches at once")
+    ready.wait()
+    started = time.perf_counter_ns()
+    done = [results.get(timeout=3600) for _console in consoles]
+    for console in consoles:
+        console.join()
+        assert console.exitcode == 0, console.exitcode
+    busy = dict((share, ns) for share, ns, _end in done)
+    return max(end for _share, _ns, end in done) - started, (busy[0], busy[1])
 
 
 def _dashboard_cases(scratch: Path, url: str, form: Any, count: int,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fieldscreen.reporting.facts import FactsBuilder, ScreeningFacts
+from fieldscreen.reporting.facts import FactsBuilder, ScreeningFacts, build_facts
 from fieldscreen.store.column_blob import decode_columns, encode_columns
 from fieldscreen.store.statistics_snapshot import SnapshotUnreadable
 
@@ -33,6 +33,10 @@ _ID_DTYPE = "S16"
 
 def load_facts(inbox: Inbox) -> ScreeningFacts:
     """The statistics table of every imported record, from the snapshot where it holds."""
+    if not inbox.sees_every_row:
+        # A login limited to some rows (a supervisor on PostgreSQL): the sealed snapshot
+        # covers every row and is not theirs, so their table is built from their rows.
+        return build_facts(inbox.summaries())
     store = inbox.statistics
     try:
         stored = store.read()

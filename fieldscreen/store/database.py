@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -144,6 +145,10 @@ class ProfileDatabase:
                  full_check_limit: int | None = None) -> None:
         self.path = path
         self.read_only = read_only
+        # Whether this connection reads every row: False only for a login limited by a
+        # server's row-level security (store/postgres.py), which must not write the sealed
+        # snapshots that cover every row.
+        self.sees_every_row = True
         self._lock = threading.RLock()
         try:
             if read_only:
@@ -297,8 +302,12 @@ class ProfileDatabase:
         return int(row[0] or 0)
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite_utils.Database]:
+    def write(self, *, queue_later: bool = False) -> Iterator[sqlite_utils.Database]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error.
+
+        `queue_later` lets a server's transaction write rows that unique keys protect
+        before it joins the writers' queue (`queue_for_writers`, store/postgres.py); SQLite
+        has one writer at a time from BEGIN IMMEDIATE, so it changes nothing here.
 
         Storage failures are raised as UserErrors (StorageFull, StorageUnavailable...).
         When the block returns, the COMMIT has returned: the data is durable.
@@ -360,3 +369,17 @@ class ProfileDatabase:
                 with contextlib.suppress(sqlite3.Error):
                     self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.connection.close()
+
+
+def queue_for_writers(db: Any) -> bool:
+    """Join the writers' queue now, in a write opened with `queue_later`.
+
+    True when this waited its turn (a server, whose other writers may have committed
+    since the transaction began: what it read before may be out of date); False on SQLite,
+    whose write held the one writer's lock from its start.
+    """
+    join = getattr(db, "queue_for_writers", None)
+    if join is None:
+        return False
+    join()
+    return True

@@ -446,7 +446,10 @@ class ReferralQueue:
                           "or damaged."))
 
     def _entries(self, *, rebuild: bool) -> QueueEntries:
-        read = None if rebuild else self._index.read()
+        # A login limited to some rows (a supervisor on PostgreSQL) neither reads nor
+        # writes the sealed index of every case: theirs is built from the cases they see.
+        every_row = self._database.sees_every_row
+        read = None if rebuild or not every_row else self._index.read()
         if read is not None:
             entries, deltas = read
             if deltas >= COMPACT_AFTER_DELTAS:
@@ -466,7 +469,8 @@ class ReferralQueue:
         entries = QueueEntries.from_entries(
             {row[0]: entry_of(orjson.loads(plain))
              for row, plain in zip(rows, states, strict=True)})
-        self._index.write_base(entries, audit_seq)
+        if every_row:
+            self._index.write_base(entries, audit_seq)
         return entries
 
     def _cases_of(self, record_ids: list[str]) -> list[FollowUpCase]:
@@ -622,13 +626,14 @@ def move_case_for_partner(db: Any, cipher: FieldCipher, audit: AuditLog, now: dt
 def _insert_note(db: Any, cipher: FieldCipher, record_id: str, text: str,
                  now: dt.datetime) -> None:
     stamp = utc_stamp(now)
-    note_id = db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {NOTES}"  # noqa: S608
-                         ).fetchone()[0]
-    db.execute(f"INSERT INTO {NOTES} (id, record_id, at, note) "  # noqa: S608
-               "VALUES (?, ?, ?, ?)",
-               [note_id, record_id, stamp,
-                cipher.seal(text.encode("utf-8"),
-                            _context(NOTES, "note", f"{record_id}/{note_id}"))])
+    # The engine numbers the note (SQLite's rowid, PostgreSQL's identity), never
+    # MAX(id) + 1, which two writers at once could both take; the sealed text names its
+    # number, so it is written once the number is known, in the same transaction.
+    note_id = db.execute(f"INSERT INTO {NOTES} (record_id, at, note) "  # noqa: S608
+                         "VALUES (?, ?, ?) RETURNING id", [record_id, stamp, b""]).fetchone()[0]
+    db.execute(f"UPDATE {NOTES} SET note = ? WHERE id = ?",  # noqa: S608
+               [cipher.seal(text.encode("utf-8"),
+                            _context(NOTES, "note", f"{record_id}/{note_id}")), note_id])
 
 
 # -- linked screenings share one case ---------------------------------------------------------

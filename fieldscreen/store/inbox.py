@@ -26,7 +26,7 @@ from fieldscreen.errors import UserError
 from fieldscreen.i18n import _
 from fieldscreen.store.audit import AuditAction, AuditLog
 from fieldscreen.store.crypto import CryptoError, FieldCipher
-from fieldscreen.store.database import ProfileDatabase
+from fieldscreen.store.database import ProfileDatabase, queue_for_writers
 from fieldscreen.store.follow_up import open_cases
 from fieldscreen.store.incoming import (
     IMPORTED_SCHEMA_VERSION,
@@ -134,6 +134,11 @@ class BatchAlreadyInLedger(Exception):
     says now whether it is a duplicate or a conflict."""
 
 
+class _WrittenMeanwhile(Exception):
+    """Another console stored a version of a record of this batch while this import wrote
+    it (before joining the writers' queue); the transaction rolled back whole."""
+
+
 class RecordOwnershipConflict(Exception):
     """A batch carries records that another device first sent; nothing of it was stored.
 
@@ -175,6 +180,39 @@ class ImportedRecordSummary:
     follow_up: bool
 
 
+def _is_unique_violation(error: BaseException) -> bool:
+    """Whether the engine refused a row for a unique key: SQLite's IntegrityError, or
+    PostgreSQL's SQLSTATE 23505 (read from the driver's error, so psycopg is not imported
+    here on SQLite)."""
+    return isinstance(error, sqlite3.IntegrityError) or getattr(
+        error, "sqlstate", None) == "23505"
+
+
+def _upsert_records(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Store imported records; a record is written over only by a newer version from the
+    device that first sent it, so another console importing the same records at once can
+    neither roll one back nor take it over."""
+    connection.executemany(
+        "INSERT INTO imported_records (id, version, device_id, batch_id, "
+        "form_id, form_version, created_at, updated_at, imported_at, demo, "
+        "summary, payload, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+        "batch_id = excluded.batch_id, form_id = excluded.form_id, "
+        "form_version = excluded.form_version, created_at = excluded.created_at, "
+        "updated_at = excluded.updated_at, imported_at = excluded.imported_at, "
+        "demo = excluded.demo, summary = excluded.summary, "
+        "payload = excluded.payload, area = excluded.area "
+        "WHERE imported_records.version < excluded.version "
+        "AND imported_records.device_id = excluded.device_id", rows)
+
+
+def _area(summary: dict[str, Any]) -> str | None:
+    """The area code a record was screened in (the form's area answer), for row-level
+    security on a server: kept in clear beside the record (docs/security.md)."""
+    area = summary.get("area")
+    return str(area)[:64] if isinstance(area, str) and area else None
+
+
 class Inbox:
     """The import ledger, quarantine and imported records of one coordinator profile."""
 
@@ -185,6 +223,12 @@ class Inbox:
         self._audit = audit
         self._clock = clock
         self.statistics = StatisticsSnapshotStore(database, cipher)
+
+    @property
+    def sees_every_row(self) -> bool:
+        """False for a login that row-level security limits to some records (a supervisor
+        on PostgreSQL): the sealed statistics snapshot is not theirs to read or write."""
+        return self._database.sees_every_row
 
     def _context(self, column: str, record_id: str) -> bytes:
         return FieldCipher.context(IMPORTED_TABLE, column, record_id, IMPORTED_SCHEMA_VERSION)
@@ -233,9 +277,28 @@ class Inbox:
         `sealed` holds each record's (summary, payload) as `seal_incoming` gives them with
         this profile's key, when the checking process sealed them already.
         """
+        # Sealed before the transaction: it needs no database, so two consoles seal at the
+        # same time.
+        if sealed is None:
+            sealed = seal_incoming(self._cipher, records)
+        try:
+            return self._import(device_id, batch_id, sequence, manifest_sha256,
+                                file_sha256, records, sealed, queue_later=True)
+        except _WrittenMeanwhile:
+            # Another console stored a version of one of these records while this one
+            # wrote: all of this rolled back; done again in the writers' queue from the
+            # start, the versions (and owners) read are the ones written over.
+            return self._import(device_id, batch_id, sequence, manifest_sha256,
+                                file_sha256, records, sealed, queue_later=False)
+
+    def _import(self, device_id: str, batch_id: str, sequence: int, manifest_sha256: str,
+                file_sha256: str, records: list[IncomingRecord], sealed: Sealed, *,
+                queue_later: bool) -> ImportCounts:
+        """`import_batch`'s one transaction. With `queue_later`, the ledger row and the
+        records are written before it joins the writers' queue (docs/decisions.md 77)."""
         now = utc_stamp(self._clock())
         imported = duplicate = 0
-        with self._database.write() as db:
+        with self._database.write(queue_later=queue_later) as db:
             # The ledger row first: its unique keys, not a lock, decide which of two
             # consoles importing this batch at once stores it; the other's whole
             # transaction rolls back here.
@@ -246,8 +309,10 @@ class Inbox:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [device_id, batch_id, sequence, manifest_sha256, file_sha256,
                      len(records), now])
-            except sqlite3.IntegrityError:
-                raise BatchAlreadyInLedger(batch_id) from None
+            except Exception as error:
+                if _is_unique_violation(error):
+                    raise BatchAlreadyInLedger(batch_id) from None
+                raise
             # One query for the versions already held and one executemany for the rows:
             # per-record statements were the largest cost of importing 100k records.
             connection = db.conn
@@ -266,8 +331,6 @@ class Inbox:
                     foreign += owner != device_id
             if foreign:
                 raise RecordOwnershipConflict(foreign)
-            if sealed is None:
-                sealed = seal_incoming(self._cipher, records)
             fresh = []
             rows = []
             updates: list[tuple[str, int, int]] = []
@@ -281,14 +344,29 @@ class Inbox:
                 fresh.append(record)
                 rows.append((record.id, record.version, device_id, batch_id, record.form_id,
                              record.form_version, record.created_at, record.updated_at, now,
-                             int(record.demo), summary, payload))
+                             int(record.demo), summary, payload,
+                             _area(record.summary)))
             cases = [(record.id, record.summary.get("decision"), record.updated_at)
                      for record in fresh]
-            connection.executemany(
-                "INSERT OR REPLACE INTO imported_records (id, version, device_id, batch_id, "
-                "form_id, form_version, created_at, updated_at, imported_at, demo, "
-                "summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            # Written over only by a newer version from the same device: another console
+            # importing the same records at once can neither roll one back nor take it
+            # over (the check below then finds what it wrote and starts again).
+            try:
+                _upsert_records(connection, rows)
+            except Exception as error:
+                # Two consoles writing the same records in different orders: the server
+                # breaks the deadlock by failing one, which starts again in the queue.
+                if getattr(error, "sqlstate", None) == "40P01":
+                    raise _WrittenMeanwhile from None
+                raise
             imported = len(rows)
+            # From here on, single file: the audit chain, the snapshots' delta numbers and
+            # the cases' versions. Waiting for that turn, other consoles may have stored
+            # versions of these records since they were read: then all of this is undone.
+            if queue_later and queue_for_writers(db) and self._held(
+                    connection, ids) != {record_id: (version, device_id)
+                                         for record_id, version in held.items()}:
+                raise _WrittenMeanwhile
             # Children who need a referral join the queue in the same transaction.
             open_cases(db, self._cipher, self._audit, self._clock(), cases)
             # The statistics snapshot learns of these records in the same transaction, so
@@ -308,6 +386,19 @@ class Inbox:
                                    details={"device": device_id, "batch": batch_id,
                                             "from_version": before, "to_version": after})
         return ImportCounts(imported, duplicate, len({update[0] for update in updates}))
+
+    @staticmethod
+    def _held(connection: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
+        """(version, device) of each of these records the database holds now."""
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start:start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for record_id, version, owner in connection.execute(
+                    f"SELECT id, version, device_id FROM imported_records "  # noqa: S608
+                    f"WHERE id IN ({marks})", chunk):
+                found[record_id] = (version, owner)
+        return found
 
     def quarantine(self, *, file_sha256: str, source: str, stored_as: str, reason_code: str,
                    reason: str, device_id: str | None = None,

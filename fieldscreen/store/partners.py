@@ -212,8 +212,13 @@ class ReferralLedger:
                  "service_name": service_name, "priority": priority, "status": REQUESTED,
                  "answered_at": None, "last_sequence": 0, "history": [[REQUESTED, stamp]]}
         with self._database.write() as db:
-            db.execute("INSERT INTO referrals (referral_id, sent_at, state) VALUES (?, ?, ?)",
-                       [referral_id, stamp, self._seal(referral_id, state)])
+            # The record, partner and area in clear too: PostgreSQL's row-level security
+            # shows a referral to its partner organisation and its area's supervisors.
+            db.execute("INSERT INTO referrals (referral_id, sent_at, state, record_id, "
+                       "partner_id, area) VALUES (?, ?, ?, ?, ?, (SELECT area FROM "
+                       "imported_records WHERE id = ?))",
+                       [referral_id, stamp, self._seal(referral_id, state), record_id,
+                        partner_id, record_id])
             move_case_for_partner(db, self._case_cipher, self._audit, now, record_id,
                                   FollowUpStatus.REFERRED, "",
                                   details={"referral": referral_id, "partner": partner_id})

@@ -14,10 +14,13 @@ Everything is sealed before it reaches the driver, exactly as on SQLite: the ser
 the same ciphertext and the same clear columns (docs/security.md).
 
 Transactions: one `write()` is one PostgreSQL transaction, so a batch import is all or
-nothing whatever happens to the server or the connection. Every write first takes one
+nothing whatever happens to the server or the connection. Every write takes one
 transaction-scoped advisory lock, the server-wide counterpart of SQLite's `BEGIN
 IMMEDIATE`: writers (several consoles on one server) queue instead of racing, which keeps
-the audit chain and the sealed snapshots' delta numbering single-file. A `read()` is one
+the audit chain and the sealed snapshots' delta numbering single-file. An import takes it
+only after writing its ledger row and records (`write(queue_later=True)`,
+docs/decisions.md 77). Row-level security (schema version 3) limits what a login reads;
+`sees_every_row` tells the store when it is limited. A `read()` is one
 REPEATABLE READ transaction, the one snapshot SQLite's reads see.
 
 A connection lost (server restarted, connection cut) fails the transaction in progress,
@@ -122,6 +125,11 @@ class PostgresConnection:
         cursor = self._raw.cursor()
         cursor.executemany(translate(sql), list(rows))
         return cursor
+
+    def queue_for_writers(self) -> None:
+        """Wait for this transaction's turn among the server's writers (the advisory lock,
+        held to the end of the transaction; taking it again is free)."""
+        self._raw.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -234,11 +242,13 @@ class PostgresDatabase(ProfileDatabase):
         self.url = url
         self.path = local_folder / "postgresql"
         self.read_only = False
+        self.sees_every_row = True
         self._lock = threading.RLock()
         self._raw: Any = None
         self._raw = self._connect()
         try:
             self._migrate_server()
+            self.sees_every_row = self._reads_every_row()
         except BaseException:
             self.close()
             raise
@@ -270,8 +280,13 @@ class PostgresDatabase(ProfileDatabase):
         return self._raw
 
     @contextlib.contextmanager
-    def _transaction(self, *, writer: bool) -> Iterator[PostgresConnection]:
+    def _transaction(self, *, writer: bool,
+                     queue_later: bool = False) -> Iterator[PostgresConnection]:
         """One transaction (a savepoint when nested).
+
+        `queue_later` (a writer) leaves taking the writer lock to the caller
+        (`PostgresConnection.queue_for_writers`), so what it writes first, under unique
+        keys, runs beside other consoles' writes (an import's ledger row and records).
 
         `writer` takes the writer lock (re-entrant within the connection, so a write nested
         in a read still queues) and stays READ COMMITTED: each statement then sees what
@@ -297,9 +312,10 @@ class PostgresDatabase(ProfileDatabase):
                 with raw.transaction():
                     if outermost and not writer:
                         raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    if writer:
-                        raw.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
-                    yield PostgresConnection(raw)
+                    connection = PostgresConnection(raw)
+                    if writer and not queue_later:
+                        connection.queue_for_writers()
+                    yield connection
             except psycopg.Error as error:
                 raise server_error(error, self.url) from None
 
@@ -325,6 +341,15 @@ class PostgresDatabase(ProfileDatabase):
                            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
                            [migration.number, migration.name])
 
+    def _reads_every_row(self) -> bool:
+        """Whether row-level security leaves this login every row: a coordinator's login,
+        or one that passes every policy (a superuser, BYPASSRLS). A supervisor or a partner
+        organisation reads some rows only (docs/decisions.md 76)."""
+        with self.read() as connection:
+            return bool(connection.execute(
+                "SELECT is_coordinator() OR rolsuper OR rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user").fetchone()[0])
+
     @property
     def schema_version(self) -> int:
         with self.read() as connection:
@@ -336,9 +361,14 @@ class PostgresDatabase(ProfileDatabase):
             return connection.execute("SELECT 1 FROM profile LIMIT 1").fetchone() is not None
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Any]:
-        """One write transaction, serialised server-wide; rolled back on any error."""
-        with self._transaction(writer=True) as db:
+    def write(self, *, queue_later: bool = False) -> Iterator[Any]:
+        """One write transaction, serialised server-wide; rolled back on any error.
+
+        With `queue_later` it joins the writers' queue only when the caller asks
+        (`store.database.queue_for_writers`): the import's ledger row and records, which
+        unique keys and a version guard protect, are written beside other consoles'.
+        """
+        with self._transaction(writer=True, queue_later=queue_later) as db:
             yield db
 
     @contextlib.contextmanager

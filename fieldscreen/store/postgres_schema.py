@@ -18,10 +18,11 @@ Type choices, so the same SQL and the same Python values work on both engines:
   numbers itself (quarantine, follow-up notes) are identity columns.
 * BLOB is `bytea`.
 
-Room for several coordinators on one server (issue 27): every table is in the schema
-`fieldscreen` (the role's search_path points at it), so per-row area or organisation
-columns, row-level security policies and per-person roles can be added by a later
-version without touching the application's SQL.
+Several people on one server (issue 27): every table is in the schema `fieldscreen` (the
+login's search_path points at it); version 3 adds the area and partner columns the
+row-level security policies read, the `row_access` table of who reads what, and
+`grant_access()`, the administrator's one call to give a login its rights. The policies
+are here, in SQL, and nowhere in the application (docs/decisions.md 75-77).
 """
 
 from __future__ import annotations
@@ -110,10 +111,129 @@ CREATE TABLE coordinators (coordinator_id {_T} PRIMARY KEY, name {_T} NOT NULL,
 ALTER TABLE follow_ups ADD COLUMN version bigint NOT NULL DEFAULT 1;
 """
 
+# Version 3 (issue 27): each person their own login, and each sees only their own rows.
+# Rows carry the area the child was screened in (the form's area answer, a code) and a
+# referral the partner organisation it went to, in clear, so the server can decide; the
+# administrator maps roles to what they may read in `row_access`, through
+# `grant_access()`; the policies read `current_user` (docs/decisions.md 75-77).
+_ROW_SECURITY = f"""
+ALTER TABLE imported_records ADD COLUMN area {_T};
+CREATE INDEX imported_records_area ON imported_records (area);
+ALTER TABLE referrals ADD COLUMN record_id {_T};
+ALTER TABLE referrals ADD COLUMN partner_id {_T};
+ALTER TABLE referrals ADD COLUMN area {_T};
+CREATE INDEX referrals_partner ON referrals (partner_id, record_id);
+-- One open quarantine entry per file and reason, as `Inbox.quarantine` keeps it: a
+-- constraint, so two consoles refusing the same file at once cannot both add one.
+CREATE UNIQUE INDEX quarantine_open ON quarantine (file_sha256, reason_code)
+    WHERE resolved_at IS NULL;
+
+CREATE TABLE row_access (role_name {_T} NOT NULL,
+    kind {_T} NOT NULL CHECK (kind IN ('coordinator', 'supervisor', 'partner')),
+    scope {_T} NOT NULL DEFAULT '',
+    PRIMARY KEY (role_name, kind, scope),
+    CHECK ((kind = 'coordinator') = (scope = '')));
+-- Whoever creates the schema works as a coordinator, as before this version (a superuser
+-- passes every policy anyway).
+INSERT INTO row_access (role_name, kind) VALUES (current_user, 'coordinator');
+-- Everyone reads only their own grants; the owner (the administrator) manages them.
+ALTER TABLE row_access ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_grants ON row_access USING (role_name = current_user);
+
+CREATE FUNCTION {SCHEMA}.is_coordinator() RETURNS boolean LANGUAGE sql STABLE
+    SET search_path = {SCHEMA}, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM row_access
+                   WHERE role_name = current_user AND kind = 'coordinator') $$;
+CREATE FUNCTION {SCHEMA}.reads_area(wanted text) RETURNS boolean LANGUAGE sql STABLE
+    SET search_path = {SCHEMA}, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM row_access WHERE role_name = current_user
+                   AND kind = 'supervisor' AND scope = wanted) $$;
+CREATE FUNCTION {SCHEMA}.reads_partner(wanted text) RETURNS boolean LANGUAGE sql STABLE
+    SET search_path = {SCHEMA}, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM row_access WHERE role_name = current_user
+                   AND kind = 'partner' AND scope = wanted) $$;
+
+-- Referrals: a supervisor sees those of their areas, a partner organisation its own.
+ALTER TABLE referrals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE referrals FORCE ROW LEVEL SECURITY;
+CREATE POLICY by_role ON referrals USING (
+    is_coordinator() OR reads_area(area) OR reads_partner(partner_id));
+
+-- A record: its area's supervisors, and the partner organisations it was referred to
+-- (through referrals, whose own policy applies to that look-up).
+ALTER TABLE imported_records ENABLE ROW LEVEL SECURITY;
+ALTER TABLE imported_records FORCE ROW LEVEL SECURITY;
+CREATE POLICY by_role ON imported_records USING (
+    is_coordinator() OR reads_area(area) OR EXISTS (
+        SELECT 1 FROM referrals r WHERE r.record_id = imported_records.id
+        AND reads_partner(r.partner_id)));
+
+-- A case and its notes go with their record (whose policy applies to the look-up).
+ALTER TABLE follow_ups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE follow_ups FORCE ROW LEVEL SECURITY;
+CREATE POLICY by_record ON follow_ups USING (
+    is_coordinator() OR EXISTS (
+        SELECT 1 FROM imported_records r WHERE r.id = follow_ups.record_id));
+ALTER TABLE follow_up_notes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE follow_up_notes FORCE ROW LEVEL SECURITY;
+CREATE POLICY by_record ON follow_up_notes USING (
+    is_coordinator() OR EXISTS (
+        SELECT 1 FROM imported_records r WHERE r.id = follow_up_notes.record_id));
+
+-- Sealed over every row (the national statistics and queue): coordinators only.
+ALTER TABLE statistics_snapshot ENABLE ROW LEVEL SECURITY;
+ALTER TABLE statistics_snapshot FORCE ROW LEVEL SECURITY;
+CREATE POLICY coordinators ON statistics_snapshot USING (is_coordinator());
+ALTER TABLE queue_index ENABLE ROW LEVEL SECURITY;
+ALTER TABLE queue_index FORCE ROW LEVEL SECURITY;
+CREATE POLICY coordinators ON queue_index USING (is_coordinator());
+
+-- The administrator's one call to give a login its rights (docs/postgresql.md): a
+-- coordinator writes everything (rows bound by nothing); a supervisor or a partner
+-- organisation reads what unlocking and its rows need, and writes only its failed
+-- unlocks and its audit entries.
+CREATE FUNCTION {SCHEMA}.grant_access(login text, what text, scopes text[] DEFAULT '{{}}')
+    RETURNS void LANGUAGE plpgsql SET search_path = {SCHEMA}, pg_temp AS $$
+DECLARE
+    scope text;
+BEGIN
+    IF what NOT IN ('coordinator', 'supervisor', 'partner') THEN
+        RAISE EXCEPTION 'kind must be coordinator, supervisor or partner';
+    END IF;
+    IF (what = 'coordinator') <> (coalesce(cardinality(scopes), 0) = 0) THEN
+        RAISE EXCEPTION 'a supervisor needs areas, a partner its partner id; a coordinator none';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA {SCHEMA} TO %I', login);
+    IF what = 'coordinator' THEN
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA '
+                       '{SCHEMA} TO %I', login);
+        EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO %I',
+                       login);
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON row_access FROM %I', login);
+        INSERT INTO row_access (role_name, kind) VALUES (login, 'coordinator')
+            ON CONFLICT DO NOTHING;
+    ELSE
+        EXECUTE format('GRANT SELECT ON schema_migrations, profile, key_slots, secrets, '
+                       'coordinators, devices, unlock_attempts, audit_log, row_access, '
+                       'imported_records, follow_ups, follow_up_notes, referrals, '
+                       'statistics_snapshot, queue_index TO %I', login);
+        EXECUTE format('GRANT UPDATE ON unlock_attempts TO %I', login);
+        EXECUTE format('GRANT INSERT ON audit_log TO %I', login);
+        FOREACH scope IN ARRAY scopes LOOP
+            INSERT INTO row_access (role_name, kind, scope) VALUES (login, what, scope)
+                ON CONFLICT DO NOTHING;
+        END LOOP;
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION {SCHEMA}.grant_access(text, text, text[]) FROM PUBLIC;
+"""  # noqa: S608 (constants only: the schema name and a column type)
+
 MIGRATIONS = [
     SqlMigration(1, "coordinator store (SQLite versions 1-7)", _INITIAL),
     SqlMigration(2, "several coordinators; follow-up case versions (SQLite version 8)",
                  _COORDINATORS),
+    SqlMigration(3, "row-level security by area and partner organisation; grant_access",
+                 _ROW_SECURITY),
 ]
 
 # The primary key of every table, for the dialect's upsert (`INSERT OR REPLACE` in the
@@ -142,4 +262,5 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "partner_messages": ("message_id",),
     "queue_index": ("id",),
     "coordinators": ("coordinator_id",),
+    "row_access": ("role_name", "kind", "scope"),
 }

@@ -140,6 +140,16 @@ def _coordinators(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE follow_ups ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
 
 
+def _row_scopes(db: sqlite_utils.Database) -> None:
+    # What PostgreSQL's row-level security decides by (issue 27): the area a record was
+    # screened in, and the record and partner organisation of a referral, in clear. The
+    # same columns on both engines keep one set of SQL (docs/decisions.md 75).
+    db.execute("ALTER TABLE imported_records ADD COLUMN area TEXT")
+    db.execute("ALTER TABLE referrals ADD COLUMN record_id TEXT")
+    db.execute("ALTER TABLE referrals ADD COLUMN partner_id TEXT")
+    db.execute("ALTER TABLE referrals ADD COLUMN area TEXT")
+
+
 MIGRATIONS = [
     Migration(1, "initial schema", _initial),
     Migration(2, "outbox, device registry, import ledger, quarantine", _exchange),
@@ -149,4 +159,5 @@ MIGRATIONS = [
     Migration(6, "referrals to partner services", _referrals),
     Migration(7, "sealed referral queue index", _queue_index),
     Migration(8, "several coordinators; follow-up case versions", _coordinators),
+    Migration(9, "area of a record, record and partner of a referral", _row_scopes),
 ]

@@ -53,6 +53,8 @@ def test_the_server_schema_has_every_table_and_column_of_sqlite_and_the_keys_we_
             keys[table] = (*keys.get(table, ()), column)
     columns.pop("schema_migrations")
     keys.pop("schema_migrations")
+    # Who may read which rows is the server's alone (row-level security): no SQLite table.
+    assert set(columns.pop("row_access")) == {"role_name", "kind", "scope"}
     assert columns == _sqlite_tables()
     assert keys == PRIMARY_KEYS
 

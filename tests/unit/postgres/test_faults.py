@@ -47,6 +47,7 @@ class Site:
     url: str
     relay: Path
     argv: list[str]
+    role: str
 
     def count(self, table: str) -> int:
         with self.server.admin(self.database) as connection:
@@ -70,12 +71,30 @@ def _site(tmp_path: Path, server: pg.PostgresServer, database: str, *,
     secret = tmp_path / "passphrase"
     secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
     argv = ["--basedir", str(world.coordinator_base), "--passphrase-file", str(secret)]
-    return Site(server, database, url, world.relay, argv)
+    # The faults strike a coordinator's own login, bound by row-level security as every
+    # login but the administrator's is (the superuser passes every policy).
+    role = "fs_coord_" + uuid.uuid4().hex[:8]
+    with server.admin(database) as connection:
+        connection.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'coordinator pw 3'")
+        connection.execute("SELECT fieldscreen.grant_access(%s, 'coordinator')", [role])
+    return Site(server, database, server.url(database, user=role,
+                                             password="coordinator pw 3"),
+                world.relay, argv, role)
+
+
+def _drop_login(site: Site) -> None:
+    with site.server.admin(site.database) as connection:
+        connection.execute(f"DROP OWNED BY {site.role}")
+    with site.server.admin() as connection:
+        connection.execute(f"DROP ROLE {site.role}")
 
 
 @pytest.fixture
-def site(tmp_path: Path, postgres_server: pg.PostgresServer, postgres_url: str) -> Site:
-    return _site(tmp_path, postgres_server, postgres_url.rsplit("/", 1)[1])
+def site(tmp_path: Path, postgres_server: pg.PostgresServer,
+         postgres_url: str) -> Iterator[Site]:
+    made = _site(tmp_path, postgres_server, postgres_url.rsplit("/", 1)[1])
+    yield made
+    _drop_login(made)
 
 
 def _import(capsys, site: Site, url: str | None = None) -> tuple[int, str, str]:
@@ -279,6 +298,13 @@ def test_a_full_disk_on_the_server_keeps_nothing_and_the_import_completes_after(
     database, mount = small_tablespace
     # About 3 KB a record sealed: 4000 records do not fit in what the tablespace has left.
     site = _site(tmp_path, postgres_server, database, records=4000)
+    try:
+        _full_disk_then_room(capsys, site, mount)
+    finally:
+        _drop_login(site)
+
+
+def _full_disk_then_room(capsys, site: Site, mount: Path) -> None:
     code, out, err = _import(capsys, site)
     assert code == 1, out
     assert "The database server's disk is full, so this was not saved." in err
