@@ -146,7 +146,7 @@ def database_option(parser: argparse.ArgumentParser) -> None:
 
 def database_url(args: argparse.Namespace) -> str | None:
     """The --database URL, checked to be one; None for the local SQLite file."""
-    from fieldscreen.store.postgres import is_server_url
+    from fieldscreen.store.postgres import is_readable_url, is_server_url
 
     url: str | None = getattr(args, "database", None)
     if url is None:
@@ -155,6 +155,10 @@ def database_url(args: argparse.Namespace) -> str | None:
         # Not echoed: a mistyped URL may still hold a password.
         raise UserError(_("--database takes a PostgreSQL URL (postgresql://user@host/name)."),
                         hint=_("Leave it out to keep the profile in the local file."))
+    if not is_readable_url(url):
+        raise UserError(_("The --database URL cannot be read."),
+                        hint=_("Write it as postgresql://user@host:port/name (a password is "
+                               "better kept in ~/.pgpass or PGPASSWORD), then try again."))
     return url
 
 

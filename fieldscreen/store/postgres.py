@@ -55,6 +55,19 @@ def is_server_url(text: str | None) -> bool:
     return bool(text) and str(text).startswith(URL_PREFIXES)
 
 
+def is_readable_url(url: str) -> bool:
+    """Whether libpq can read `url` at all (a bracket left open, a bad %-escape, an unknown
+    parameter): its own message quotes the URL, password included, so only yes or no."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(url)
+    except ProgrammingError:
+        return False
+    return True
+
+
 class ServerUnreachable(StorageUnavailable):
     """The server cannot be reached, or the connection to it was lost."""
 

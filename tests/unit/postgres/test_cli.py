@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fieldscreen.cli import main
 from tests import postgres_server as pg
 from tests.exchange_helpers import PASSPHRASE
@@ -47,3 +49,16 @@ def test_a_database_that_is_not_a_postgresql_url_is_refused_without_echoing_it(c
     assert code == 1
     assert "--database takes a PostgreSQL URL" in err
     assert "hunter2" not in err
+
+
+@pytest.mark.parametrize("url", ["postgresql://amina:hunter2@[::1/fs",
+                                 "postgresql://amina:hunter2@db/fs?colour=blue",
+                                 "postgresql://amina:hunter2%zz@db/fs"])
+def test_a_url_libpq_cannot_read_is_refused_before_connecting_without_echoing_it(capsys,
+                                                                                 url):
+    # libpq's own message quotes the URL, password included: only ours is shown.
+    code, _out, err = run(capsys, "coordinator", "devices", "--database", url,
+                          "--passphrase-file", "/dev/null")
+    assert code == 1
+    assert "The --database URL cannot be read." in err and "~/.pgpass" in err
+    assert "hunter2" not in err and "amina" not in err
