@@ -262,6 +262,9 @@ def _run_check(args: argparse.Namespace) -> int:
             steps[0] += 1
             if steps[0] % 2000 == 0:
                 print(".", end="", file=sys.stderr, flush=True)
+    # A supervisor's or partner organisation's login reads only its rows (and not the
+    # coordinators' tables): the check covers those, and says so.
+    every_row = profile.inbox.sees_every_row
     try:
         result = check_coordinator_store(profile, progress)
     finally:
@@ -269,11 +272,14 @@ def _run_check(args: argparse.Namespace) -> int:
         if progress is not None:
             print(file=sys.stderr)
     if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=2)
+        json.dump({**result.to_json(), "every_row": every_row}, sys.stdout, indent=2)
         print()
     else:
         print(ngettext("Checked {count} imported record.", "Checked {count} imported records.",
                        result.records).format(count=result.records))
+        if not every_row:
+            print(_("This database login reads only the records of its areas or partner "
+                    "organisation: the check covered those, and the tables it may read."))
         for record_id, name in result.unreadable:
             print(_("Record {id}: its stored {field} cannot be read; it counts as "
                     "\"not known\".").format(id=record_id, field=name))
