@@ -193,6 +193,7 @@ def test_a_supervisor_and_a_partner_see_their_rows_and_are_told_what_is_not_thei
     qtbot.waitUntil(lambda: window.check_button.isEnabled(), timeout=30_000)
     assert f"Checked {children} imported records." in window.check_status.text()
     assert "passed its integrity check" in window.check_status.text()
+    assert "the check covered those" in window.check_status.text()
     window.lock()
     # The coordinators' sealed statistics were neither read into nor written by it.
     assert _rows(coordinator, "SELECT count(*), sum(length(sealed)) FROM "

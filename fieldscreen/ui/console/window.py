@@ -390,9 +390,13 @@ class ConsoleWindow(ProfileWindow):
             self._check_finished()
             lines = [ngettext("Checked {count} imported record.",
                               "Checked {count} imported records.",
-                              result.records).format(count=result.records),
-                     _("The database file passed its integrity check.") if result.integrity_ok
-                     else _("The database file FAILED its integrity check.")]
+                              result.records).format(count=result.records)]
+            if not self.every_row:
+                lines.append(_("This database login reads only the records of its areas or "
+                               "partner organisation: the check covered those, and the "
+                               "tables it may read."))
+            lines += [_("The database file passed its integrity check.") if result.integrity_ok
+                      else _("The database file FAILED its integrity check.")]
             if result.unreadable:
                 lines.append(ngettext(
                     "{count} stored value cannot be read.",
