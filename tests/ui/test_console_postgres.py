@@ -185,6 +185,17 @@ def test_a_supervisor_and_a_partner_see_their_rows_and_are_told_what_is_not_thei
     assert panel.chosen is not None
     assert not panel.save_button.isEnabled() and not panel.status.isEnabled()
     assert "For coordinators only" in panel.save_button.toolTip()
+    # The dashboard's export, one row per screening: this area's children only.
+    dashboard = window.dashboard_panel
+    dashboard.export_format.setCurrentIndex(dashboard.export_format.findData("csv"))
+    dashboard.export_records.setChecked(True)
+    exported = tmp_path / "supervisor.csv"
+    dashboard.export_to(str(exported))
+    qtbot.waitUntil(lambda: "Exported" in dashboard.message.text(), timeout=30_000)
+    body = exported.read_text(encoding="utf-8")
+    assert len(body.strip().splitlines()) == 1 + children
+    assert SOUTH not in body and "South District" not in body
+    assert NORTH in body or "North District" in body
     # Nothing anywhere failed on a table this login may not read.
     qtbot.waitUntil(lambda: not window.tasks.busy, timeout=10_000)
     assert "does not have the rights" not in _texts(window)
