@@ -1,7 +1,8 @@
-"""`coordinator identity | pack | enroll | revoke | check | devices | quarantine |
-small-cell-minimum | coordinators | add-coordinator | remove-coordinator`: the coordinator's
-keys, deployment packs, enrolled devices, the health of its store, the deployment's
-smallest count shown, and the several coordinators who share one coordinator profile."""
+"""`coordinator identity | pack | enroll | revoke | check | fill-scopes | devices |
+quarantine | small-cell-minimum | coordinators | add-coordinator | remove-coordinator`: the
+coordinator's keys, deployment packs, enrolled devices, the health of its store, the areas
+and partners of rows stored before they were kept, the deployment's smallest count shown,
+and the several coordinators who share one coordinator profile."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def register(verbs: Verbs) -> None:
     _add_enroll(coordinator_verbs)
     _add_revoke(coordinator_verbs)
     _add_check(coordinator_verbs)
+    _add_fill_scopes(coordinator_verbs)
     _add_devices(coordinator_verbs)
     _add_quarantine(coordinator_verbs)
     _add_small_cell_minimum(coordinator_verbs)
@@ -262,6 +264,9 @@ def _run_check(args: argparse.Namespace) -> int:
             steps[0] += 1
             if steps[0] % 2000 == 0:
                 print(".", end="", file=sys.stderr, flush=True)
+    # A supervisor's or partner organisation's login reads only its rows (and not the
+    # coordinators' tables): the check covers those, and says so.
+    every_row = profile.inbox.sees_every_row
     try:
         result = check_coordinator_store(profile, progress)
     finally:
@@ -269,11 +274,14 @@ def _run_check(args: argparse.Namespace) -> int:
         if progress is not None:
             print(file=sys.stderr)
     if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=2)
+        json.dump({**result.to_json(), "every_row": every_row}, sys.stdout, indent=2)
         print()
     else:
         print(ngettext("Checked {count} imported record.", "Checked {count} imported records.",
                        result.records).format(count=result.records))
+        if not every_row:
+            print(_("This database login reads only the records of its areas or partner "
+                    "organisation: the check covered those, and the tables it may read."))
         for record_id, name in result.unreadable:
             print(_("Record {id}: its stored {field} cannot be read; it counts as "
                     "\"not known\".").format(id=record_id, field=name))
@@ -287,6 +295,53 @@ def _run_check(args: argparse.Namespace) -> int:
     print(_("Keep the profile as it is and make a copy of its folder before anything else; "
             "the records named above stay counted as \"not known\"."), file=sys.stderr)
     return EXIT_USER_ERROR
+
+
+def _add_fill_scopes(verbs: Verbs) -> None:
+    fill = verbs.add_parser(
+        "fill-scopes", help=_("write the area and partner of records and referrals stored "
+                              "before they were kept, so supervisors and partners see them"))
+    fill.add_argument("--batch", metavar="N", type=int, default=500,
+                      help=_("rows per transaction (default 500)"))
+    _json_option(fill)
+    passphrase_options(fill)
+    fill.set_defaults(run=_run_fill_scopes)
+
+
+def _run_fill_scopes(args: argparse.Namespace) -> int:
+    if args.batch < 1:
+        raise UserError(_("--batch must be 1 or more."), hint=_("Leave it out to use 500."))
+    from fieldscreen.store.profile import ProfileRole
+
+    profile = unlock(args)
+    try:
+        if profile.info.role is not ProfileRole.COORDINATOR:
+            raise UserError(_("Areas and partners are filled in on the coordinator's "
+                              "profile; this is a field profile."),
+                            hint=_("Choose the coordinator profile with --profile NAME."))
+        if not profile.inbox.sees_every_row:
+            # Row-level security would hide the very rows to fill: refused, not "0 filled".
+            raise UserError(
+                _("Only a coordinator's database login can fill in areas and partners: "
+                  "this login reads only some rows."),
+                hint=_("Nothing was changed. Run it again with a coordinator's login in "
+                       "--database."))
+        # Records first: a referral takes its record's area.
+        records = profile.inbox.fill_areas(args.batch)
+        referrals = profile.referral_ledger.fill_scopes(args.batch)
+        profile.inbox.audit_scopes_filled(records, referrals)
+    finally:
+        profile.lock()
+    if args.json:
+        json.dump({"records": records, "referrals": referrals}, sys.stdout, indent=2)
+        print()
+    else:
+        print(ngettext("Filled in the area of {count} record.",
+                       "Filled in the area of {count} records.", records).format(count=records))
+        print(ngettext("Filled in the partner and area of {count} referral.",
+                       "Filled in the partner and area of {count} referrals.",
+                       referrals).format(count=referrals))
+    return EXIT_OK
 
 
 def _add_quarantine(verbs: Verbs) -> None:

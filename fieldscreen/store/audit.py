@@ -68,6 +68,8 @@ class AuditAction(StrEnum):
     # Several coordinators in one profile (docs/security.md, "Several coordinators").
     COORDINATOR_ADDED = "coordinator.added"
     COORDINATOR_REMOVED = "coordinator.removed"
+    # Areas and partners written in clear on rows stored before they were kept (counts).
+    SCOPES_FILLED = "records.scopes_filled"
 
 
 @dataclass(frozen=True, slots=True)

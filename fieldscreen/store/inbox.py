@@ -488,6 +488,44 @@ class Inbox:
                 for row, plain in zip(page, opened, strict=True):
                     yield row[0], row[1], bool(row[2]), orjson.loads(plain)
 
+    def fill_areas(self, batch_size: int = 500) -> int:
+        """Write the clear area column of records stored before it was kept (SQLite
+        version 9, PostgreSQL version 3), from their sealed summaries; returns how many.
+
+        Only this side can do it: the server cannot open a summary. Each batch is its own
+        transaction, so a run stopped half-way keeps what it did and the next run goes on
+        (rows that have an area are never read again). A record whose form asks no area
+        keeps none, and stays a coordinator's only (docs/decisions.md 75, 78).
+        """
+        context = FieldCipher.row_context(IMPORTED_TABLE, "summary", IMPORTED_SCHEMA_VERSION)
+        filled, after = 0, ""
+        while True:
+            with self._database.write() as db:
+                page = db.execute(
+                    "SELECT id, summary FROM imported_records WHERE area IS NULL AND id > ? "
+                    "ORDER BY id LIMIT ?", [after, batch_size]).fetchall()
+                if not page:
+                    return filled
+                after = page[-1][0]
+                try:
+                    opened = self._cipher.open_many([(row[1], context(row[0])) for row in page])
+                except CryptoError:
+                    raise UserError(_("An imported record cannot be opened: the database "
+                                      "was altered or damaged.")) from None
+                areas = [(area, row[0]) for row, plain in zip(page, opened, strict=True)
+                         if (area := _area(orjson.loads(plain))) is not None]
+                if areas:
+                    db.conn.executemany(
+                        "UPDATE imported_records SET area = ? WHERE id = ? AND area IS NULL",
+                        areas)
+                filled += len(areas)
+
+    def audit_scopes_filled(self, records: int, referrals: int) -> None:
+        """One audit entry for a run of `coordinator fill-scopes`: counts, never a row."""
+        with self._database.write() as db:
+            self._audit.append(db, AuditAction.SCOPES_FILLED, at=self._clock(),
+                               details={"records": records, "referrals": referrals})
+
     def record_payload(self, record_id: str) -> dict[str, Any]:
         with self._database.read() as connection:
             row = connection.execute("SELECT payload FROM imported_records WHERE id = ?",

@@ -225,6 +225,41 @@ class ReferralLedger:
             self._audit.append(db, AuditAction.REFERRAL_SENT, at=now, record_id=record_id,
                                details={"referral": referral_id, "partner": partner_id})
 
+    def fill_scopes(self, batch_size: int = 500) -> int:
+        """Write the clear record, partner and area of referrals stored before they were
+        kept, from their sealed state and their record's area; returns how many changed.
+
+        Run after `Inbox.fill_areas`, so a referral takes its record's area. Batches are
+        transactions of their own, as there; a referral whose record has no area keeps
+        none (its partner organisation still sees it).
+        """
+        filled, after = 0, ""
+        while True:
+            with self._database.write() as db:
+                page = db.execute(
+                    "SELECT referral_id, state, record_id, partner_id, area FROM referrals "
+                    "WHERE (record_id IS NULL OR partner_id IS NULL OR area IS NULL) AND "
+                    "referral_id > ? ORDER BY referral_id LIMIT ?",
+                    [after, batch_size]).fetchall()
+                if not page:
+                    return filled
+                after = page[-1][0]
+                for referral_id, sealed, record_id, partner_id, area in page:
+                    known = (record_id, partner_id, area)
+                    if record_id is None or partner_id is None:
+                        state = self._open(referral_id, sealed)
+                        record_id = record_id or state["record_id"]
+                        partner_id = partner_id or state["partner_id"]
+                    if area is None:
+                        found = db.execute("SELECT area FROM imported_records WHERE id = ?",
+                                           [record_id]).fetchone()
+                        area = found[0] if found is not None else None
+                    if (record_id, partner_id, area) != known:
+                        db.execute("UPDATE referrals SET record_id = ?, partner_id = ?, "
+                                   "area = ? WHERE referral_id = ?",
+                                   [record_id, partner_id, area, referral_id])
+                        filled += 1
+
     def withdraw(self, referral_id: str, note: str) -> SentReferral:
         """Mark a referral withdrawn (the child withdrew consent); the note says so on the
         case. Further updates from the partner are refused."""

@@ -98,6 +98,8 @@ class ReferralPanel(QWidget):
         self.window_ = window
         self.cases: list[FollowUpCase] = []
         self.chosen: str | None = None
+        # False for a login that may read cases but not change them (a supervisor's).
+        self.may_change = True
         layout = QVBoxLayout(self)
 
         self.alert = QLabel(self)
@@ -219,7 +221,15 @@ class ReferralPanel(QWidget):
 
     def _set_case_enabled(self, enabled: bool) -> None:
         for widget in (self.status, self.note, self.save_button):
-            widget.setEnabled(enabled)
+            widget.setEnabled(enabled and self.may_change)
+
+    def set_may_change(self, allowed: bool, reason: str) -> None:
+        """Whether this login may change cases and deadlines; `reason` says why not."""
+        self.may_change = allowed
+        self.deadlines_button.setEnabled(allowed)
+        for widget in (self.deadlines_button, self.save_button, self.status, self.note):
+            widget.setToolTip(reason)
+        self._set_case_enabled(self.chosen is not None)
 
     # -- the list --------------------------------------------------------------------------
 

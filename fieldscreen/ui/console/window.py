@@ -53,6 +53,12 @@ Clock = Callable[[], dt.datetime]
 QUICK_EXIT_KEYS = ("F12", "Ctrl+Shift+X")
 
 
+def coordinators_only() -> str:
+    """Why a tab or a button is disabled for a supervisor's or partner organisation's
+    login (a function: the language is chosen after import)."""
+    return _("For coordinators only: this database login may read, not change.")
+
+
 def shipped_services() -> ServicesDirectory | None:
     """The services directory shipped with FieldScreen, the one the field window uses
     without a pack; None when it is missing or cannot be read (the case detail then says
@@ -124,6 +130,9 @@ class ConsoleWindow(ProfileWindow):
         self._kdf = kdf
         self._store: ProfileStore | None = None
         self._make_transport = make_transport
+        # False for a supervisor's or partner organisation's database login: it reads only
+        # its rows and writes nothing of the data (docs/decisions.md 76, 78).
+        self.every_row = True
         self.tasks = TaskRunner(self)
 
         central = QWidget(self)
@@ -166,6 +175,14 @@ class ConsoleWindow(ProfileWindow):
         self.quick_exit_button.clicked.connect(self.quick_exit)
         header.addWidget(self.quick_exit_button)
         outer.addLayout(header)
+        # Said once, above the tabs, to a login that reads only some rows: why the counts
+        # are smaller and why the coordinators' tabs and buttons are disabled.
+        self.scope_note = QLabel(central)
+        self.scope_note.setWordWrap(True)
+        self.scope_note.setContentsMargins(8, 0, 8, 0)
+        self.scope_note.setAccessibleName(_("What this login may see and do"))
+        self.scope_note.hide()
+        outer.addWidget(self.scope_note)
 
         self.stack = QStackedWidget(central)
         self.first_run = FirstRunScreen(self.stack, coordinator=True)
@@ -305,14 +322,40 @@ class ConsoleWindow(ProfileWindow):
         self.check_button.show()
         self.idle_timer.start()
         self.stack.setCurrentWidget(self.tabs)
+        self._apply_rights(profile.inbox.sees_every_row)
         self.refresh_all()
         self.opened.emit()
 
+    def _apply_rights(self, every_row: bool) -> None:
+        """A login that reads only its areas' or partner's rows (on a shared server) may
+        read the queue, the cases and the dashboard; importing, linking screenings, devices
+        and packs, and changing cases are a coordinator's, so they are disabled with the
+        reason, rather than failing when used."""
+        self.every_row = every_row
+        reason = "" if every_row else coordinators_only()
+        for panel in (self.import_panel, self.linkage_panel, self.devices_panel):
+            index = self.tabs.indexOf(panel)
+            self.tabs.setTabEnabled(index, every_row)
+            self.tabs.setTabToolTip(index, reason)
+        self.referral_panel.set_may_change(every_row, reason)
+        if every_row:
+            self.scope_note.clear()
+            self.scope_note.hide()
+        else:
+            self.scope_note.setText(_(
+                "This database login reads only the screenings of its areas or of its "
+                "partner organisation, as the database administrator set it: the queue and "
+                "the dashboard show those. Importing, changing cases, linking screenings and "
+                "writing packs are for coordinators."))
+            self.scope_note.show()
+            self.tabs.setCurrentWidget(self.referral_panel)
+
     def refresh_all(self) -> None:
         """Fill every panel from the profile, and rebuild the statistics table."""
-        self.import_panel.refresh_quarantine()
+        if self.every_row:  # the quarantine and the devices are the coordinators' tables
+            self.import_panel.refresh_quarantine()
+            self.devices_panel.refresh()
         self.referral_panel.refresh()
-        self.devices_panel.refresh()
         self.rebuild_facts()
 
     def rebuild_facts(self) -> None:
@@ -347,9 +390,13 @@ class ConsoleWindow(ProfileWindow):
             self._check_finished()
             lines = [ngettext("Checked {count} imported record.",
                               "Checked {count} imported records.",
-                              result.records).format(count=result.records),
-                     _("The database file passed its integrity check.") if result.integrity_ok
-                     else _("The database file FAILED its integrity check.")]
+                              result.records).format(count=result.records)]
+            if not self.every_row:
+                lines.append(_("This database login reads only the records of its areas or "
+                               "partner organisation: the check covered those, and the "
+                               "tables it may read."))
+            lines += [_("The database file passed its integrity check.") if result.integrity_ok
+                      else _("The database file FAILED its integrity check.")]
             if result.unreadable:
                 lines.append(ngettext(
                     "{count} stored value cannot be read.",
@@ -396,6 +443,8 @@ class ConsoleWindow(ProfileWindow):
         self.unlock_screen.reset()
         self.lock_button.hide()
         self._hide_check()
+        self.scope_note.clear()
+        self.scope_note.hide()
         self.locked.emit()
 
     def closeEvent(self, event: Any) -> None:
