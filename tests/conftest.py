@@ -36,6 +36,17 @@ def shipped_form():
 
 
 @pytest.fixture
+def world(tmp_path):
+    """A coordinator and one enrolled field laptop sharing a folder relay
+    (tests/exchange_helpers.py, `make_world`), closed after the test."""
+    from tests.exchange_helpers import make_world
+
+    built = make_world(tmp_path)
+    yield built
+    built.close()
+
+
+@pytest.fixture
 def basedir(tmp_path):
     """A fresh base directory for one test."""
     base = tmp_path / "base"

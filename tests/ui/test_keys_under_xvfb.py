@@ -8,7 +8,6 @@ presses the keys.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,24 +20,6 @@ from tests.store_helpers import PASSPHRASE, create_profile
 
 pytestmark = pytest.mark.slow
 EXIT_WITHIN_S = 2.0
-
-
-@pytest.fixture(scope="module")
-def display():
-    for tool in ("Xvfb", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is needed (apt-get install xvfb xdotool; see .ci/run)")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
-                               "1366x768x24", "-nolisten", "tcp"], pass_fds=(write,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as handle:
-        number = handle.readline().strip()
-    assert number, "Xvfb did not start"
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def _xdotool(display: str, *arguments: str) -> str:

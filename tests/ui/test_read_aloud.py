@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -267,24 +266,6 @@ def test_without_any_recordings_there_is_no_listen_button(qtbot, arabic_form):
 
 
 # -- real windows, real keys ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def display():
-    for tool in ("Xvfb", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is needed (apt-get install xvfb xdotool; see .ci/run)")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
-                               "1366x768x24", "-nolisten", "tcp"], pass_fds=(write,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as handle:
-        number = handle.readline().strip()
-    assert number, "Xvfb did not start"
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def _next_line(process: subprocess.Popen[str], wanted: str, timeout: float = 30) -> str:

@@ -11,16 +11,9 @@ import pytest
 from fieldscreen.cli import main
 from fieldscreen.exchange.pack import SIGNATURE_DOMAIN, read_pack
 from fieldscreen.store.crypto import b64, canonical_json, unb64
-from tests.exchange_helpers import PASSPHRASE, make_world
+from tests.exchange_helpers import PASSPHRASE
 
 SECOND = "amina's own long passphrase"
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
 
 
 @pytest.fixture

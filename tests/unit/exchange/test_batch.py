@@ -86,13 +86,6 @@ from tests.exchange_helpers import (
 
 
 @pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
-
-
-@pytest.fixture
 def batch(world) -> bytes:
     """A valid batch of three records, sealed through the field profile's outbox."""
     return world.sealed_batch(3).file

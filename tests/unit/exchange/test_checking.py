@@ -9,21 +9,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from fieldscreen.exchange.batch import VerifiedBatch
 from fieldscreen.exchange.checking import BatchChecker, check_batch
 from fieldscreen.i18n import active_language
 from fieldscreen.store.crypto import canonical_json
 from fieldscreen.store.incoming import IncomingRecord
-from tests.exchange_helpers import make_world, record_dict, rewrite
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
+from tests.exchange_helpers import record_dict, rewrite
 
 
 def _checker(world) -> BatchChecker:

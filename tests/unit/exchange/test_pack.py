@@ -49,13 +49,6 @@ BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 @pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
-
-
-@pytest.fixture
 def passphrase_file(tmp_path):
     path = tmp_path / "pass.txt"
     path.write_text(PASSPHRASE + "\n", encoding="utf-8")

@@ -32,13 +32,6 @@ from fieldscreen.store.profile import LINKAGE_KEY, ProfileRole
 from tests.exchange_helpers import SHIPPED_FORM, SHIPPED_SERVICES, make_profile, make_world
 
 
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
-
-
 def _pack(world, *, linkage: LinkageShare | None, sequence: int = 2,
           signing_key: SigningKey | None = None) -> bytes:
     return build_pack(
@@ -273,7 +266,7 @@ def test_a_failed_install_leaves_pack_and_key_as_they_were(linked, monkeypatch):
 def test_coordinator_pack_seals_the_key_only_when_child_codes_are_asked_for(tmp_path, capsys):
     from fieldscreen.cli import main
     from fieldscreen.exchange.pack import open_linkage_key, read_pack
-    from tests.exchange_helpers import PASSPHRASE, make_world
+    from tests.exchange_helpers import PASSPHRASE
 
     world = make_world(tmp_path / "world")
     try:

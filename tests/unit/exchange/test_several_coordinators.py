@@ -43,7 +43,6 @@ from tests.exchange_helpers import (
     SHIPPED_FORM,
     SHIPPED_SERVICES,
     SyncSettings,
-    make_world,
     manifest_of,
     record_dict,
     rewrite,
@@ -51,13 +50,6 @@ from tests.exchange_helpers import (
 )
 
 SECOND = "amina's own long passphrase"
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
 
 
 @pytest.fixture

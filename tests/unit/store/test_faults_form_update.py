@@ -28,7 +28,6 @@ from tests.exchange_helpers import (
     PROFILE,
     SHIPPED_FORM,
     make_pack,
-    make_world,
     shipped_form,
 )
 
@@ -49,13 +48,6 @@ def _partial() -> dict:
     partial = {key: answers[key] for key in keys[: keys.index(RENAMED[0]) + 1]}
     assert RENAMED[0] in partial
     return partial
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
 
 
 def _new_version(tmp_path, version: str = NEW) -> Path:

@@ -8,20 +8,11 @@ other case with the status it had: a mistaken link must not lose a child's follo
 
 from __future__ import annotations
 
-import pytest
-
 from fieldscreen.exchange.pack import read_pack
 from fieldscreen.exchange.sync import seal_pending
 from fieldscreen.store.follow_up import FollowUpStatus
 from fieldscreen.workflows.linkage import LinkageWorkflow
-from tests.exchange_helpers import make_world, record_dict, screenings, shipped_form
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
+from tests.exchange_helpers import record_dict, screenings, shipped_form
 
 
 def _outcome(decision: str) -> tuple[dict, dict]:

@@ -19,17 +19,9 @@ from fieldscreen.exchange.sync import seal_pending
 from fieldscreen.reporting.linkage import child_code
 from fieldscreen.store.incoming import summary_from_outcome
 from fieldscreen.workflows.screening import ScreeningWorkflow, load_checklist
-from tests.exchange_helpers import make_world
 from tests.store_helpers import ANSWERS
 
 GIVEN, FAMILY = "Zorblaxine", "Quentworthy"  # markers: no form or key contains them
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
 
 
 def _linked_pack(world, sequence: int = 2) -> bytes:

@@ -9,7 +9,6 @@ import pytest
 from fieldscreen.demo.duplicates import planted_duplicates
 from fieldscreen.errors import UserError
 from fieldscreen.workflows.linkage import LinkageWorkflow
-from tests.exchange_helpers import make_world
 
 
 def rows_with_codes(demo):
@@ -22,13 +21,6 @@ def rows_with_codes(demo):
             summary["child_code"] = dataclasses.asdict(code)
         rows.append((record_id, created, flag, summary))
     return rows
-
-
-@pytest.fixture
-def world(tmp_path):
-    built = make_world(tmp_path)
-    yield built
-    built.close()
 
 
 def test_two_planted_screenings_of_one_child_are_linked_and_unlinked_with_audit(world):
