@@ -187,6 +187,15 @@ class DeploymentPack:
         first), in `QuestionAudio` form."""
         return FormAudio(self.form(form_id), self.media)
 
+    def listen_audio(self) -> QuestionAudio | None:
+        """What the field wizard plays when the worker presses Listen; None when the pack
+        carries no audio at all, so the wizard offers no Listen button (and loads no sound
+        libraries)."""
+        if not any(is_generated_name(name) or media_kind(name) == "audio"
+                   for name in self.media):
+            return None
+        return self.question_audio()
+
     # Every coordinator of the deployment (format 5); before, the signer alone.
     coordinators: tuple[PackCoordinator, ...] = ()
 
@@ -750,18 +759,3 @@ def install_pack(profile: UnlockedProfile, raw: bytes) -> InstalledPack:
            if profile.info.role is ProfileRole.FIELD else None)
     profile.install_pack(raw, pack.recipients, linkage_key=key)
     return InstalledPack(pack, key is not None)
-
-
-def installed_question_audio(profile: UnlockedProfile) -> QuestionAudio | None:
-    """What the field wizard plays when the worker presses Listen: the installed pack's
-    recordings and generated readings for its form; None without a pack or when the pack
-    carries no audio at all, so the wizard offers no Listen button (and loads no sound
-    libraries). Slow: it verifies the pack; run it on the worker, then hand the result to
-    `WizardScreen.set_question_audio`."""
-    raw = profile.installed_pack()
-    if raw is None:
-        return None
-    pack = read_pack(raw)
-    if not any(is_generated_name(name) or media_kind(name) == "audio" for name in pack.media):
-        return None
-    return pack.question_audio()

@@ -24,6 +24,7 @@ from fieldscreen.store.record_ids import new_record_id
 
 if TYPE_CHECKING:
     from fieldscreen.engine.session import ScreeningOutcome, ScreeningSession
+    from fieldscreen.forms.media import QuestionAudio
     from fieldscreen.forms.schema import Form
     from fieldscreen.forms.services import ServicesDirectory
     from fieldscreen.reporting.linkage import ChildCode
@@ -39,19 +40,21 @@ EARLIEST_BIRTH_YEAR = 1900
 
 
 def load_checklist(profile: UnlockedProfile, shipped: tuple[Form, ServicesDirectory | None]
-                   ) -> tuple[Form, ServicesDirectory | None]:
-    """The installed pack's form and services, or the shipped ones without a pack (slow:
-    run it on a worker)."""
+                   ) -> tuple[Form, ServicesDirectory | None, QuestionAudio | None]:
+    """The installed pack's form, services and recordings (None: no Listen), or the shipped
+    form and services without a pack. Slow: it verifies the pack once, media included; run
+    it on a worker."""
     from fieldscreen.exchange.pack import read_pack
 
     shipped_form, shipped_services = shipped
     raw = profile.installed_pack()
     if raw is None:
-        return shipped_form, shipped_services
+        return shipped_form, shipped_services, None
     from fieldscreen.forms.translations import with_catalog_languages
 
     pack = read_pack(raw)
-    return with_catalog_languages(pack.form()), pack.services or shipped_services
+    return (with_catalog_languages(pack.form()), pack.services or shipped_services,
+            pack.listen_audio())
 
 
 class ScreeningWorkflow:

@@ -486,13 +486,10 @@ class FieldWindow(ProfileWindow):
         self.sync_now(None, only_if_pending=True)
 
     def _load_checklist(self, profile: UnlockedProfile) -> None:
-        """The pack's form and services, or the shipped ones (runs on the worker)."""
-        from fieldscreen.exchange.pack import installed_question_audio
-
-        self.screenings.form, self.screenings.services = load_checklist(
+        """The pack's form, services and recordings, or the shipped ones (runs on the
+        worker; the recordings reach the wizard on the GUI thread)."""
+        self.screenings.form, self.screenings.services, self._question_audio = load_checklist(
             profile, self._shipped_checklist())
-        # Verifying the pack's media is slow: done here, handed to the wizard on the GUI thread.
-        self._question_audio = installed_question_audio(profile)
 
     def lock(self) -> None:
         """Drop the keys and clear every screen; the unlock screen remains."""

@@ -186,10 +186,15 @@ def test_two_forms_naming_different_files_by_one_name_are_refused(tmp_path, key)
                    sync=None, retention_days=30, demo=False, now=NOW)
 
 
-def test_a_field_laptop_plays_the_installed_packs_recordings(tmp_path):
-    from fieldscreen.exchange.pack import build_pack, install_pack, installed_question_audio
+def test_a_field_laptop_plays_the_installed_packs_recordings(tmp_path, shipped_form):
+    from fieldscreen.exchange.pack import build_pack, install_pack
+    from fieldscreen.workflows.screening import load_checklist
     from tests.exchange_helpers import make_world
     from tests.unit.media.helpers import NOW
+
+    def installed_question_audio(profile):
+        # What the field window hands the wizard at unlock.
+        return load_checklist(profile, (shipped_form, None))[2]
 
     world = make_world(tmp_path / "world")
     try:

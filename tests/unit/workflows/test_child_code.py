@@ -38,7 +38,7 @@ def _linked_pack(world, sequence: int = 2) -> bytes:
 
 def _workflow(world, shipped_form) -> ScreeningWorkflow:
     flow = ScreeningWorkflow(world.clock)
-    flow.form, flow.services = load_checklist(world.field, (shipped_form, None))
+    flow.form, flow.services, _audio = load_checklist(world.field, (shipped_form, None))
     flow.opened(world.field)
     return flow
 

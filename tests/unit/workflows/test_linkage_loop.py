@@ -41,7 +41,7 @@ def world(tmp_path):
 def _screen(world, laptop, shipped_form, *, age: int, area: str, given: str,
             family: str) -> str:
     flow = ScreeningWorkflow(world.clock)
-    flow.form, flow.services = load_checklist(laptop, (shipped_form, None))
+    flow.form, flow.services, _audio = load_checklist(laptop, (shipped_form, None))
     flow.opened(laptop)
     session = flow.start_new()
     answers = json.loads((ANSWERS / "referral.json").read_text(encoding="utf-8"))

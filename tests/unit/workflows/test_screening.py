@@ -17,7 +17,7 @@ def workflow(tmp_path, shipped_form):
     clock = FakeClock()
     _store, profile = create_profile(tmp_path / "data", clock=clock)
     flow = ScreeningWorkflow(clock)
-    flow.form, flow.services = load_checklist(profile, (shipped_form, None))
+    flow.form, flow.services, _audio = load_checklist(profile, (shipped_form, None))
     flow.opened(profile)
     yield flow
     if flow.profile is not None:
